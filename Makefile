@@ -1,0 +1,72 @@
+# crm: PGXS build, plus the project's commands (make test, make demo, make bench, make stop).
+#
+# The version lives in one place, crm.control; the install script crm--$(EXTVERSION).sql is generated
+# from src/*.sql in the order below (each piece may use what the pieces before it created).
+
+EXTENSION  = crm
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" crm.control)
+
+# Order matters: schemas and roles first, then the context in C, then the tables that use it,
+# then the HTTP API over them, and last the PostgREST reload.
+SQL_PIECES = src/schemas.sql \
+             src/uuid_v7.sql \
+             src/context.sql \
+             src/tenancy.sql \
+             src/finish.sql
+
+MODULE_big = crm
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA_built = crm--$(EXTVERSION).sql
+DATA       = $(filter-out crm--$(EXTVERSION).sql,$(wildcard crm--*--*.sql))
+REGRESS    = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+# The harness (test/run.sh) creates the database, with pg_cron, pgTAP and crm, before pg_regress.
+REGRESS_OPTS = --use-existing --dbname=$(TEST_DB)
+EXTRA_CLEAN = results regression.diffs regression.out
+
+PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+# On a fresh machine the server headers are not there yet: `make test` installs them first (test/deps.sh)
+# and then runs the real build in a second make, which finds them.
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+endif
+
+# Throwaway clusters: each command has its own port and directory, so they can run side by side.
+TEST_PORT  ?= 54329
+DEMO_PORT  ?= 54330
+BENCH_PORT ?= 54331
+TEST_DB    ?= crm_test
+# make bench: size of the main table and number of tenants
+ROWS    ?= 1000000
+TENANTS ?= 100
+export PG_CONFIG TEST_PORT DEMO_PORT BENCH_PORT TEST_DB ROWS TENANTS KEEP
+
+crm--$(EXTVERSION).sql: $(SQL_PIECES) crm.control
+	{ printf -- '-- crm %s: generated from src/*.sql by make; edit those, not this file.\n' '$(EXTVERSION)'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION crm" to load this file. \quit'; \
+	  for f in $(SQL_PIECES); do printf '\n-- ==== %s ====\n' $$f; cat $$f; done; } > $@
+
+.PHONY: test demo bench stop deps build-install
+deps:
+	test/deps.sh
+
+# Build with warnings as errors and install into the PostgreSQL that pg_config names.
+build-install: deps
+	$(MAKE) all
+	$(MAKE) install
+
+test: build-install
+	test/run.sh
+
+demo: build-install
+	test/demo.sh
+
+bench: build-install
+	test/bench/run.sh
+
+stop:
+	test/cluster.sh stop $(DEMO_PORT)
+	test/cluster.sh stop $(BENCH_PORT)
+	test/cluster.sh stop $(TEST_PORT)

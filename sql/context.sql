@@ -1,0 +1,143 @@
+-- The request context: crm.current_tenant(), crm.current_user_id(), crm.current_app_role(),
+-- crm.set_context(); the GUCs crm.tenant_id and crm.user_id win over request.jwt.claims.
+
+-- nothing set: NULL
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id;
+
+-- claims alone (PostgREST)
+BEGIN;
+SELECT set_config('request.jwt.claims',
+    '{"role": "crm_rep", "tenant_id": "11111111-1111-1111-1111-111111111111", "sub": "22222222-2222-2222-2222-222222222222"}', true);
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id;
+-- the GUC wins over the claims, value by value
+SET LOCAL crm.tenant_id = '33333333-3333-3333-3333-333333333333';
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id;
+SET LOCAL crm.user_id = '44444444-4444-4444-4444-444444444444';
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id;
+-- an empty GUC means unset: the claims are read again
+SET LOCAL crm.tenant_id = '';
+SELECT crm.current_tenant() AS tenant;
+-- new claims are read (the cache is keyed by the claims string)
+SELECT set_config('request.jwt.claims', '{"tenant_id": "55555555-5555-5555-5555-555555555555"}', true);
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id;
+-- claims without the keys, or with JSON nulls: NULL
+SELECT set_config('request.jwt.claims', '{"role": "crm_anon", "tenant_id": null}', true);
+SELECT crm.current_tenant() AS tenant;
+ROLLBACK;
+
+-- accepted spellings of a uuid (those uuid_in accepts)
+BEGIN;
+SET LOCAL crm.tenant_id = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11';
+SELECT crm.current_tenant();
+SET LOCAL crm.tenant_id = '{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}';
+SELECT crm.current_tenant();
+SET LOCAL crm.tenant_id = 'a0eebc999c0b4ef8bb6d6bb9bd380a11';
+SELECT crm.current_tenant();
+ROLLBACK;
+
+-- crm.set_context: transaction-local by default
+BEGIN;
+SELECT crm.set_context('66666666-6666-6666-6666-666666666666', '77777777-7777-7777-7777-777777777777');
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id,
+       current_setting('crm.tenant_id') AS guc;
+COMMIT;
+SELECT crm.current_tenant() AS after_commit;
+-- session-wide when asked
+SELECT crm.set_context('66666666-6666-6666-6666-666666666666', NULL, is_local => false);
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id;
+-- NULL clears
+SELECT crm.set_context(NULL, NULL, false);
+SELECT crm.current_tenant() AS tenant, crm.current_user_id() AS user_id;
+-- is_local must be given
+SELECT crm.set_context(NULL, NULL, NULL);
+\echo :LAST_ERROR_SQLSTATE
+
+-- malformed uuid in the GUC: 22P02, naming the GUC, at every read, never NULL
+BEGIN;
+SET LOCAL crm.tenant_id = 'not-a-uuid';
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL crm.user_id = '11111111-1111-1111-1111-11111111111';
+SELECT crm.current_user_id();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL crm.tenant_id = '11111111-1111-1111-1111-1111111111111';
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL crm.tenant_id = '{11111111-1111-1111-1111-111111111111';
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- malformed uuid in the claims: 22P02, naming the claim
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"tenant_id": "tenant-a", "sub": "22222222-2222-2222-2222-222222222222"}', true);
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"tenant_id": "11111111-1111-1111-1111-111111111111", "sub": 42}', true);
+SELECT crm.current_tenant() AS tenant_still_fine;
+SELECT crm.current_user_id();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- claims that are not JSON, or not an object
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"tenant_id": ', true);
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.jwt.claims', '["tenant_id"]', true);
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- a malformed GUC is an error even when good claims are there: it is never skipped
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"tenant_id": "11111111-1111-1111-1111-111111111111"}', true);
+SET LOCAL crm.tenant_id = 'garbage';
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- the prefix is reserved: a misspelt crm GUC is refused
+SET crm.tenant = '11111111-1111-1111-1111-111111111111';
+\echo :LAST_ERROR_SQLSTATE
+
+-- the application role follows the database role in effect, whatever the claims say
+SELECT crm.current_app_role() AS superuser_role;
+BEGIN;
+SET LOCAL ROLE crm_rep;
+SELECT crm.current_app_role() AS rep;
+SELECT set_config('request.jwt.claims', '{"role": "crm_admin"}', true);
+SELECT crm.current_app_role() AS rep_with_forged_claim;
+RESET ROLE;
+SET LOCAL ROLE crm_manager;
+SELECT crm.current_app_role() AS manager;
+RESET ROLE;
+SET LOCAL ROLE crm_admin;
+SELECT crm.current_app_role() AS admin;
+RESET ROLE;
+SET LOCAL ROLE crm_anon;
+SELECT crm.current_app_role() AS anon;
+SELECT crm_api.current_context() AS anon_through_the_api;
+RESET ROLE;
+CREATE ROLE crm_regress_outsider;
+SET LOCAL ROLE crm_regress_outsider;
+SELECT crm.current_app_role() AS outsider;
+RESET ROLE;
+-- a grant changes the answer at once (the cache is invalidated)
+GRANT crm_manager TO crm_regress_outsider;
+SET LOCAL ROLE crm_regress_outsider;
+SELECT crm.current_app_role() AS outsider_granted_manager;
+RESET ROLE;
+ROLLBACK;
+
+-- the context functions are STABLE and PARALLEL SAFE (policies use them as index conditions)
+SELECT proname, provolatile, proparallel FROM pg_proc
+WHERE pronamespace = 'crm'::regnamespace
+  AND proname IN ('current_tenant', 'current_user_id', 'current_app_role', 'set_context', 'uuid_v7')
+ORDER BY proname;

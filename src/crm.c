@@ -1,0 +1,19 @@
+/*
+ * crm.c: the module's entry point. Each capability keeps its own C file; this one only loads them.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "crm.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* _PG_init runs once per backend when the library is loaded: it registers the GUCs. */
+void
+_PG_init(void)
+{
+	crm_context_init();
+}

@@ -1,0 +1,12 @@
+/*
+ * crm.h: declarations shared by the C files of the crm extension.
+ */
+#ifndef CRM_H
+#define CRM_H
+
+#include "postgres.h"
+
+/* context.c: registers the crm.* GUCs and reserves the prefix; called once from _PG_init. */
+extern void crm_context_init(void);
+
+#endif							/* CRM_H */

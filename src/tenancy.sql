@@ -1,0 +1,228 @@
+-- tenancy.sql: tenants, teams and users, their row-level security, and their HTTP views.
+--
+-- Every tenant-owned table follows the same contract (DESIGN.md §3): tenant_id first, defaulting to
+-- crm.current_tenant(); primary key (tenant_id, id); foreign keys that include tenant_id; RLS enabled
+-- and forced; rows registered with pg_extension_config_dump so that pg_dump keeps them.
+
+-- Keeps updated_at current on every update; shared by every table that has the column.
+CREATE FUNCTION crm.touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    NEW.updated_at := pg_catalog.now();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.touch_updated_at() IS 'Trigger: sets updated_at to the transaction time on every update.';
+
+------------------------------------------------------------------------------------------------------
+-- Tenants
+------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.tenant_settings(settings jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+DECLARE
+    merged jsonb := '{"currency": "USD", "sharing": "public", "qualification_threshold": 70}'::jsonb
+                    || pg_catalog.coalesce(settings, '{}'::jsonb);
+    k text;
+BEGIN
+    IF pg_catalog.jsonb_typeof(merged) <> 'object' THEN
+        RAISE EXCEPTION 'tenant settings must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    FOR k IN SELECT pg_catalog.jsonb_object_keys(merged) LOOP
+        IF k NOT IN ('currency', 'sharing', 'qualification_threshold') THEN
+            RAISE EXCEPTION 'unknown tenant setting "%"', k
+                USING ERRCODE = '22023', HINT = 'Known settings: currency, sharing, qualification_threshold.';
+        END IF;
+    END LOOP;
+    IF pg_catalog.jsonb_typeof(merged->'currency') IS DISTINCT FROM 'string'
+       OR (merged->>'currency') !~ '^[A-Z]{3}$' THEN
+        RAISE EXCEPTION 'invalid tenant setting "currency": %', merged->'currency'
+            USING ERRCODE = '22023', DETAIL = 'currency must be an ISO 4217 code such as "USD".';
+    END IF;
+    IF (merged->>'sharing') IS NULL OR (merged->>'sharing') NOT IN ('public', 'private')
+       OR pg_catalog.jsonb_typeof(merged->'sharing') <> 'string' THEN
+        RAISE EXCEPTION 'invalid tenant setting "sharing": %', merged->'sharing'
+            USING ERRCODE = '22023', DETAIL = 'sharing must be "public" (reps read every record of the tenant) or "private" (reps read their own).';
+    END IF;
+    IF pg_catalog.jsonb_typeof(merged->'qualification_threshold') IS DISTINCT FROM 'number'
+       OR (merged->>'qualification_threshold') !~ '^\d+$'
+       OR (merged->>'qualification_threshold')::numeric > 100 THEN
+        RAISE EXCEPTION 'invalid tenant setting "qualification_threshold": %', merged->'qualification_threshold'
+            USING ERRCODE = '22023', DETAIL = 'qualification_threshold must be a whole number from 0 to 100.';
+    END IF;
+    RETURN merged;
+END
+$$;
+COMMENT ON FUNCTION crm.tenant_settings(jsonb) IS 'The given tenant settings merged over the defaults (currency USD, sharing public, qualification_threshold 70) and validated; an unknown key or a bad value raises 22023.';
+
+CREATE TABLE crm.tenants (
+    id         uuid        NOT NULL DEFAULT crm.uuid_v7() PRIMARY KEY,
+    name       text        NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    settings   jsonb       NOT NULL DEFAULT crm.tenant_settings('{}'),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.tenants IS 'The organizations using this CRM; every other table is partitioned by tenant_id. Users see their own tenant; admins change its name and settings.';
+COMMENT ON COLUMN crm.tenants.id IS 'The tenant''s id: the tenant_id of every row it owns, and the tenant_id claim of its tokens.';
+COMMENT ON COLUMN crm.tenants.name IS 'Display name.';
+COMMENT ON COLUMN crm.tenants.settings IS 'Tenant settings, merged over the defaults and validated on write: currency (ISO 4217, default USD), sharing (public or private: whether reps read every record or only their own), qualification_threshold (0-100, default 70).';
+COMMENT ON COLUMN crm.tenants.created_at IS 'When the tenant was created.';
+COMMENT ON COLUMN crm.tenants.updated_at IS 'When the tenant was last changed.';
+
+CREATE FUNCTION crm.tenants_before_write() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    NEW.settings := crm.tenant_settings(NEW.settings);
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.tenants_before_write() IS 'Trigger: merges tenant settings over the defaults and validates them.';
+
+CREATE TRIGGER tenants_before_write BEFORE INSERT OR UPDATE OF settings ON crm.tenants
+    FOR EACH ROW EXECUTE FUNCTION crm.tenants_before_write();
+CREATE TRIGGER tenants_touch BEFORE UPDATE ON crm.tenants
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+
+ALTER TABLE crm.tenants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.tenants FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenants_read ON crm.tenants FOR SELECT
+    USING (id = crm.current_tenant());
+CREATE POLICY tenants_admin_update ON crm.tenants FOR UPDATE
+    USING (id = crm.current_tenant() AND crm.current_app_role() = 'admin')
+    WITH CHECK (id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+SELECT pg_catalog.pg_extension_config_dump('crm.tenants', '');
+
+CREATE FUNCTION crm.create_tenant(name text, settings jsonb DEFAULT '{}', id uuid DEFAULT NULL) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    new_id uuid;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'tenant name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO crm.tenants (id, name, settings)
+    VALUES (coalesce(create_tenant.id, crm.uuid_v7()), create_tenant.name, coalesce(create_tenant.settings, '{}'))
+    RETURNING tenants.id INTO new_id;
+    RETURN new_id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.create_tenant(text, jsonb, uuid) FROM PUBLIC;
+COMMENT ON FUNCTION crm.create_tenant(text, jsonb, uuid) IS 'Provisions a tenant and returns its id (given, or a new uuid_v7). Only the extension owner may call it unless granted: tenants are created by the operator, not by their own users.';
+
+------------------------------------------------------------------------------------------------------
+-- Teams and users
+------------------------------------------------------------------------------------------------------
+
+CREATE TYPE crm.user_role AS ENUM ('rep', 'manager', 'admin');
+COMMENT ON TYPE crm.user_role IS 'A CRM user''s role in its tenant: rep (works its own records), manager (every record of the tenant), admin (also configures the tenant).';
+
+CREATE TABLE crm.teams (
+    tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant()
+                           REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id         uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    name       text        NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, name)
+);
+COMMENT ON TABLE crm.teams IS 'Sales teams of a tenant; users belong to at most one. Everyone in the tenant reads them; admins change them.';
+COMMENT ON COLUMN crm.teams.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
+COMMENT ON COLUMN crm.teams.id IS 'The team''s id (uuid_v7).';
+COMMENT ON COLUMN crm.teams.name IS 'Team name, unique in the tenant.';
+COMMENT ON COLUMN crm.teams.created_at IS 'When the team was created.';
+COMMENT ON COLUMN crm.teams.updated_at IS 'When the team was last changed.';
+
+CREATE TABLE crm.users (
+    tenant_id  uuid          NOT NULL DEFAULT crm.current_tenant()
+                             REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id         uuid          NOT NULL DEFAULT crm.uuid_v7(),
+    email      text          NOT NULL CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
+    name       text          NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    role       crm.user_role NOT NULL DEFAULT 'rep',
+    team_id    uuid,
+    active     boolean       NOT NULL DEFAULT true,
+    created_at timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, team_id) REFERENCES crm.teams (tenant_id, id)
+);
+CREATE UNIQUE INDEX users_tenant_email ON crm.users (tenant_id, pg_catalog.lower(email));
+CREATE INDEX users_tenant_team ON crm.users (tenant_id, team_id) WHERE team_id IS NOT NULL;
+COMMENT ON TABLE crm.users IS 'The people who work in a tenant''s CRM. id is what crm.current_user_id() returns (the sub of a PostgREST token). Everyone in the tenant reads them; admins change them.';
+COMMENT ON COLUMN crm.users.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
+COMMENT ON COLUMN crm.users.id IS 'The user''s id: crm.user_id, or the sub claim of the user''s tokens.';
+COMMENT ON COLUMN crm.users.email IS 'Login and contact email, unique in the tenant regardless of case.';
+COMMENT ON COLUMN crm.users.name IS 'Display name.';
+COMMENT ON COLUMN crm.users.role IS 'rep, manager or admin.';
+COMMENT ON COLUMN crm.users.team_id IS 'The user''s team, if any (same tenant).';
+COMMENT ON COLUMN crm.users.active IS 'False for a user who has left: kept for history, no longer assigned work.';
+COMMENT ON COLUMN crm.users.created_at IS 'When the user was created.';
+COMMENT ON COLUMN crm.users.updated_at IS 'When the user was last changed.';
+COMMENT ON INDEX crm.users_tenant_email IS 'One user per email per tenant, case-insensitively.';
+
+CREATE TRIGGER teams_touch BEFORE UPDATE ON crm.teams
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+CREATE TRIGGER users_touch BEFORE UPDATE ON crm.users
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+
+ALTER TABLE crm.teams ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.teams FORCE ROW LEVEL SECURITY;
+CREATE POLICY teams_read ON crm.teams FOR SELECT
+    USING (tenant_id = crm.current_tenant());
+CREATE POLICY teams_admin_insert ON crm.teams FOR INSERT
+    WITH CHECK (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+CREATE POLICY teams_admin_update ON crm.teams FOR UPDATE
+    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin')
+    WITH CHECK (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+CREATE POLICY teams_admin_delete ON crm.teams FOR DELETE
+    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+SELECT pg_catalog.pg_extension_config_dump('crm.teams', '');
+
+ALTER TABLE crm.users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.users FORCE ROW LEVEL SECURITY;
+CREATE POLICY users_read ON crm.users FOR SELECT
+    USING (tenant_id = crm.current_tenant());
+CREATE POLICY users_admin_insert ON crm.users FOR INSERT
+    WITH CHECK (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+CREATE POLICY users_admin_update ON crm.users FOR UPDATE
+    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin')
+    WITH CHECK (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+CREATE POLICY users_admin_delete ON crm.users FOR DELETE
+    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+SELECT pg_catalog.pg_extension_config_dump('crm.users', '');
+
+GRANT SELECT ON crm.tenants, crm.teams, crm.users TO crm_rep;
+GRANT UPDATE (name, settings) ON crm.tenants TO crm_admin;
+GRANT INSERT, UPDATE, DELETE ON crm.teams, crm.users TO crm_admin;
+
+------------------------------------------------------------------------------------------------------
+-- HTTP views (PostgREST): security_invoker, so the caller's grants and the policies above apply.
+------------------------------------------------------------------------------------------------------
+
+CREATE VIEW crm_api.teams WITH (security_invoker = true) AS
+    SELECT tenant_id, id, name, created_at, updated_at FROM crm.teams;
+COMMENT ON VIEW crm_api.teams IS 'Sales teams of the caller''s tenant. Admins may insert, update and delete.';
+
+CREATE VIEW crm_api.users WITH (security_invoker = true) AS
+    SELECT tenant_id, id, email, name, role, team_id, active, created_at, updated_at FROM crm.users;
+COMMENT ON VIEW crm_api.users IS 'The users of the caller''s tenant. Admins may insert, update and delete.';
+
+GRANT SELECT ON crm_api.teams, crm_api.users TO crm_rep;
+GRANT INSERT, UPDATE, DELETE ON crm_api.teams, crm_api.users TO crm_admin;
+
+CREATE FUNCTION crm_api.current_context() RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE AS
+$$
+    SELECT pg_catalog.jsonb_build_object(
+        'tenant_id', crm.current_tenant(),
+        'user_id', crm.current_user_id(),
+        'app_role', crm.current_app_role())
+$$;
+GRANT EXECUTE ON FUNCTION crm_api.current_context() TO crm_anon, crm_rep;
+COMMENT ON FUNCTION crm_api.current_context() IS 'Who the caller is to crm: {"tenant_id", "user_id", "app_role"} as read from the request (GET /rpc/current_context).';

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# run.sh: the body of `make test` (after the build and install): a throwaway cluster, pg_regress over
+# sql/ against expected/, pgTAP over test/*.sql and test/postgrest/*.sql. The cluster is stopped on
+# every exit, Ctrl-C included. Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${TEST_PORT:-54329}
+DB=${TEST_DB:-crm_test}
+MAKE=${MAKE:-make}
+
+trap 'test/cluster.sh stop "$PORT"' EXIT
+trap 'exit 130' INT TERM
+
+env_lines=$(test/cluster.sh start "$PORT" "$DB") || { echo "run.sh: could not start the test cluster" >&2; exit 1; }
+eval "$env_lines"
+
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL' || { echo "run.sh: could not prepare the test database" >&2; exit 1; }
+SET client_min_messages = warning;
+CREATE EXTENSION pg_cron;
+CREATE EXTENSION pgtap;
+CREATE EXTENSION crm;
+SQL
+
+regress_passed=0 regress_failed=0 tap_passed=0 tap_failed=0
+
+echo "== pg_regress: sql/ against expected/"
+rm -f regression.diffs regression.out
+regress_log=$(mktemp)
+$MAKE -s installcheck PG_CONFIG="${PG_CONFIG:-pg_config}" TEST_DB="$DB" 2>&1 | tee "$regress_log"
+regress_passed=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' "$regress_log" || true)
+regress_failed=$(grep -cE 'FAILED|failed \(ignored\)' "$regress_log" || true)
+rm -f "$regress_log"
+if [ -s regression.diffs ]; then
+	echo "== regression.diffs"
+	cat regression.diffs
+	[ "$regress_failed" -eq 0 ] && regress_failed=1
+fi
+
+echo "== pgTAP: test/*.sql test/postgrest/*.sql"
+tap_files=(test/*.sql test/postgrest/*.sql)
+tap_log=$(mktemp)
+pg_prove --ext .sql "${tap_files[@]}" 2>&1 | tee "$tap_log"
+tap_status=${PIPESTATUS[0]}
+tap_failed=$(grep -cE '^test/.* (Failed|Dubious|No plan found|not ok)' "$tap_log" || true)
+tap_failed=$((tap_failed + $(grep -cE '^test/[^ ]+ \.+ *$' "$tap_log" || true)))
+tap_passed=$(grep -cE '^test/.* ok$' "$tap_log" || true)
+rm -f "$tap_log"
+if [ "$tap_status" -ne 0 ] && [ "$tap_failed" -eq 0 ]; then
+	tap_failed=1
+fi
+
+passed=$((regress_passed + tap_passed))
+failed=$((regress_failed + tap_failed))
+echo
+echo "pg_regress: $regress_passed passed, $regress_failed failed; pgTAP files: $tap_passed passed, $tap_failed failed"
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
