@@ -19,8 +19,9 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA_built = crm--$(EXTVERSION).sql
 DATA       = $(filter-out crm--$(EXTVERSION).sql,$(wildcard crm--*--*.sql))
 REGRESS    = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-# The harness (test/run.sh) creates the database, with pg_cron, pgTAP and crm, before pg_regress.
-REGRESS_OPTS = --use-existing --dbname=$(TEST_DB)
+# The harness (test/run.sh) creates the database, with pg_cron, pgTAP and crm, before pg_regress;
+# pg_regress uses it as it is (its name is set below, after PGXS, which would otherwise name its own).
+REGRESS_OPTS = --use-existing
 EXTRA_CLEAN = results regression.diffs regression.out
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
@@ -32,6 +33,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
+CONTRIB_TESTDB = $(TEST_DB)
 
 # Throwaway clusters: each command has its own port and directory, so they can run side by side.
 TEST_PORT  ?= 54329

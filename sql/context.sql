@@ -126,6 +126,7 @@ SELECT crm.current_app_role() AS anon;
 SELECT crm_api.current_context() AS anon_through_the_api;
 RESET ROLE;
 CREATE ROLE crm_regress_outsider;
+GRANT USAGE ON SCHEMA crm TO crm_regress_outsider;  -- may call the functions, holds no crm role
 SET LOCAL ROLE crm_regress_outsider;
 SELECT crm.current_app_role() AS outsider;
 RESET ROLE;

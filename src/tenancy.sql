@@ -24,7 +24,7 @@ CREATE FUNCTION crm.tenant_settings(settings jsonb) RETURNS jsonb
 $$
 DECLARE
     merged jsonb := '{"currency": "USD", "sharing": "public", "qualification_threshold": 70}'::jsonb
-                    || pg_catalog.coalesce(settings, '{}'::jsonb);
+                    || coalesce(settings, '{}'::jsonb);
     k text;
 BEGIN
     IF pg_catalog.jsonb_typeof(merged) <> 'object' THEN

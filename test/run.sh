@@ -28,20 +28,32 @@ echo "== pg_regress: sql/ against expected/"
 rm -f regression.diffs regression.out
 regress_log=$(mktemp)
 $MAKE -s installcheck PG_CONFIG="${PG_CONFIG:-pg_config}" TEST_DB="$DB" 2>&1 | tee "$regress_log"
-regress_passed=$(grep -cE '^(ok|test) .* ok( |$)|\.\.\. ok' "$regress_log" || true)
-regress_failed=$(grep -cE 'FAILED|failed \(ignored\)' "$regress_log" || true)
+regress_status=${PIPESTATUS[0]}
+# pg_regress 15 prints one line per test: "test NAME ... ok" or "... FAILED"
+regress_passed=$(grep -cE '^(test|     ) +[a-z0-9_]+ +\.\.\. ok' "$regress_log" || true)
+regress_failed=$(grep -cE '^(test|     ) +[a-z0-9_]+ +\.\.\. (FAILED|failed)' "$regress_log" || true)
 rm -f "$regress_log"
 if [ -s regression.diffs ]; then
 	echo "== regression.diffs"
 	cat regression.diffs
-	[ "$regress_failed" -eq 0 ] && regress_failed=1
+fi
+# A run that failed without naming a test (a crash, a missing expected file) still counts as a failure.
+if [ "$regress_status" -ne 0 ] && [ "$regress_failed" -eq 0 ]; then
+	regress_failed=1
 fi
 
 echo "== pgTAP: test/*.sql test/postgrest/*.sql"
+shopt -s nullglob
 tap_files=(test/*.sql test/postgrest/*.sql)
+shopt -u nullglob
 tap_log=$(mktemp)
-pg_prove --ext .sql "${tap_files[@]}" 2>&1 | tee "$tap_log"
-tap_status=${PIPESTATUS[0]}
+if [ ${#tap_files[@]} -gt 0 ]; then
+	pg_prove --ext .sql "${tap_files[@]}" 2>&1 | tee "$tap_log"
+	tap_status=${PIPESTATUS[0]}
+else
+	echo "no pgTAP files found" | tee "$tap_log"
+	tap_status=1
+fi
 tap_failed=$(grep -cE '^test/.* (Failed|Dubious|No plan found|not ok)' "$tap_log" || true)
 tap_failed=$((tap_failed + $(grep -cE '^test/[^ ]+ \.+ *$' "$tap_log" || true)))
 tap_passed=$(grep -cE '^test/.* ok$' "$tap_log" || true)
