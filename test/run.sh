@@ -54,17 +54,24 @@ else
 	echo "no pgTAP files found" | tee "$tap_log"
 	tap_status=1
 fi
-tap_failed=$(grep -cE '^test/.* (Failed|Dubious|No plan found|not ok)' "$tap_log" || true)
-tap_failed=$((tap_failed + $(grep -cE '^test/[^ ]+ \.+ *$' "$tap_log" || true)))
-tap_passed=$(grep -cE '^test/.* ok$' "$tap_log" || true)
+# pg_prove prints "ok" after each passing file and a summary "Files=N, Tests=M"; a failing file is
+# listed under "Test Summary Report" with "Failed tests:" or a parse error (bad plan, died).
+tap_files_ok=$(grep -cE '^test/[^ ]+ \.+ ok$' "$tap_log" || true)
+tap_files_bad=$(( ${#tap_files[@]} - tap_files_ok ))
+tap_tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$tap_log" | tail -1)
+tap_tests=${tap_tests:-0}
+tap_failed=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$tap_log" | awk '{s += $1} END {print s + 0}')
 rm -f "$tap_log"
 if [ "$tap_status" -ne 0 ] && [ "$tap_failed" -eq 0 ]; then
-	tap_failed=1
+	tap_failed=1   # a file died or had a bad plan: count it, whatever pg_prove's counts say
 fi
+tap_passed=$((tap_tests - tap_failed))
+[ "$tap_passed" -lt 0 ] && tap_passed=0
 
 passed=$((regress_passed + tap_passed))
 failed=$((regress_failed + tap_failed))
 echo
-echo "pg_regress: $regress_passed passed, $regress_failed failed; pgTAP files: $tap_passed passed, $tap_failed failed"
+echo "pg_regress: $regress_passed tests passed, $regress_failed failed"
+echo "pgTAP: $tap_passed assertions passed, $tap_failed failed, in ${#tap_files[@]} files ($tap_files_bad not ok)"
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
