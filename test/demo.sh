@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# demo.sh: the body of `make demo`. Installs crm into a throwaway cluster (or into the server the
+# standard PG* variables name, when any is set), loads the demo data set, prints the report and how to
+# connect. KEEP=1 leaves the throwaway cluster running (`make stop` stops it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${DEMO_PORT:-54330}
+own_cluster=0
+if [ -z "${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGSERVICE:-}${PGUSER:-}" ]; then
+	own_cluster=1
+	if [ "${KEEP:-0}" != 1 ]; then
+		trap 'test/cluster.sh stop "$PORT"' EXIT
+		trap 'exit 130' INT TERM
+	fi
+	eval "$(test/cluster.sh start "$PORT" crm_demo)"
+	echo "demo: a throwaway PostgreSQL cluster on $PGHOST, port $PGPORT"
+else
+	export PGDATABASE=${PGDATABASE:-crm_demo}
+	echo "demo: using the server named by PG* variables, database $PGDATABASE"
+fi
+
+psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS crm CASCADE'
+psql -X -q -v ON_ERROR_STOP=1 -f test/demo/data.sql >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -f test/demo/report.sql
+
+echo
+acme_admin=$(psql -X -A -t -c "SELECT md5('crm demo:user:acme:1')::uuid")
+acme=$(psql -X -A -t -c "SELECT md5('crm demo:tenant:acme')::uuid")
+if [ "$own_cluster" = 1 ] && [ "${KEEP:-0}" != 1 ]; then
+	echo "The cluster stops now. To explore it: make demo KEEP=1, then"
+else
+	echo "Connect with:"
+fi
+echo "  psql -h '$PGHOST' -p $PGPORT -U ${PGUSER:-$(id -un)} $PGDATABASE"
+echo "and act as Acme's admin:"
+echo "  BEGIN; SET LOCAL ROLE crm_admin; SELECT crm.set_context('$acme', '$acme_admin'); SELECT name, role FROM crm.users;"
+[ "$own_cluster" = 1 ] && [ "${KEEP:-0}" = 1 ] && echo "Stop it with: make stop"
+exit 0

@@ -1,0 +1,104 @@
+-- report.sql: what crm computes on the demo data. This issue's section: tenant isolation.
+-- Later capabilities add their sections to this file.
+\set ON_ERROR_STOP 1
+\pset footer off
+\pset null '(none)'
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.demo_id(label text) RETURNS uuid LANGUAGE sql IMMUTABLE AS
+$$ SELECT md5('crm demo:' || label)::uuid $$;
+
+\echo
+\echo '== Tenants (as the operator, who bypasses row-level security)'
+SELECT t.name AS tenant, t.id AS tenant_id, t.settings->>'currency' AS currency, t.settings->>'sharing' AS sharing,
+       (SELECT count(*) FROM crm.teams m WHERE m.tenant_id = t.id) AS teams,
+       (SELECT count(*) FROM crm.users u WHERE u.tenant_id = t.id) AS users,
+       (SELECT count(*) FROM crm.users u WHERE u.tenant_id = t.id AND u.active) AS active_users
+FROM crm.tenants t
+WHERE t.id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))
+ORDER BY t.name;
+
+-- One viewer: become its database role with its context, count what it sees, become the operator again.
+CREATE FUNCTION pg_temp.sees(label text, db_role text, tenant uuid, user_id uuid, via text)
+RETURNS TABLE (viewer text, context_from text, current_tenant text, tenants_visible bigint, users_visible bigint,
+               other_tenant_users bigint, teams_visible bigint, api_users_visible bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    mine uuid;
+BEGIN
+    PERFORM set_config('role', db_role, true);
+    IF via = 'GUC' THEN
+        PERFORM crm.set_context(tenant, user_id);
+    ELSIF via = 'JWT claims' THEN
+        PERFORM set_config('request.jwt.claims',
+            json_build_object('role', db_role, 'tenant_id', tenant, 'sub', user_id)::text, true);
+    END IF;
+    mine := crm.current_tenant();
+    RETURN QUERY SELECT label, via,
+        coalesce((SELECT name FROM crm.tenants WHERE id = mine), '(none)'),
+        (SELECT count(*) FROM crm.tenants),
+        (SELECT count(*) FROM crm.users),
+        (SELECT count(*) FROM crm.users u WHERE u.tenant_id IS DISTINCT FROM mine),
+        (SELECT count(*) FROM crm.teams),
+        (SELECT count(*) FROM crm_api.users);
+    PERFORM set_config('role', 'none', true), crm.set_context(NULL, NULL), set_config('request.jwt.claims', '', true);
+END
+$$;
+
+\echo
+\echo '== What each user sees (crm tables and the crm_api.users view, through row-level security)'
+BEGIN;
+SELECT * FROM pg_temp.sees('Acme admin',      'crm_admin',   pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:1'),     'GUC')
+UNION ALL SELECT * FROM pg_temp.sees('Acme manager',    'crm_manager', pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:2'),     'GUC')
+UNION ALL SELECT * FROM pg_temp.sees('Acme rep',        'crm_rep',     pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:5'),     'GUC')
+UNION ALL SELECT * FROM pg_temp.sees('Acme rep',        'crm_rep',     pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:5'),     'JWT claims')
+UNION ALL SELECT * FROM pg_temp.sees('Borealis admin',  'crm_admin',   pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:1'), 'JWT claims')
+UNION ALL SELECT * FROM pg_temp.sees('Borealis rep',    'crm_rep',     pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'), 'GUC')
+UNION ALL SELECT * FROM pg_temp.sees('Borealis rep',    'crm_rep',     pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'), 'JWT claims')
+UNION ALL SELECT * FROM pg_temp.sees('A rep, no context', 'crm_rep',   NULL, NULL, 'nothing');
+COMMIT;
+
+-- One attempt on the other tenant: how many rows it touched, or the error it raised.
+CREATE FUNCTION pg_temp.attempt(actor text, db_role text, tenant uuid, user_id uuid, what text, stmt text)
+RETURNS TABLE (who text, attempt text, outcome text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    st text;
+    msg text;
+BEGIN
+    BEGIN
+        PERFORM set_config('role', db_role, true);
+        PERFORM crm.set_context(tenant, user_id);
+        EXECUTE format('WITH w AS (%s RETURNING 1) SELECT count(*) FROM w', stmt) INTO n;
+        outcome := format('%s rows changed', n);
+        RAISE EXCEPTION 'undo' USING ERRCODE = 'P0DMO';   -- the demo changes nothing
+    EXCEPTION
+        WHEN SQLSTATE 'P0DMO' THEN NULL;
+        WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            outcome := format('refused, %s: %s', st, msg);
+    END;
+    who := actor;
+    attempt := what;
+    RETURN NEXT;
+END
+$$;
+
+\echo
+\echo '== Reaching into the other tenant (each attempt rolled back)'
+BEGIN;
+SELECT * FROM pg_temp.attempt('Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'),
+    'rename every Borealis user', format('UPDATE crm.users SET name = %L WHERE tenant_id = %L', 'Hacked', pg_temp.demo_id('tenant:borealis')))
+UNION ALL SELECT * FROM pg_temp.attempt('Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'),
+    'delete Borealis teams via crm_api', format('DELETE FROM crm_api.teams WHERE tenant_id = %L', pg_temp.demo_id('tenant:borealis')))
+UNION ALL SELECT * FROM pg_temp.attempt('Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'),
+    'add a user to Borealis', format('INSERT INTO crm.users (tenant_id, email, name) VALUES (%L, %L, %L)',
+                                     pg_temp.demo_id('tenant:borealis'), 'mole@acme-robotics.example', 'Mole'))
+UNION ALL SELECT * FROM pg_temp.attempt('Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'),
+    'move an Acme user to Borealis', format('UPDATE crm.users SET tenant_id = %L WHERE id = %L',
+                                            pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:acme:5')))
+UNION ALL SELECT * FROM pg_temp.attempt('Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'),
+    'rename its own tenant (allowed)', format('UPDATE crm.tenants SET name = %L', 'Acme Robotics Inc'))
+UNION ALL SELECT * FROM pg_temp.attempt('Borealis rep', 'crm_rep', pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'),
+    'add a team to its own tenant', format('INSERT INTO crm.teams (name) VALUES (%L)', 'Rogue'));
+COMMIT;
