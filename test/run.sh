@@ -68,10 +68,19 @@ fi
 tap_passed=$((tap_tests - tap_failed))
 [ "$tap_passed" -lt 0 ] && tap_passed=0
 
-passed=$((regress_passed + tap_passed))
-failed=$((regress_failed + tap_failed))
+# pg_dump keeps the extension's rows (pg_extension_config_dump) and restores without error: policies,
+# roles and config-table data in a dump are a classic way for an extension to break restores.
+echo "== dump and restore"
+dump_passed=0 dump_failed=0
+dump_file=$(mktemp)
+if test/dump_restore.sh "$dump_file"; then dump_passed=1; else dump_failed=1; fi
+rm -f "$dump_file"
+
+passed=$((regress_passed + tap_passed + dump_passed))
+failed=$((regress_failed + tap_failed + dump_failed))
 echo
 echo "pg_regress: $regress_passed tests passed, $regress_failed failed"
 echo "pgTAP: $tap_passed assertions passed, $tap_failed failed, in ${#tap_files[@]} files ($tap_files_bad not ok)"
+echo "dump and restore: $dump_passed passed, $dump_failed failed"
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
