@@ -96,8 +96,8 @@ CREATE POLICY tenants_admin_update ON crm.tenants FOR UPDATE
 SELECT pg_catalog.pg_extension_config_dump('crm.tenants', '');
 
 CREATE FUNCTION crm.create_tenant(name text, settings jsonb DEFAULT '{}', id uuid DEFAULT NULL) RETURNS uuid
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql VOLATILE AS
 $$
 DECLARE
     new_id uuid;

@@ -1,28 +1,12 @@
 -- isolation.sql (pgTAP): two tenants and every role. A user of one tenant reads, inserts, updates and
 -- deletes nothing of the other, through the crm tables and the crm_api views, with the context given by
 -- the GUCs (crm.set_context) and by PostgREST's request.jwt.claims. No context: no rows, 42501 on insert.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir lib/preamble.psql
 
 BEGIN;
 SELECT plan(320);
 
--- Fixtures, as the superuser (who bypasses RLS): tenants A and B, each with a team and three users.
-SELECT crm.create_tenant('Acme', '{}', 'a0000000-0000-7000-8000-00000000000a');
-SELECT crm.create_tenant('Borealis', '{"currency": "EUR"}', 'b0000000-0000-7000-8000-00000000000b');
-INSERT INTO crm.teams (tenant_id, id, name) VALUES
-    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000f1', 'Acme East'),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000f1', 'Borealis North');
-INSERT INTO crm.users (tenant_id, id, email, name, role, team_id) VALUES
-    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'ada@acme.test', 'Ada Admin', 'admin', NULL),
-    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'max@acme.test', 'Max Manager', 'manager', 'a0000000-0000-7000-8000-0000000000f1'),
-    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'rae@acme.test', 'Rae Rep', 'rep', 'a0000000-0000-7000-8000-0000000000f1'),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000b1', 'bo@borealis.test', 'Bo Admin', 'admin', NULL),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000b2', 'mia@borealis.test', 'Mia Manager', 'manager', 'b0000000-0000-7000-8000-0000000000f1'),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000b3', 'rob@borealis.test', 'Rob Rep', 'rep', 'b0000000-0000-7000-8000-0000000000f1');
+\ir lib/two_tenants.psql
 
 -- A fingerprint of everything a tenant owns, to prove afterwards that nothing of it changed.
 CREATE FUNCTION pg_temp.fingerprint(t uuid) RETURNS text LANGUAGE sql AS $$

@@ -1,10 +1,6 @@
 -- meta.sql (pgTAP): the version lives in crm.control; META.json and the installed extension agree with it.
 -- pg_prove runs from the repository root, so the files are read with psql's backticks.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir lib/preamble.psql
 \set control_version `sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\\([^']*\\)'.*/\\1/p" crm.control`
 \set meta_json `tr -d '\n' < META.json`
 

@@ -1,10 +1,6 @@
 -- tenancy.sql (pgTAP): the shape every crm table must have (DESIGN.md §3-4), tenant settings,
 -- crm.create_tenant, and the roles.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir lib/preamble.psql
 
 BEGIN;
 SELECT plan(40);

@@ -1,26 +1,12 @@
 -- users.sql (pgTAP, PostgREST replay): GET/POST/PATCH/DELETE /users and /teams and GET /rpc/current_context,
 -- as PostgREST runs them for tokens of two tenants. crm_api.users returns only the caller's tenant.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir ../lib/preamble.psql
 
 BEGIN;
 \ir replay.psql
 SELECT plan(40);
 
-SELECT crm.create_tenant('Acme', '{}', 'a0000000-0000-7000-8000-00000000000a');
-SELECT crm.create_tenant('Borealis', '{}', 'b0000000-0000-7000-8000-00000000000b');
-INSERT INTO crm.teams (tenant_id, id, name) VALUES
-    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000f1', 'Acme East'),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000f1', 'Borealis North');
-INSERT INTO crm.users (tenant_id, id, email, name, role) VALUES
-    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'ada@acme.test', 'Ada Admin', 'admin'),
-    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'rae@acme.test', 'Rae Rep', 'rep'),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000b1', 'bo@borealis.test', 'Bo Admin', 'admin'),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000b3', 'rob@borealis.test', 'Rob Rep', 'rep'),
-    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-0000000000b4', 'bea@borealis.test', 'Bea Rep', 'rep');
+\ir ../lib/two_tenants.psql
 
 -- Tokens
 CREATE TEMP TABLE tok AS SELECT * FROM (VALUES
@@ -36,15 +22,15 @@ CREATE FUNCTION pg_temp.c(t text) RETURNS jsonb LANGUAGE sql AS $$ SELECT claims
 CREATE TEMP TABLE res AS SELECT 'a_rep get'::text AS req, * FROM pg_temp.pgrst_get(pg_temp.r('a_rep'), pg_temp.c('a_rep'), 'users', 'order=email', true);
 INSERT INTO res SELECT 'b_rep get', * FROM pg_temp.pgrst_get(pg_temp.r('b_rep'), pg_temp.c('b_rep'), 'users', 'select=id,email&order=email.desc', true);
 SELECT is((SELECT status FROM res WHERE req = 'a_rep get'), 200, 'GET /users as a rep of A: 200');
-SELECT is((SELECT page_total FROM res WHERE req = 'a_rep get'), 2::bigint, 'GET /users as a rep of A: two rows');
-SELECT is((SELECT total FROM res WHERE req = 'a_rep get'), 2::bigint, 'GET /users as a rep of A: Content-Range total is 2 (count=exact counts through RLS)');
+SELECT is((SELECT page_total FROM res WHERE req = 'a_rep get'), 3::bigint, 'GET /users as a rep of A: three rows');
+SELECT is((SELECT total FROM res WHERE req = 'a_rep get'), 3::bigint, 'GET /users as a rep of A: Content-Range total is 3 (count=exact counts through RLS)');
 SELECT is((SELECT array_agg(e->>'email' ORDER BY ord) FROM res, jsonb_array_elements(body) WITH ORDINALITY x(e, ord) WHERE req = 'a_rep get'),
-    '{ada@acme.test,rae@acme.test}'::text[], 'GET /users as a rep of A: A''s users, in order');
+    '{ada@acme.test,max@acme.test,rae@acme.test}'::text[], 'GET /users as a rep of A: A''s users, in order');
 SELECT is((SELECT count(*) FROM res, jsonb_array_elements(body) e WHERE req = 'a_rep get'
              AND e->>'tenant_id' <> 'a0000000-0000-7000-8000-00000000000a'), 0::bigint,
     'GET /users as a rep of A: not one row of another tenant');
 SELECT is((SELECT array_agg(e->>'email' ORDER BY ord) FROM res, jsonb_array_elements(body) WITH ORDINALITY x(e, ord) WHERE req = 'b_rep get'),
-    '{rob@borealis.test,bo@borealis.test,bea@borealis.test}'::text[], 'GET /users?select=id,email&order=email.desc as a rep of B: B''s three users');
+    '{rob@borealis.test,mia@borealis.test,bo@borealis.test}'::text[], 'GET /users?select=id,email&order=email.desc as a rep of B: B''s three users');
 SELECT is((SELECT array_agg(DISTINCT k) FROM res, jsonb_array_elements(body) e, jsonb_object_keys(e) k WHERE req = 'b_rep get'),
     '{email,id}'::text[], 'select= picks the columns');
 SELECT is((SELECT total FROM res WHERE req = 'b_rep get'), 3::bigint, 'GET /users as a rep of B: total is 3');
@@ -111,7 +97,7 @@ SELECT is((SELECT page_total FROM pg_temp.pgrst_delete(pg_temp.r('a_admin'), pg_
 SELECT is((SELECT page_total FROM pg_temp.pgrst_delete(pg_temp.r('a_admin'), pg_temp.c('a_admin'), 'users', 'email=in.(new1@acme.test,new2@acme.test)')),
     2::bigint, 'DELETE /users?email=in.(…) as an admin of A: its own two rows');
 SELECT is((SELECT array_agg(name ORDER BY email) FROM crm.users WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b'),
-    '{"Bea Rep","Bo Admin","Same Email Other Tenant","Rob Rep"}'::text[], 'tenant B''s users are untouched');
+    '{"Bo Admin","Mia Manager","Same Email Other Tenant","Rob Rep"}'::text[], 'tenant B''s users are untouched');
 
 -- RPC and anonymous access
 SELECT is((SELECT body FROM pg_temp.pgrst_rpc(pg_temp.r('b_rep'), pg_temp.c('b_rep'), 'current_context', '{}', 'GET')),
