@@ -11,6 +11,8 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 SQL_PIECES = src/schemas.sql \
              src/uuid_v7.sql \
              src/context.sql \
+             src/email.sql \
+             src/phone.sql \
              src/tenancy.sql \
              src/finish.sql
 
