@@ -1,5 +1,5 @@
 -- crm.email: validated on input, stored lowercase, compared case-insensitively (src/email.c).
-SET search_path = crm, public;
+-- crm is not on the search_path: the comparison operators are found anyway (they are in pg_catalog).
 
 -- How each input reads: the stored value, or the SQLSTATE and the reason it was refused.
 CREATE FUNCTION pg_temp.read_email(input text) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,5 +1,5 @@
 -- crm.phone: stored as E.164, equal across input spellings (src/phone.c).
-SET search_path = crm, public;
+-- crm is not on the search_path: the comparison operators are found anyway (they are in pg_catalog).
 
 -- How each input reads: the stored value, or the SQLSTATE and the reason it was refused.
 CREATE FUNCTION pg_temp.read_phone(input text, country text DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$

@@ -28,6 +28,9 @@ COMMENT ON TYPE crm.email IS 'An email address, validated on input and stored in
 
 -- The value is laid out as a bytea (normalized bytes), so comparison and hashing are PostgreSQL's own
 -- bytea functions: byte order, no collation, no lower() per comparison.
+-- The comparison operators live in pg_catalog, which is always searched: email = 'Ann@Example.com'
+-- then works whatever the caller's search_path (PostgREST's is "crm_api", "public"). Their operand
+-- types are crm's own, so they cannot collide with anything there; DROP EXTENSION removes them.
 CREATE FUNCTION crm.email_eq(crm.email, crm.email) RETURNS boolean
     AS 'byteaeq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 COMMENT ON FUNCTION crm.email_eq(crm.email, crm.email) IS 'Equality of two addresses (case-insensitive: both are stored lowercase).';
@@ -56,30 +59,30 @@ CREATE FUNCTION crm.email_hash_extended(crm.email, bigint) RETURNS bigint
     AS 'hashvarlenaextended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 COMMENT ON FUNCTION crm.email_hash_extended(crm.email, bigint) IS 'Hash support: seeded 64-bit hash of the normalized address.';
 
-CREATE OPERATOR crm.= (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_eq,
-    COMMUTATOR = OPERATOR(crm.=), NEGATOR = OPERATOR(crm.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
-CREATE OPERATOR crm.<> (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_ne,
-    COMMUTATOR = OPERATOR(crm.<>), NEGATOR = OPERATOR(crm.=), RESTRICT = neqsel, JOIN = neqjoinsel);
-CREATE OPERATOR crm.< (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_lt,
-    COMMUTATOR = OPERATOR(crm.>), NEGATOR = OPERATOR(crm.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
-CREATE OPERATOR crm.<= (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_le,
-    COMMUTATOR = OPERATOR(crm.>=), NEGATOR = OPERATOR(crm.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
-CREATE OPERATOR crm.> (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_gt,
-    COMMUTATOR = OPERATOR(crm.<), NEGATOR = OPERATOR(crm.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
-CREATE OPERATOR crm.>= (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_ge,
-    COMMUTATOR = OPERATOR(crm.<=), NEGATOR = OPERATOR(crm.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
-COMMENT ON OPERATOR crm.= (crm.email, crm.email) IS 'Same address, whatever the case it was typed in.';
-COMMENT ON OPERATOR crm.<> (crm.email, crm.email) IS 'Different addresses.';
-COMMENT ON OPERATOR crm.< (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
-COMMENT ON OPERATOR crm.<= (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
-COMMENT ON OPERATOR crm.> (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
-COMMENT ON OPERATOR crm.>= (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
+CREATE OPERATOR pg_catalog.= (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_eq,
+    COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR pg_catalog.<> (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_ne,
+    COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR pg_catalog.< (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_lt,
+    COMMUTATOR = OPERATOR(pg_catalog.>), NEGATOR = OPERATOR(pg_catalog.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR pg_catalog.<= (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_le,
+    COMMUTATOR = OPERATOR(pg_catalog.>=), NEGATOR = OPERATOR(pg_catalog.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR pg_catalog.> (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_gt,
+    COMMUTATOR = OPERATOR(pg_catalog.<), NEGATOR = OPERATOR(pg_catalog.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+CREATE OPERATOR pg_catalog.>= (LEFTARG = crm.email, RIGHTARG = crm.email, FUNCTION = crm.email_ge,
+    COMMUTATOR = OPERATOR(pg_catalog.<=), NEGATOR = OPERATOR(pg_catalog.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+COMMENT ON OPERATOR pg_catalog.= (crm.email, crm.email) IS 'Same address, whatever the case it was typed in.';
+COMMENT ON OPERATOR pg_catalog.<> (crm.email, crm.email) IS 'Different addresses.';
+COMMENT ON OPERATOR pg_catalog.< (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
+COMMENT ON OPERATOR pg_catalog.<= (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
+COMMENT ON OPERATOR pg_catalog.> (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
+COMMENT ON OPERATOR pg_catalog.>= (crm.email, crm.email) IS 'Byte order of the normalized addresses.';
 
 CREATE OPERATOR CLASS crm.email_ops DEFAULT FOR TYPE crm.email USING btree AS
-    OPERATOR 1 crm.<, OPERATOR 2 crm.<=, OPERATOR 3 crm.=, OPERATOR 4 crm.>=, OPERATOR 5 crm.>,
+    OPERATOR 1 pg_catalog.<, OPERATOR 2 pg_catalog.<=, OPERATOR 3 pg_catalog.=, OPERATOR 4 pg_catalog.>=, OPERATOR 5 pg_catalog.>,
     FUNCTION 1 crm.email_cmp(crm.email, crm.email);
 CREATE OPERATOR CLASS crm.email_hash_ops DEFAULT FOR TYPE crm.email USING hash AS
-    OPERATOR 1 crm.=,
+    OPERATOR 1 pg_catalog.=,
     FUNCTION 1 crm.email_hash(crm.email),
     FUNCTION 2 crm.email_hash_extended(crm.email, bigint);
 COMMENT ON OPERATOR CLASS crm.email_ops USING btree IS 'Btree indexes, unique constraints and sorting on crm.email (case-insensitive, byte order).';
@@ -88,9 +91,8 @@ COMMENT ON OPERATOR CLASS crm.email_hash_ops USING hash IS 'Hash indexes, hash j
 CREATE FUNCTION crm.email(text) RETURNS crm.email
     AS 'MODULE_PATHNAME', 'crm_email_from_text' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.email(text) IS 'Cast text to crm.email: validates and lowers; 22P02 quoting the value when it is not an address.';
--- Casts. Both are AS ASSIGNMENT, not implicit: with an implicit cast to text, a comparison written
--- where crm's operators are not on the search_path would silently fall back to case-sensitive text
--- equality; as it is, it fails loudly instead ("operator does not exist").
+-- Casts. Both are AS ASSIGNMENT, not implicit: with an implicit cast to text, email = some_text_column
+-- would silently become a case-sensitive text comparison; as it is, it asks for an explicit cast.
 CREATE CAST (text AS crm.email) WITH FUNCTION crm.email(text) AS ASSIGNMENT;
 CREATE CAST (varchar AS crm.email) WITH FUNCTION crm.email(text) AS ASSIGNMENT;
 CREATE CAST (crm.email AS text) WITHOUT FUNCTION AS ASSIGNMENT;

@@ -28,7 +28,7 @@ CREATE TYPE crm.phone (
 COMMENT ON TYPE crm.phone IS 'A telephone number stored as E.164: +44 20 7946 0958, 0044 20 7946 0958 and (+44) 20-7946-0958 are all +442079460958 and compare equal. National numbers: crm.to_phone(value, default_country_code).';
 
 -- The value is the E.164 digits as an int8, so comparison and hashing are PostgreSQL's own int8
--- functions.
+-- functions. The operators live in pg_catalog, for the reason given in email.sql.
 CREATE FUNCTION crm.phone_eq(crm.phone, crm.phone) RETURNS boolean
     AS 'int8eq' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 COMMENT ON FUNCTION crm.phone_eq(crm.phone, crm.phone) IS 'The same number, however it was written.';
@@ -57,30 +57,30 @@ CREATE FUNCTION crm.phone_hash_extended(crm.phone, bigint) RETURNS bigint
     AS 'hashint8extended' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 COMMENT ON FUNCTION crm.phone_hash_extended(crm.phone, bigint) IS 'Hash support: seeded 64-bit hash.';
 
-CREATE OPERATOR crm.= (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_eq,
-    COMMUTATOR = OPERATOR(crm.=), NEGATOR = OPERATOR(crm.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
-CREATE OPERATOR crm.<> (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_ne,
-    COMMUTATOR = OPERATOR(crm.<>), NEGATOR = OPERATOR(crm.=), RESTRICT = neqsel, JOIN = neqjoinsel);
-CREATE OPERATOR crm.< (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_lt,
-    COMMUTATOR = OPERATOR(crm.>), NEGATOR = OPERATOR(crm.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
-CREATE OPERATOR crm.<= (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_le,
-    COMMUTATOR = OPERATOR(crm.>=), NEGATOR = OPERATOR(crm.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
-CREATE OPERATOR crm.> (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_gt,
-    COMMUTATOR = OPERATOR(crm.<), NEGATOR = OPERATOR(crm.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
-CREATE OPERATOR crm.>= (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_ge,
-    COMMUTATOR = OPERATOR(crm.<=), NEGATOR = OPERATOR(crm.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
-COMMENT ON OPERATOR crm.= (crm.phone, crm.phone) IS 'The same number, however it was written.';
-COMMENT ON OPERATOR crm.<> (crm.phone, crm.phone) IS 'Different numbers.';
-COMMENT ON OPERATOR crm.< (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
-COMMENT ON OPERATOR crm.<= (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
-COMMENT ON OPERATOR crm.> (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
-COMMENT ON OPERATOR crm.>= (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
+CREATE OPERATOR pg_catalog.= (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_eq,
+    COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>), RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR pg_catalog.<> (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_ne,
+    COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=), RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR pg_catalog.< (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_lt,
+    COMMUTATOR = OPERATOR(pg_catalog.>), NEGATOR = OPERATOR(pg_catalog.>=), RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR pg_catalog.<= (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_le,
+    COMMUTATOR = OPERATOR(pg_catalog.>=), NEGATOR = OPERATOR(pg_catalog.>), RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR pg_catalog.> (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_gt,
+    COMMUTATOR = OPERATOR(pg_catalog.<), NEGATOR = OPERATOR(pg_catalog.<=), RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+CREATE OPERATOR pg_catalog.>= (LEFTARG = crm.phone, RIGHTARG = crm.phone, FUNCTION = crm.phone_ge,
+    COMMUTATOR = OPERATOR(pg_catalog.<=), NEGATOR = OPERATOR(pg_catalog.<), RESTRICT = scalargesel, JOIN = scalargejoinsel);
+COMMENT ON OPERATOR pg_catalog.= (crm.phone, crm.phone) IS 'The same number, however it was written.';
+COMMENT ON OPERATOR pg_catalog.<> (crm.phone, crm.phone) IS 'Different numbers.';
+COMMENT ON OPERATOR pg_catalog.< (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
+COMMENT ON OPERATOR pg_catalog.<= (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
+COMMENT ON OPERATOR pg_catalog.> (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
+COMMENT ON OPERATOR pg_catalog.>= (crm.phone, crm.phone) IS 'Order of the E.164 digits read as a number.';
 
 CREATE OPERATOR CLASS crm.phone_ops DEFAULT FOR TYPE crm.phone USING btree AS
-    OPERATOR 1 crm.<, OPERATOR 2 crm.<=, OPERATOR 3 crm.=, OPERATOR 4 crm.>=, OPERATOR 5 crm.>,
+    OPERATOR 1 pg_catalog.<, OPERATOR 2 pg_catalog.<=, OPERATOR 3 pg_catalog.=, OPERATOR 4 pg_catalog.>=, OPERATOR 5 pg_catalog.>,
     FUNCTION 1 crm.phone_cmp(crm.phone, crm.phone);
 CREATE OPERATOR CLASS crm.phone_hash_ops DEFAULT FOR TYPE crm.phone USING hash AS
-    OPERATOR 1 crm.=,
+    OPERATOR 1 pg_catalog.=,
     FUNCTION 1 crm.phone_hash(crm.phone),
     FUNCTION 2 crm.phone_hash_extended(crm.phone, bigint);
 COMMENT ON OPERATOR CLASS crm.phone_ops USING btree IS 'Btree indexes, unique constraints and sorting on crm.phone.';

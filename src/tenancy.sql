@@ -142,7 +142,7 @@ CREATE TABLE crm.users (
     tenant_id  uuid          NOT NULL DEFAULT crm.current_tenant()
                              REFERENCES crm.tenants (id) ON DELETE CASCADE,
     id         uuid          NOT NULL DEFAULT crm.uuid_v7(),
-    email      text          NOT NULL CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
+    email      crm.email     NOT NULL,
     name       text          NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
     role       crm.user_role NOT NULL DEFAULT 'rep',
     team_id    uuid,
@@ -152,19 +152,19 @@ CREATE TABLE crm.users (
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, team_id) REFERENCES crm.teams (tenant_id, id)
 );
-CREATE UNIQUE INDEX users_tenant_email ON crm.users (tenant_id, pg_catalog.lower(email));
+CREATE UNIQUE INDEX users_tenant_email ON crm.users (tenant_id, email);
 CREATE INDEX users_tenant_team ON crm.users (tenant_id, team_id) WHERE team_id IS NOT NULL;
 COMMENT ON TABLE crm.users IS 'The people who work in a tenant''s CRM. id is what crm.current_user_id() returns (the sub of a PostgREST token). Everyone in the tenant reads them; admins change them.';
 COMMENT ON COLUMN crm.users.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.users.id IS 'The user''s id: crm.user_id, or the sub claim of the user''s tokens.';
-COMMENT ON COLUMN crm.users.email IS 'Login and contact email, unique in the tenant regardless of case.';
+COMMENT ON COLUMN crm.users.email IS 'Login and contact email (crm.email: validated, lowercase), unique in the tenant.';
 COMMENT ON COLUMN crm.users.name IS 'Display name.';
 COMMENT ON COLUMN crm.users.role IS 'rep, manager or admin.';
 COMMENT ON COLUMN crm.users.team_id IS 'The user''s team, if any (same tenant).';
 COMMENT ON COLUMN crm.users.active IS 'False for a user who has left: kept for history, no longer assigned work.';
 COMMENT ON COLUMN crm.users.created_at IS 'When the user was created.';
 COMMENT ON COLUMN crm.users.updated_at IS 'When the user was last changed.';
-COMMENT ON INDEX crm.users_tenant_email IS 'One user per email per tenant, case-insensitively.';
+COMMENT ON INDEX crm.users_tenant_email IS 'One user per email per tenant (crm.email compares case-insensitively).';
 
 CREATE TRIGGER teams_touch BEFORE UPDATE ON crm.teams
     FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
