@@ -55,6 +55,8 @@ SELECT 'Foo@Example.COM'::crm.email = 'foo@example.com' AS equal,
        crm.email_cmp('x@example.com', 'X@Example.Com') AS cmp;
 SELECT e FROM (VALUES ('carol@example.com'::crm.email), ('Bob@example.com'), ('alice@Example.com'), ('bob@EXAMPLE.com')) v(e)
 ORDER BY e;
+SELECT min(e), max(e), min(e) FILTER (WHERE false) AS min_of_none
+FROM (VALUES ('carol@example.com'::crm.email), ('Bob@example.com'), (NULL), ('alice@Example.com')) v(e);
 SELECT count(DISTINCT e) AS distinct_addresses
 FROM (VALUES ('carol@example.com'::crm.email), ('Bob@example.com'), ('bob@EXAMPLE.com')) v(e);
 

@@ -276,3 +276,35 @@ crm_email_domain(PG_FUNCTION_ARGS)
 		elog(ERROR, "crm.email value without \"@\"");
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(at + 1, len - (int) (at + 1 - s)));
 }
+
+/* email_before returns true when a sorts before b (byte order of the normalized addresses). */
+static bool
+email_before(text *a, text *b)
+{
+	int			la = VARSIZE_ANY_EXHDR(a);
+	int			lb = VARSIZE_ANY_EXHDR(b);
+	int			r = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
+
+	return r < 0 || (r == 0 && la < lb);
+}
+
+/* min() and max() transition functions: the smaller or larger of two addresses. */
+PG_FUNCTION_INFO_V1(crm_email_smaller);
+Datum
+crm_email_smaller(PG_FUNCTION_ARGS)
+{
+	text	   *a = PG_GETARG_TEXT_PP(0);
+	text	   *b = PG_GETARG_TEXT_PP(1);
+
+	PG_RETURN_TEXT_P(email_before(b, a) ? b : a);
+}
+
+PG_FUNCTION_INFO_V1(crm_email_larger);
+Datum
+crm_email_larger(PG_FUNCTION_ARGS)
+{
+	text	   *a = PG_GETARG_TEXT_PP(0);
+	text	   *b = PG_GETARG_TEXT_PP(1);
+
+	PG_RETURN_TEXT_P(email_before(a, b) ? b : a);
+}

@@ -88,6 +88,20 @@ CREATE OPERATOR CLASS crm.email_hash_ops DEFAULT FOR TYPE crm.email USING hash A
 COMMENT ON OPERATOR CLASS crm.email_ops USING btree IS 'Btree indexes, unique constraints and sorting on crm.email (case-insensitive, byte order).';
 COMMENT ON OPERATOR CLASS crm.email_hash_ops USING hash IS 'Hash indexes, hash joins and hash aggregation on crm.email.';
 
+-- min() and max(), in pg_catalog beside the built-in ones for the reason given above.
+CREATE FUNCTION crm.email_smaller(crm.email, crm.email) RETURNS crm.email
+    AS 'MODULE_PATHNAME', 'crm_email_smaller' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.email_smaller(crm.email, crm.email) IS 'The address that sorts first (min() support).';
+CREATE FUNCTION crm.email_larger(crm.email, crm.email) RETURNS crm.email
+    AS 'MODULE_PATHNAME', 'crm_email_larger' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.email_larger(crm.email, crm.email) IS 'The address that sorts last (max() support).';
+CREATE AGGREGATE pg_catalog.min(crm.email) (SFUNC = crm.email_smaller, STYPE = crm.email,
+    COMBINEFUNC = crm.email_smaller, SORTOP = OPERATOR(pg_catalog.<), PARALLEL = SAFE);
+CREATE AGGREGATE pg_catalog.max(crm.email) (SFUNC = crm.email_larger, STYPE = crm.email,
+    COMBINEFUNC = crm.email_larger, SORTOP = OPERATOR(pg_catalog.>), PARALLEL = SAFE);
+COMMENT ON AGGREGATE pg_catalog.min(crm.email) IS 'The first address in crm.email order.';
+COMMENT ON AGGREGATE pg_catalog.max(crm.email) IS 'The last address in crm.email order.';
+
 CREATE FUNCTION crm.email(text) RETURNS crm.email
     AS 'MODULE_PATHNAME', 'crm_email_from_text' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.email(text) IS 'Cast text to crm.email: validates and lowers; 22P02 quoting the value when it is not an address.';

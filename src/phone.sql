@@ -86,6 +86,20 @@ CREATE OPERATOR CLASS crm.phone_hash_ops DEFAULT FOR TYPE crm.phone USING hash A
 COMMENT ON OPERATOR CLASS crm.phone_ops USING btree IS 'Btree indexes, unique constraints and sorting on crm.phone.';
 COMMENT ON OPERATOR CLASS crm.phone_hash_ops USING hash IS 'Hash indexes, hash joins and hash aggregation on crm.phone.';
 
+-- min() and max(), in pg_catalog beside the built-in ones (see email.sql).
+CREATE FUNCTION crm.phone_smaller(crm.phone, crm.phone) RETURNS crm.phone
+    AS 'int8smaller' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.phone_smaller(crm.phone, crm.phone) IS 'The number that sorts first (min() support).';
+CREATE FUNCTION crm.phone_larger(crm.phone, crm.phone) RETURNS crm.phone
+    AS 'int8larger' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.phone_larger(crm.phone, crm.phone) IS 'The number that sorts last (max() support).';
+CREATE AGGREGATE pg_catalog.min(crm.phone) (SFUNC = crm.phone_smaller, STYPE = crm.phone,
+    COMBINEFUNC = crm.phone_smaller, SORTOP = OPERATOR(pg_catalog.<), PARALLEL = SAFE);
+CREATE AGGREGATE pg_catalog.max(crm.phone) (SFUNC = crm.phone_larger, STYPE = crm.phone,
+    COMBINEFUNC = crm.phone_larger, SORTOP = OPERATOR(pg_catalog.>), PARALLEL = SAFE);
+COMMENT ON AGGREGATE pg_catalog.min(crm.phone) IS 'The first number in crm.phone order.';
+COMMENT ON AGGREGATE pg_catalog.max(crm.phone) IS 'The last number in crm.phone order.';
+
 CREATE FUNCTION crm.phone(text) RETURNS crm.phone
     AS 'MODULE_PATHNAME', 'crm_phone_from_text' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.phone(text) IS 'Cast text to crm.phone: an international number (+CC or 00CC); 22P02 quoting the value otherwise.';
