@@ -14,6 +14,9 @@ SQL_PIECES = src/schemas.sql \
              src/email.sql \
              src/phone.sql \
              src/tenancy.sql \
+             src/ownership.sql \
+             src/accounts.sql \
+             src/contacts.sql \
              src/finish.sql
 
 MODULE_big = crm

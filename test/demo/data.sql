@@ -50,4 +50,52 @@ SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('user:%s:%s', t, 
        CASE WHEN team IS NOT NULL THEN pg_temp.demo_id(format('team:%s:%s', t, team)) END,
        n % 9 <> 0
 FROM named;
+
+-- Accounts: 40 per tenant, owned round-robin by the reps, some with a parent (a subsidiary of an
+-- earlier account); names from fixed lists.
+WITH words AS (SELECT array['Apex','Birch','Cobalt','Delta','Ember','Fjord','Granite','Harbor','Iris','Juniper',
+                            'Keystone','Lumen','Meridian','Nimbus','Orchid','Pinnacle','Quarry','Redwood','Summit','Tidal'] AS first,
+                      array['Systems','Logistics','Foods','Health','Labs','Retail','Energy','Capital','Media','Works'] AS second,
+                      array['software','logistics','food','healthcare','biotech','retail','energy','finance','media','manufacturing'] AS industry,
+                      array['US','GB','DE','FR','SE','NL','ES','IT','CA','AU'] AS country),
+     slots AS (SELECT t, n FROM unnest(array['acme', 'borealis']) t, generate_series(1, 40) n)
+INSERT INTO crm.accounts (tenant_id, id, name, domain, industry, employee_count, annual_revenue, country,
+                          parent_account_id, lifecycle_stage, owner_id)
+SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('account:%s:%s', t, n)),
+       w.first[1 + (n * 7) % 20] || ' ' || w.second[1 + (n * 3) % 10],
+       lower(w.first[1 + (n * 7) % 20] || w.second[1 + (n * 3) % 10]) || n || '.example',
+       w.industry[1 + (n * 3) % 10],
+       (10 + floor(random() * 5000))::int,
+       round((100000 + random() * 50000000)::numeric, -3),
+       w.country[1 + n % 10],
+       CASE WHEN n > 30 THEN pg_temp.demo_id(format('account:%s:%s', t, n - 30)) END,
+       (array['lead','prospect','customer','customer','churned'])[1 + n % 5]::crm.lifecycle_stage,
+       pg_temp.demo_id(format('user:%s:%s', t, 5 + n % (CASE t WHEN 'acme' THEN 14 ELSE 10 END)))
+FROM slots, words w
+ORDER BY t, n;
+
+-- Contacts: three per account, most with an email and a phone; a second address for some.
+WITH first_names AS (SELECT array['Alex','Blair','Casey','Dana','Eli','Frankie','Gray','Harper','Indy','Jules',
+                                  'Kit','Lane','Morgan','Noel','Oakley','Parker','Quinn','Reese','Sage','Taylor'] AS a),
+     last_names AS (SELECT array['Adams','Berg','Chen','Diaz','Evans','Fox','Gupta','Hale','Ivanova','Jones',
+                                 'Khan','Lopez','Meyer','Nguyen','Olsen','Park','Quinn','Reyes','Singh','Tran'] AS a),
+     slots AS (SELECT t, a, k FROM unnest(array['acme', 'borealis']) t, generate_series(1, 40) a, generate_series(1, 3) k
+               ORDER BY t, a, k),
+     named AS (SELECT s.*, f.a[1 + floor(random() * 20)::int] AS first, l.a[1 + floor(random() * 20)::int] AS last
+               FROM slots s, first_names f, last_names l)
+INSERT INTO crm.contacts (tenant_id, id, account_id, first_name, last_name, title, email, phone, owner_id)
+SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('contact:%s:%s:%s', t, a, k)),
+       pg_temp.demo_id(format('account:%s:%s', t, a)), first, last,
+       (array['CEO','CTO','VP Sales','Head of Operations','Buyer','Engineer'])[1 + (a + k) % 6],
+       CASE WHEN (a + k) % 7 <> 0 THEN lower(format('%s.%s%s@%s', first, last, k, (SELECT domain FROM crm.accounts
+            WHERE tenant_id = pg_temp.demo_id('tenant:' || t) AND id = pg_temp.demo_id(format('account:%s:%s', t, a))))) END,
+       CASE WHEN (a + k) % 4 <> 0 THEN format('+44 20 7946 %s', lpad(((a * 3 + k) % 10000)::text, 4, '0')) END,
+       (SELECT owner_id FROM crm.accounts WHERE tenant_id = pg_temp.demo_id('tenant:' || t) AND id = pg_temp.demo_id(format('account:%s:%s', t, a)))
+FROM named;
+INSERT INTO crm.contact_emails (tenant_id, contact_id, email, type)
+SELECT tenant_id, id, lower(first_name || '.' || last_name || '@mail.example'), 'personal'
+FROM crm.contacts
+WHERE tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis')) AND email IS NOT NULL
+  AND get_byte(uuid_send(id), 15) % 5 = 0
+ON CONFLICT DO NOTHING;
 COMMIT;

@@ -20,7 +20,8 @@ ORDER BY t.name;
 -- One viewer: become its database role with its context, count what it sees, become the operator again.
 CREATE FUNCTION pg_temp.sees(label text, db_role text, tenant uuid, user_id uuid, via text)
 RETURNS TABLE (viewer text, context_from text, current_tenant text, tenants_visible bigint, users_visible bigint,
-               other_tenant_users bigint, teams_visible bigint, api_users_visible bigint)
+               other_tenant_users bigint, teams_visible bigint, api_users_visible bigint, accounts_visible bigint,
+               contacts_visible bigint, contacts_it_may_change bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     mine uuid;
@@ -39,13 +40,17 @@ BEGIN
         (SELECT count(*) FROM crm.users),
         (SELECT count(*) FROM crm.users u WHERE u.tenant_id IS DISTINCT FROM mine),
         (SELECT count(*) FROM crm.teams),
-        (SELECT count(*) FROM crm_api.users);
+        (SELECT count(*) FROM crm_api.users),
+        (SELECT count(*) FROM crm.accounts),
+        (SELECT count(*) FROM crm_api.contacts),
+        (SELECT count(*) FROM crm.contacts c WHERE c.owner_id = user_id OR crm.changes_all_records());
     PERFORM set_config('role', 'none', true), crm.set_context(NULL, NULL), set_config('request.jwt.claims', '', true);
 END
 $$;
 
 \echo
-\echo '== What each user sees (crm tables and the crm_api.users view, through row-level security)'
+\echo '== What each user sees (crm tables and crm_api views, through row-level security)'
+\echo '   Acme shares records tenant-wide (sharing public); Borealis is private: a rep sees only what it owns.'
 BEGIN;
 SELECT * FROM pg_temp.sees('Acme admin',      'crm_admin',   pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:1'),     'GUC')
 UNION ALL SELECT * FROM pg_temp.sees('Acme manager',    'crm_manager', pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:2'),     'GUC')

@@ -1,0 +1,107 @@
+-- accounts.sql: organizations a tenant sells to, with parent accounts (a hierarchy without cycles).
+
+CREATE TYPE crm.lifecycle_stage AS ENUM ('lead', 'prospect', 'customer', 'churned');
+COMMENT ON TYPE crm.lifecycle_stage IS 'Where an account stands with the tenant: lead, prospect, customer, churned.';
+
+-- Refuses a parent link that would close a loop (a record its own ancestor). TG_ARGV[0] names the
+-- parent column. SECURITY DEFINER: the walk must see every ancestor, including records the caller's
+-- policies hide, and it only ever reads rows of NEW's tenant.
+CREATE FUNCTION crm.check_hierarchy() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    col text := TG_ARGV[0];
+    parent uuid;
+    loops boolean;
+BEGIN
+    EXECUTE format('SELECT ($1).%I', col) INTO parent USING NEW;
+    IF parent IS NULL THEN
+        RETURN NEW;
+    END IF;
+    IF parent = NEW.id THEN
+        RAISE EXCEPTION '% % cannot be its own parent', TG_TABLE_NAME, NEW.id
+            USING ERRCODE = '23514', DETAIL = format('%s would point at the row itself.', col);
+    END IF;
+    EXECUTE format('WITH RECURSIVE up(id) AS ('
+                   '  SELECT t.%1$I FROM %2$I.%3$I t WHERE t.tenant_id = $1 AND t.id = $2'
+                   '  UNION'
+                   '  SELECT t.%1$I FROM %2$I.%3$I t JOIN up ON t.tenant_id = $1 AND t.id = up.id)'
+                   ' SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)', col, TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        INTO loops USING NEW.tenant_id, parent, NEW.id;
+    IF loops THEN
+        RAISE EXCEPTION '% % cannot report to %: that would make a cycle', TG_TABLE_NAME, NEW.id, parent
+            USING ERRCODE = '23514', DETAIL = format('%s is already below %s in the hierarchy.', parent, NEW.id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.check_hierarchy() IS 'Trigger: refuses a parent link (column named by the trigger argument) that would make a cycle; 23514.';
+
+CREATE TABLE crm.accounts (
+    tenant_id         uuid                NOT NULL DEFAULT crm.current_tenant()
+                                          REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id                uuid                NOT NULL DEFAULT crm.uuid_v7(),
+    name              text                NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    domain            text                CHECK (domain ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'),
+    industry          text,
+    employee_count    integer             CHECK (employee_count >= 0),
+    annual_revenue    numeric(18,2)       CHECK (annual_revenue >= 0),
+    country           char(2)             CHECK (country ~ '^[A-Z]{2}$'),
+    parent_account_id uuid,
+    lifecycle_stage   crm.lifecycle_stage NOT NULL DEFAULT 'lead',
+    owner_id          uuid                NOT NULL DEFAULT crm.current_user_id(),
+    custom            jsonb               NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(custom) = 'object'),
+    created_at        timestamptz         NOT NULL DEFAULT pg_catalog.now(),
+    updated_at        timestamptz         NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, parent_account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (parent_account_id),
+    FOREIGN KEY (tenant_id, owner_id) REFERENCES crm.users (tenant_id, id)
+);
+CREATE INDEX accounts_tenant_owner ON crm.accounts (tenant_id, owner_id);
+CREATE INDEX accounts_tenant_parent ON crm.accounts (tenant_id, parent_account_id) WHERE parent_account_id IS NOT NULL;
+CREATE INDEX accounts_tenant_domain ON crm.accounts (tenant_id, domain) WHERE domain IS NOT NULL;
+CREATE INDEX accounts_tenant_name ON crm.accounts (tenant_id, pg_catalog.lower(name));
+CREATE INDEX accounts_tenant_updated ON crm.accounts (tenant_id, updated_at);
+COMMENT ON TABLE crm.accounts IS 'Organizations the tenant sells to (companies, customers), with an owner and an optional parent account.';
+COMMENT ON COLUMN crm.accounts.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
+COMMENT ON COLUMN crm.accounts.id IS 'The account''s id (uuid_v7).';
+COMMENT ON COLUMN crm.accounts.name IS 'Company name.';
+COMMENT ON COLUMN crm.accounts.domain IS 'Web domain, normalized on write (lowercase, no scheme, path or www.): acme.com. Leads are matched to accounts by their email''s domain.';
+COMMENT ON COLUMN crm.accounts.industry IS 'Industry, free text (e.g. software, retail).';
+COMMENT ON COLUMN crm.accounts.employee_count IS 'Number of employees.';
+COMMENT ON COLUMN crm.accounts.annual_revenue IS 'Annual revenue, in the tenant''s currency.';
+COMMENT ON COLUMN crm.accounts.country IS 'ISO 3166-1 alpha-2 country code (uppercase), such as GB.';
+COMMENT ON COLUMN crm.accounts.parent_account_id IS 'The parent account (same tenant); a cycle is refused (23514). Set to NULL if the parent is deleted.';
+COMMENT ON COLUMN crm.accounts.lifecycle_stage IS 'lead, prospect, customer or churned.';
+COMMENT ON COLUMN crm.accounts.owner_id IS 'The user who owns the account; defaults to the caller.';
+COMMENT ON COLUMN crm.accounts.custom IS 'Tenant-defined fields, a JSON object.';
+COMMENT ON COLUMN crm.accounts.created_at IS 'When the account was created.';
+COMMENT ON COLUMN crm.accounts.updated_at IS 'When the account was last changed.';
+COMMENT ON INDEX crm.accounts_tenant_name IS 'Lookup by company name, case-insensitively (lead conversion).';
+
+-- Normalizes the domain: 'https://www.Acme.com/about' is acme.com.
+CREATE FUNCTION crm.accounts_before_write() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    NEW.domain := nullif(pg_catalog.regexp_replace(pg_catalog.regexp_replace(pg_catalog.regexp_replace(
+                      pg_catalog.lower(pg_catalog.btrim(NEW.domain)), '^[a-z][a-z0-9+.-]*://', ''), '[/?#:].*$', ''), '^www\.', ''), '');
+    NEW.country := pg_catalog.upper(NEW.country);
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.accounts_before_write() IS 'Trigger: normalizes an account''s domain and country code.';
+CREATE TRIGGER accounts_before_write BEFORE INSERT OR UPDATE OF domain, country ON crm.accounts
+    FOR EACH ROW EXECUTE FUNCTION crm.accounts_before_write();
+CREATE TRIGGER accounts_hierarchy BEFORE INSERT OR UPDATE OF parent_account_id ON crm.accounts
+    FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('parent_account_id');
+
+SELECT crm.secure_table('crm.accounts', 'owned');
+
+CREATE VIEW crm_api.accounts WITH (security_invoker = true) AS
+    SELECT tenant_id, id, name, domain, industry, employee_count, annual_revenue, country, parent_account_id,
+           lifecycle_stage, owner_id, custom, created_at, updated_at
+    FROM crm.accounts;
+COMMENT ON VIEW crm_api.accounts IS 'Accounts of the caller''s tenant (those it owns only, for a rep of a private tenant). Reps change their own; managers and admins any.';
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.accounts TO crm_rep;

@@ -1,0 +1,83 @@
+-- ownership.sql: who reads and who changes a tenant's records, as policies every entity table shares.
+--
+-- Three kinds of table (DESIGN.md §3):
+--   owned   records with an owner (accounts, contacts, leads, opportunities, activities, tasks, notes):
+--           a rep reads the tenant's records (only its own where the tenant's sharing is 'private') and
+--           changes the records it owns; a manager or an admin reads and changes every record.
+--   config  tenant configuration (pipelines, stages, products, tags): everyone reads, admins change.
+--   child   rows that belong to a parent record (a contact's emails, an opportunity's lines): read by
+--           whoever reads the parent, changed by whoever may change the parent.
+-- Every policy starts with tenant_id = crm.current_tenant(), an index condition. The role and sharing
+-- tests are wrapped in scalar subqueries so that they run once per statement, not once per row.
+
+CREATE FUNCTION crm.sees_all_records() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE AS
+$$
+    SELECT crm.current_app_role() IN ('manager', 'admin')
+        OR coalesce((SELECT t.settings->>'sharing' FROM crm.tenants t WHERE t.id = crm.current_tenant()), 'public') = 'public'
+$$;
+COMMENT ON FUNCTION crm.sees_all_records() IS 'Whether the caller reads every record of its tenant, or only those it owns: true for managers and admins, and for reps when the tenant''s sharing setting is public.';
+
+CREATE FUNCTION crm.changes_all_records() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE AS
+$$
+    SELECT crm.current_app_role() IN ('manager', 'admin')
+$$;
+COMMENT ON FUNCTION crm.changes_all_records() IS 'Whether the caller changes every record of its tenant (managers and admins) or only those it owns (reps).';
+
+-- Installs the contract of a tenant table: RLS enabled and forced, the policies of its kind, grants,
+-- pg_dump registration and the updated_at trigger. Used by the install script only.
+CREATE FUNCTION crm.secure_table(tbl regclass, kind text, parent regclass DEFAULT NULL, parent_column name DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    t text := tbl::text;          -- schema-qualified and quoted by regclass output
+    n text := (SELECT c.relname FROM pg_class c WHERE c.oid = tbl);
+    in_tenant text := 'tenant_id = crm.current_tenant()';
+BEGIN
+    IF kind NOT IN ('owned', 'config', 'child') THEN
+        RAISE EXCEPTION 'unknown table kind %', kind USING ERRCODE = '22023';
+    END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+    IF kind = 'owned' THEN
+        EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.sees_all_records())))',
+                       n || '_read', t, in_tenant);
+        EXECUTE format('CREATE POLICY %I ON %s FOR INSERT WITH CHECK (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))',
+                       n || '_insert', t, in_tenant);
+        EXECUTE format('CREATE POLICY %I ON %s FOR UPDATE USING (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))'
+                       ' WITH CHECK (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))',
+                       n || '_update', t, in_tenant, in_tenant);
+        EXECUTE format('CREATE POLICY %I ON %s FOR DELETE USING (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))',
+                       n || '_delete', t, in_tenant);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
+    ELSIF kind = 'config' THEN
+        EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (%s)', n || '_read', t, in_tenant);
+        EXECUTE format('CREATE POLICY %I ON %s FOR ALL USING (%s AND (SELECT crm.current_app_role()) = ''admin'') WITH CHECK (%s AND (SELECT crm.current_app_role()) = ''admin'')',
+                       n || '_admin_write', t, in_tenant, in_tenant);
+        EXECUTE format('GRANT SELECT ON %s TO crm_rep', t);
+        EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s TO crm_admin', t);
+    ELSE
+        IF parent IS NULL OR parent_column IS NULL THEN
+            RAISE EXCEPTION 'a child table needs its parent and parent column' USING ERRCODE = '22023';
+        END IF;
+        -- the parent's own policies apply inside these subqueries: visible parent, writable parent
+        EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (%s AND EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I))',
+                       n || '_read', t, in_tenant, parent, t, t, parent_column);
+        EXECUTE format('CREATE POLICY %I ON %s FOR ALL USING (%s AND EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I'
+                       ' AND (p.owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records()))))'
+                       ' WITH CHECK (%s AND EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I'
+                       ' AND (p.owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records()))))',
+                       n || '_write', t, in_tenant, parent, t, t, parent_column, in_tenant, parent, t, t, parent_column);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'updated_at' AND NOT attisdropped) THEN
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', n || '_touch', t);
+    END IF;
+    PERFORM pg_catalog.pg_extension_config_dump(tbl, '');
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name) FROM PUBLIC;
+COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name) IS 'Install-time helper: enables and forces RLS on a tenant table and gives it the policies of its kind (owned, config, or child of parent through parent_column), its grants, pg_dump registration and the updated_at trigger.';
