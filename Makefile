@@ -17,6 +17,10 @@ SQL_PIECES = src/schemas.sql \
              src/ownership.sql \
              src/accounts.sql \
              src/contacts.sql \
+             src/pipelines.sql \
+             src/leads.sql \
+             src/opportunities.sql \
+             src/products.sql \
              src/finish.sql
 
 MODULE_big = crm

@@ -25,6 +25,22 @@ $$
 $$;
 COMMENT ON FUNCTION crm.changes_all_records() IS 'Whether the caller changes every record of its tenant (managers and admins) or only those it owns (reps).';
 
+-- A row is written only for the caller's tenant and never moves to another. Row-level security says
+-- the same, but only after the table's BEFORE triggers ran; this trigger fires first, so that no
+-- trigger works on (or reports about) another tenant's data before the write is refused.
+CREATE FUNCTION crm.tenant_guard() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'a row of % cannot move to another tenant', TG_TABLE_NAME USING ERRCODE = '42501';
+    END IF;
+    RAISE EXCEPTION 'new row violates row-level security policy for table "%"', TG_TABLE_NAME
+        USING ERRCODE = '42501', DETAIL = 'Its tenant_id is not the tenant of the request (crm.current_tenant()).';
+END
+$$;
+COMMENT ON FUNCTION crm.tenant_guard() IS 'Trigger: refuses (42501) to insert a row for a tenant other than the caller''s, or to change a row''s tenant_id, before any other trigger runs.';
+
 -- Installs the contract of a tenant table: RLS enabled and forced, the policies of its kind, grants,
 -- pg_dump registration and the updated_at trigger. Used by the install script only.
 CREATE FUNCTION crm.secure_table(tbl regclass, kind text, parent regclass DEFAULT NULL, parent_column name DEFAULT NULL)
@@ -73,6 +89,13 @@ BEGIN
                        n || '_write', t, in_tenant, parent, t, t, parent_column, in_tenant, parent, t, t, parent_column);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
     END IF;
+    -- named "0_…" to fire before every other trigger of the table (triggers fire in name order);
+    -- skipped for roles that bypass RLS (the operator)
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW'
+                   ' WHEN (NEW.tenant_id IS DISTINCT FROM crm.current_tenant() AND pg_catalog.row_security_active(%L::regclass))'
+                   ' EXECUTE FUNCTION crm.tenant_guard()', '0_tenant_guard_insert', t, t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF tenant_id ON %s FOR EACH ROW'
+                   ' WHEN (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) EXECUTE FUNCTION crm.tenant_guard()', '0_tenant_guard_update', t);
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'updated_at' AND NOT attisdropped) THEN
         EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', n || '_touch', t);
     END IF;
@@ -80,4 +103,4 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name) FROM PUBLIC;
-COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name) IS 'Install-time helper: enables and forces RLS on a tenant table and gives it the policies of its kind (owned, config, or child of parent through parent_column), its grants, pg_dump registration and the updated_at trigger.';
+COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name) IS 'Install-time helper: enables and forces RLS on a tenant table and gives it the policies of its kind (owned, config, or child of parent through parent_column), its grants, pg_dump registration, the tenant guard and updated_at triggers.';

@@ -98,4 +98,48 @@ FROM crm.contacts
 WHERE tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis')) AND email IS NOT NULL
   AND get_byte(uuid_send(id), 15) % 5 = 0
 ON CONFLICT DO NOTHING;
+
+-- Leads: 60 per tenant, from every source, in every open status.
+WITH first_names AS (SELECT array['Ava','Bo','Cy','Di','Ed','Flo','Gus','Hal','Ida','Jo','Kai','Lou','Mo','Ned','Ola','Pia'] AS a),
+     companies AS (SELECT array['Northwind','Contoso','Fabrikam','Tailspin','Wingtip','Adatum','Litware','Proseware','Coho','Lucerne'] AS a),
+     slots AS (SELECT t, n FROM unnest(array['acme', 'borealis']) t, generate_series(1, 60) n ORDER BY t, n),
+     named AS (SELECT s.*, f.a[1 + floor(random() * 16)::int] AS first, c.a[1 + floor(random() * 10)::int] AS company,
+                      random() AS r1, random() AS r2
+               FROM slots s, first_names f, companies c)
+INSERT INTO crm.leads (tenant_id, id, first_name, last_name, email, company, title, source, status, employee_count, industry,
+                       budget, purchase_timeline, is_decision_maker, country, owner_id, lost_reason)
+SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('lead:%s:%s', t, n)), first, 'Lead' || n,
+       lower(format('%s.lead%s@%s.example', first, n, company)), company,
+       (array['CEO','CTO','Buyer','Engineer','Analyst'])[1 + n % 5],
+       (enum_range(NULL::crm.lead_source))[1 + n % 9],
+       (array['new','new','contacted','contacted','qualified','unqualified','lost'])[1 + n % 7]::crm.lead_status,
+       (10 + floor(r1 * 2000))::int, (array['software','retail','food','energy','finance'])[1 + n % 5],
+       round((r2 * 100000)::numeric, -2), (enum_range(NULL::crm.purchase_timeline))[1 + n % 5], n % 3 = 0,
+       (array['US','GB','DE','SE','FR'])[1 + n % 5],
+       pg_temp.demo_id(format('user:%s:%s', t, 5 + n % (CASE t WHEN 'acme' THEN 14 ELSE 10 END))),
+       CASE WHEN n % 7 = 6 THEN 'no budget this year' END
+FROM named;
+
+-- Products: five per tenant, in its currency.
+INSERT INTO crm.products (tenant_id, id, name, sku, unit_price, currency)
+SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('product:%s:%s', t, n)),
+       (array['Starter','Team','Business','Enterprise','Support'])[n], upper(t) || '-' || n,
+       (array[49, 199, 499, 1999, 299])[n], CASE t WHEN 'acme' THEN 'USD' ELSE 'EUR' END
+FROM unnest(array['acme', 'borealis']) t, generate_series(1, 5) n;
+
+-- Opportunities: 30 per tenant, one per account, spread over the default pipeline's stages.
+INSERT INTO crm.opportunities (tenant_id, id, name, account_id, amount, expected_close_date, owner_id, stage_id, lost_reason)
+SELECT a.tenant_id, pg_temp.demo_id(format('opportunity:%s:%s', t, n)), a.name || ': ' || (array['pilot','rollout','renewal','expansion'])[1 + n % 4],
+       a.id, round((5000 + random() * 95000)::numeric, -2), DATE '2026-12-31' - (n * 9),
+       a.owner_id,
+       (SELECT s.id FROM crm.pipeline_stages s JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
+         WHERE s.tenant_id = a.tenant_id AND s.position = n % 6),
+       CASE WHEN n % 6 = 5 THEN 'chose a competitor' END
+FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30) n
+JOIN crm.accounts a ON a.tenant_id = pg_temp.demo_id('tenant:' || t) AND a.id = pg_temp.demo_id(format('account:%s:%s', t, n))
+ORDER BY t, n;
+INSERT INTO crm.opportunity_line_items (tenant_id, opportunity_id, product_id, quantity, discount)
+SELECT o.tenant_id, o.id, pg_temp.demo_id(format('product:%s:%s', t, 1 + n % 5)), 1 + n % 20, (n % 4) * 5
+FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30, 3) n
+JOIN crm.opportunities o ON o.tenant_id = pg_temp.demo_id('tenant:' || t) AND o.id = pg_temp.demo_id(format('opportunity:%s:%s', t, n));
 COMMIT;

@@ -1,0 +1,35 @@
+-- leads.sql (pgTAP): leads, their defaults, rules and bad input.
+\ir lib/preamble.psql
+
+BEGIN;
+SELECT plan(17);
+\ir lib/two_tenants.psql
+\ir lib/become.psql
+
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT lives_ok($$INSERT INTO crm.leads (email) VALUES ('Drew@Flingers.test')$$, 'an email alone makes a lead');
+SELECT row_eq($$SELECT status::text, source::text, purchase_timeline::text, owner_id, email::text FROM crm.leads WHERE email = 'drew@flingers.test'$$,
+    ROW('new'::text, 'other'::text, 'unknown'::text, 'a0000000-0000-7000-8000-0000000000a3'::uuid, 'drew@flingers.test'::text),
+    'status new, source other, timeline unknown, owned by the caller, email normalized');
+SELECT lives_ok($$INSERT INTO crm.leads (first_name, last_name, company, phone, country, budget, purchase_timeline, is_decision_maker, source)
+                  VALUES ('Nina', 'Flinger', 'Flingers', '+1 212 555 0142', 'us', 5000, 'this_quarter', true, 'referral')$$, 'a full lead');
+SELECT is((SELECT country::text FROM crm.leads WHERE first_name = 'Nina'), 'US', 'the country is upper-cased');
+SELECT throws_ok($$INSERT INTO crm.leads (title) VALUES ('Manager')$$, '23514', NULL, 'a lead needs a name, a company or an email');
+SELECT throws_ok($$INSERT INTO crm.leads (company, score) VALUES ('X', 101)$$, '23514', NULL, 'a score is 0 to 100');
+SELECT throws_ok($$INSERT INTO crm.leads (company, grade) VALUES ('X', 'E')$$, '23514', NULL, 'a grade is A, B, C, D or F');
+SELECT throws_ok($$INSERT INTO crm.leads (company, source) VALUES ('X', 'tv')$$, '22P02', NULL, 'the source is one of the enum');
+SELECT throws_ok($$INSERT INTO crm.leads (company, budget) VALUES ('X', -1)$$, '23514', NULL, 'a budget is not negative');
+SELECT throws_ok($$INSERT INTO crm.leads (company, email) VALUES ('X', 'x@')$$, '22P02', NULL, 'a malformed email is refused');
+SELECT throws_ok($$UPDATE crm.leads SET status = 'lost' WHERE first_name = 'Joanna'$$, '23514', NULL, 'a lost lead needs a reason');
+SELECT lives_ok($$UPDATE crm.leads SET status = 'lost', lost_reason = 'no budget' WHERE first_name = 'Joanna'$$, 'lost with a reason');
+SELECT lives_ok($$UPDATE crm.leads SET status = 'contacted' WHERE first_name = 'Joanna'$$, 'a lost lead can be reopened');
+SELECT is((SELECT lost_reason FROM crm.leads WHERE first_name = 'Joanna'), NULL, 'reopening clears the lost reason');
+SELECT throws_ok($$UPDATE crm.leads SET status = 'converted' WHERE first_name = 'Joanna'$$, '23514', NULL,
+    'a lead is not marked converted without a conversion time');
+SELECT is(pg_temp.affected($$UPDATE crm.leads SET status = 'contacted' WHERE first_name = 'Lawrence'$$), 0::bigint,
+    'a rep does not work another rep''s lead');
+SELECT is((SELECT count(*) FROM crm_api.leads), 4::bigint, 'the API shows the tenant''s leads (public sharing)');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
