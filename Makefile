@@ -21,6 +21,11 @@ SQL_PIECES = src/schemas.sql \
              src/leads.sql \
              src/opportunities.sql \
              src/products.sql \
+             src/activities.sql \
+             src/tasks.sql \
+             src/notes.sql \
+             src/tags.sql \
+             src/events.sql \
              src/finish.sql
 
 MODULE_big = crm

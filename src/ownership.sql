@@ -1,12 +1,14 @@
 -- ownership.sql: who reads and who changes a tenant's records, as policies every entity table shares.
 --
--- Three kinds of table (DESIGN.md §3):
+-- Kinds of table (DESIGN.md §3):
 --   owned   records with an owner (accounts, contacts, leads, opportunities, activities, tasks, notes):
 --           a rep reads the tenant's records (only its own where the tenant's sharing is 'private') and
 --           changes the records it owns; a manager or an admin reads and changes every record.
 --   config  tenant configuration (pipelines, stages, products, tags): everyone reads, admins change.
+--   shared  rows anyone in the tenant reads and writes (tags and taggings).
 --   child   rows that belong to a parent record (a contact's emails, an opportunity's lines): read by
 --           whoever reads the parent, changed by whoever may change the parent.
+--   log     rows written by crm's own triggers only (events, audit log): managers and admins read them.
 -- Every policy starts with tenant_id = crm.current_tenant(), an index condition. The role and sharing
 -- tests are wrapped in scalar subqueries so that they run once per statement, not once per row.
 
@@ -42,65 +44,71 @@ $$;
 COMMENT ON FUNCTION crm.tenant_guard() IS 'Trigger: refuses (42501) to insert a row for a tenant other than the caller''s, or to change a row''s tenant_id, before any other trigger runs.';
 
 -- Installs the contract of a tenant table: RLS enabled and forced, the policies of its kind, grants,
--- pg_dump registration and the updated_at trigger. Used by the install script only.
-CREATE FUNCTION crm.secure_table(tbl regclass, kind text, parent regclass DEFAULT NULL, parent_column name DEFAULT NULL)
+-- pg_dump registration, the tenant guard and the updated_at trigger. Used by the install script only.
+CREATE FUNCTION crm.secure_table(tbl regclass, kind text, parent regclass DEFAULT NULL, parent_column name DEFAULT NULL,
+                                 owner_column name DEFAULT 'owner_id')
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     t text := tbl::text;          -- schema-qualified and quoted by regclass output
-    n text := (SELECT c.relname FROM pg_class c WHERE c.oid = tbl);
     in_tenant text := 'tenant_id = crm.current_tenant()';
+    mine text;
+    parent_visible text;
+    parent_mine text;
 BEGIN
-    IF kind NOT IN ('owned', 'config', 'child') THEN
+    IF kind NOT IN ('owned', 'config', 'shared', 'child', 'log') THEN
         RAISE EXCEPTION 'unknown table kind %', kind USING ERRCODE = '22023';
     END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
     IF kind = 'owned' THEN
-        EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.sees_all_records())))',
-                       n || '_read', t, in_tenant);
-        EXECUTE format('CREATE POLICY %I ON %s FOR INSERT WITH CHECK (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))',
-                       n || '_insert', t, in_tenant);
-        EXECUTE format('CREATE POLICY %I ON %s FOR UPDATE USING (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))'
-                       ' WITH CHECK (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))',
-                       n || '_update', t, in_tenant, in_tenant);
-        EXECUTE format('CREATE POLICY %I ON %s FOR DELETE USING (%s AND (owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))',
-                       n || '_delete', t, in_tenant);
+        mine := format('%I = crm.current_user_id()', owner_column);
+        EXECUTE format('CREATE POLICY owned_read ON %s FOR SELECT USING (%s AND (%s OR (SELECT crm.sees_all_records())))', t, in_tenant, mine);
+        EXECUTE format('CREATE POLICY owned_insert ON %s FOR INSERT WITH CHECK (%s AND (%s OR (SELECT crm.changes_all_records())))', t, in_tenant, mine);
+        EXECUTE format('CREATE POLICY owned_update ON %s FOR UPDATE USING (%s AND (%s OR (SELECT crm.changes_all_records())))'
+                       ' WITH CHECK (%s AND (%s OR (SELECT crm.changes_all_records())))', t, in_tenant, mine, in_tenant, mine);
+        EXECUTE format('CREATE POLICY owned_delete ON %s FOR DELETE USING (%s AND (%s OR (SELECT crm.changes_all_records())))', t, in_tenant, mine);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
     ELSIF kind = 'config' THEN
-        EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (%s)', n || '_read', t, in_tenant);
-        EXECUTE format('CREATE POLICY %I ON %s FOR ALL USING (%s AND (SELECT crm.current_app_role()) = ''admin'') WITH CHECK (%s AND (SELECT crm.current_app_role()) = ''admin'')',
-                       n || '_admin_write', t, in_tenant, in_tenant);
+        EXECUTE format('CREATE POLICY config_read ON %s FOR SELECT USING (%s)', t, in_tenant);
+        EXECUTE format('CREATE POLICY config_admin_write ON %s FOR ALL USING (%s AND (SELECT crm.current_app_role()) = ''admin'')'
+                       ' WITH CHECK (%s AND (SELECT crm.current_app_role()) = ''admin'')', t, in_tenant, in_tenant);
         EXECUTE format('GRANT SELECT ON %s TO crm_rep', t);
         EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s TO crm_admin', t);
+    ELSIF kind = 'shared' THEN
+        EXECUTE format('CREATE POLICY shared_all ON %s FOR ALL USING (%s) WITH CHECK (%s)', t, in_tenant, in_tenant);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
+    ELSIF kind = 'log' THEN
+        -- written by crm's own SECURITY DEFINER triggers only; read by managers and admins
+        EXECUTE format('CREATE POLICY log_read ON %s FOR SELECT USING (%s AND (SELECT crm.changes_all_records()))', t, in_tenant);
+        EXECUTE format('GRANT SELECT ON %s TO crm_manager', t);
     ELSE
         IF parent IS NULL OR parent_column IS NULL THEN
             RAISE EXCEPTION 'a child table needs its parent and parent column' USING ERRCODE = '22023';
         END IF;
         -- the parent's own policies apply inside these subqueries: visible parent, writable parent
-        EXECUTE format('CREATE POLICY %I ON %s FOR SELECT USING (%s AND EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I))',
-                       n || '_read', t, in_tenant, parent, t, t, parent_column);
-        EXECUTE format('CREATE POLICY %I ON %s FOR ALL USING (%s AND EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I'
-                       ' AND (p.owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records()))))'
-                       ' WITH CHECK (%s AND EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I'
-                       ' AND (p.owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records()))))',
-                       n || '_write', t, in_tenant, parent, t, t, parent_column, in_tenant, parent, t, t, parent_column);
+        parent_visible := format('EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I)', parent, t, t, parent_column);
+        parent_mine := format('EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I'
+                              ' AND (p.owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))', parent, t, t, parent_column);
+        EXECUTE format('CREATE POLICY child_read ON %s FOR SELECT USING (%s AND %s)', t, in_tenant, parent_visible);
+        EXECUTE format('CREATE POLICY child_write ON %s FOR ALL USING (%s AND %s) WITH CHECK (%s AND %s)',
+                       t, in_tenant, parent_mine, in_tenant, parent_mine);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
     END IF;
-    -- named "0_…" to fire before every other trigger of the table (triggers fire in name order);
+    -- named "0_..." to fire before every other trigger of the table (triggers fire in name order);
     -- skipped for roles that bypass RLS (the operator)
-    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW'
+    EXECUTE format('CREATE TRIGGER "0_tenant_guard_insert" BEFORE INSERT ON %s FOR EACH ROW'
                    ' WHEN (NEW.tenant_id IS DISTINCT FROM crm.current_tenant() AND pg_catalog.row_security_active(%L::regclass))'
-                   ' EXECUTE FUNCTION crm.tenant_guard()', '0_tenant_guard_insert', t, t);
-    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OF tenant_id ON %s FOR EACH ROW'
-                   ' WHEN (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) EXECUTE FUNCTION crm.tenant_guard()', '0_tenant_guard_update', t);
+                   ' EXECUTE FUNCTION crm.tenant_guard()', t, t);
+    EXECUTE format('CREATE TRIGGER "0_tenant_guard_update" BEFORE UPDATE OF tenant_id ON %s FOR EACH ROW'
+                   ' WHEN (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) EXECUTE FUNCTION crm.tenant_guard()', t);
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'updated_at' AND NOT attisdropped) THEN
-        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', n || '_touch', t);
+        EXECUTE format('CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', t);
     END IF;
     PERFORM pg_catalog.pg_extension_config_dump(tbl, '');
 END
 $$;
-REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name) FROM PUBLIC;
-COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name) IS 'Install-time helper: enables and forces RLS on a tenant table and gives it the policies of its kind (owned, config, or child of parent through parent_column), its grants, pg_dump registration, the tenant guard and updated_at triggers.';
+REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) FROM PUBLIC;
+COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: enables and forces RLS on a tenant table and gives it the policies of its kind (owned by owner_column, config, shared, log, or child of parent through parent_column), its grants, pg_dump registration, the tenant guard and updated_at triggers.';

@@ -1,0 +1,205 @@
+-- events.sql: the outbox (crm.events) and the audit log (crm.audit_log), both written by the database
+-- alone, read by managers and admins.
+--
+-- Events are what integrations consume: lead.created, lead.converted, lead.lost, opportunity.created,
+-- opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed. Each insert is
+-- announced with pg_notify('crm_events', '<tenant_id>:<event id>'), delivered at commit.
+-- The audit log records who changed what on every core table: the old and new values of the columns
+-- an update changed, every column of an insert or a delete.
+
+CREATE TABLE crm.events (
+    tenant_id   uuid            NOT NULL DEFAULT crm.current_tenant()
+                                REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id          uuid            NOT NULL DEFAULT crm.uuid_v7(),
+    type        text            NOT NULL CHECK (type ~ '^[a-z_]+\.[a-z_]+$'),
+    entity_type crm.entity_type NOT NULL,
+    entity_id   uuid            NOT NULL,
+    payload     jsonb           NOT NULL DEFAULT '{}',
+    actor_id    uuid,
+    created_at  timestamptz     NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX events_tenant_created ON crm.events (tenant_id, created_at);
+CREATE INDEX events_tenant_entity ON crm.events (tenant_id, entity_type, entity_id);
+COMMENT ON TABLE crm.events IS 'The outbox: one row per business event, in order of id (uuid_v7), announced on channel crm_events. Written by crm only; managers and admins read it.';
+COMMENT ON COLUMN crm.events.tenant_id IS 'The tenant the event belongs to.';
+COMMENT ON COLUMN crm.events.id IS 'The event''s id (uuid_v7: ordered by time).';
+COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.converted, lead.lost, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed.';
+COMMENT ON COLUMN crm.events.entity_type IS 'The kind of record it happened to.';
+COMMENT ON COLUMN crm.events.entity_id IS 'The record it happened to.';
+COMMENT ON COLUMN crm.events.payload IS 'Details of the event (ids, stages, amounts).';
+COMMENT ON COLUMN crm.events.actor_id IS 'The user who caused it (crm.current_user_id()), if known.';
+COMMENT ON COLUMN crm.events.created_at IS 'When it happened (transaction time).';
+SELECT crm.secure_table('crm.events', 'log');
+
+-- Appends an event and announces it. Only crm's own code calls it.
+CREATE FUNCTION crm.emit_event(tenant uuid, type text, entity_type crm.entity_type, entity_id uuid, payload jsonb DEFAULT '{}')
+    RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    new_id uuid := crm.uuid_v7();
+BEGIN
+    -- a tenant being deleted emits nothing
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = tenant) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO crm.events (tenant_id, id, type, entity_type, entity_id, payload, actor_id)
+    VALUES (tenant, new_id, emit_event.type, emit_event.entity_type, emit_event.entity_id, coalesce(payload, '{}'),
+            crm.current_user_id());
+    PERFORM pg_notify('crm_events', tenant::text || ':' || new_id::text);
+    RETURN new_id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) IS 'Internal: appends an event to crm.events and sends pg_notify(''crm_events'', ''<tenant_id>:<event id>''). Not callable by users.';
+
+-- The events of leads, opportunities and tasks, from their triggers, so that plain SQL, the HTTP API
+-- and the actions all emit them. SECURITY DEFINER to call emit_event.
+CREATE FUNCTION crm.emit_record_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    st record;
+BEGIN
+    IF TG_TABLE_NAME = 'leads' THEN
+        IF TG_OP = 'INSERT' THEN
+            PERFORM crm.emit_event(NEW.tenant_id, 'lead.created', 'lead', NEW.id,
+                                   jsonb_build_object('source', NEW.source, 'owner_id', NEW.owner_id));
+        ELSIF NEW.status = 'converted' AND OLD.status <> 'converted' THEN
+            PERFORM crm.emit_event(NEW.tenant_id, 'lead.converted', 'lead', NEW.id,
+                                   jsonb_build_object('account_id', NEW.converted_account_id, 'contact_id', NEW.converted_contact_id,
+                                                      'opportunity_id', NEW.converted_opportunity_id));
+        ELSIF NEW.status = 'lost' AND OLD.status <> 'lost' THEN
+            PERFORM crm.emit_event(NEW.tenant_id, 'lead.lost', 'lead', NEW.id, jsonb_build_object('reason', NEW.lost_reason));
+        END IF;
+    ELSIF TG_TABLE_NAME = 'opportunities' THEN
+        SELECT s.name, s.is_won, s.is_lost INTO st FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id;
+        IF TG_OP = 'INSERT' THEN
+            PERFORM crm.emit_event(NEW.tenant_id, 'opportunity.created', 'opportunity', NEW.id,
+                                   jsonb_build_object('stage', st.name, 'amount', NEW.amount, 'currency', NEW.currency));
+        ELSIF NEW.stage_id IS DISTINCT FROM OLD.stage_id THEN
+            PERFORM crm.emit_event(NEW.tenant_id, 'opportunity.stage_changed', 'opportunity', NEW.id,
+                                   jsonb_build_object('from_stage', (SELECT s.name FROM crm.pipeline_stages s WHERE s.tenant_id = OLD.tenant_id AND s.id = OLD.stage_id),
+                                                      'to_stage', st.name, 'reason', NEW.stage_reason));
+        END IF;
+        IF (TG_OP = 'INSERT' OR NEW.stage_id IS DISTINCT FROM OLD.stage_id) AND (st.is_won OR st.is_lost) THEN
+            PERFORM crm.emit_event(NEW.tenant_id, CASE WHEN st.is_won THEN 'opportunity.won' ELSE 'opportunity.lost' END,
+                                   'opportunity', NEW.id,
+                                   jsonb_build_object('amount', NEW.amount, 'currency', NEW.currency, 'lost_reason', NEW.lost_reason));
+        END IF;
+    ELSIF TG_TABLE_NAME = 'tasks' THEN
+        IF NEW.status = 'completed' AND (TG_OP = 'INSERT' OR OLD.status <> 'completed') THEN
+            PERFORM crm.emit_event(NEW.tenant_id, 'task.completed', 'task', NEW.id,
+                                   jsonb_build_object('outcome', NEW.outcome, 'assignee_id', NEW.assignee_id));
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.emit_record_events() IS 'Trigger: emits the events of leads (created, converted, lost), opportunities (created, stage_changed, won, lost) and tasks (completed).';
+CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.tasks
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+
+------------------------------------------------------------------------------------------------------
+-- Audit log
+------------------------------------------------------------------------------------------------------
+
+CREATE TYPE crm.audit_action AS ENUM ('insert', 'update', 'delete');
+COMMENT ON TYPE crm.audit_action IS 'What a change was: insert, update or delete.';
+
+CREATE TABLE crm.audit_log (
+    tenant_id  uuid             NOT NULL DEFAULT crm.current_tenant()
+                                REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id         uuid             NOT NULL DEFAULT crm.uuid_v7(),
+    table_name text             NOT NULL,
+    row_id     uuid             NOT NULL,
+    action     crm.audit_action NOT NULL,
+    old_values jsonb,
+    new_values jsonb,
+    changed_by uuid,
+    db_role    text             NOT NULL DEFAULT current_user,
+    changed_at timestamptz      NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX audit_log_row ON crm.audit_log (tenant_id, table_name, row_id, changed_at);
+CREATE INDEX audit_log_changed_at ON crm.audit_log (tenant_id, changed_at);
+COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at aside), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
+COMMENT ON COLUMN crm.audit_log.tenant_id IS 'The tenant of the changed row.';
+COMMENT ON COLUMN crm.audit_log.id IS 'The entry''s id (uuid_v7).';
+COMMENT ON COLUMN crm.audit_log.table_name IS 'The table changed, without schema (leads, opportunities, ...).';
+COMMENT ON COLUMN crm.audit_log.row_id IS 'The id of the changed row.';
+COMMENT ON COLUMN crm.audit_log.action IS 'insert, update or delete.';
+COMMENT ON COLUMN crm.audit_log.old_values IS 'Before: the changed columns of an update, the whole row of a delete.';
+COMMENT ON COLUMN crm.audit_log.new_values IS 'After: the changed columns of an update, the whole row of an insert.';
+COMMENT ON COLUMN crm.audit_log.changed_by IS 'The CRM user who made the change (crm.current_user_id()), if known.';
+COMMENT ON COLUMN crm.audit_log.db_role IS 'The database role that made the change.';
+COMMENT ON COLUMN crm.audit_log.changed_at IS 'When (transaction time).';
+SELECT crm.secure_table('crm.audit_log', 'log');
+
+-- One INSERT per statement, from the transition tables. SECURITY DEFINER: callers cannot write the log.
+-- Rows of a tenant being deleted are not logged (the log goes with the tenant).
+CREATE FUNCTION crm.audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    who uuid := crm.current_user_id();
+    -- the role the caller acts as (PostgREST's SET ROLE), not this function's owner
+    db_role_ text := CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user::text
+                          ELSE pg_catalog.current_setting('role') END;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
+        SELECT n.tenant_id, TG_TABLE_NAME, n.id, 'insert', to_jsonb(n), who, db_role_
+          FROM new_rows n WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = n.tenant_id);
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
+        SELECT o.tenant_id, TG_TABLE_NAME, o.id, 'delete', to_jsonb(o), who, db_role_
+          FROM old_rows o WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = o.tenant_id);
+    ELSE
+        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
+        SELECT d.tenant_id, TG_TABLE_NAME, d.id, 'update', d.old_values, d.new_values, who, db_role_
+          FROM (SELECT n.tenant_id, n.id,
+                       (SELECT jsonb_object_agg(k, oj->k) FROM jsonb_object_keys(nj) k
+                         WHERE k <> 'updated_at' AND oj->k IS DISTINCT FROM nj->k) AS old_values,
+                       (SELECT jsonb_object_agg(k, nj->k) FROM jsonb_object_keys(nj) k
+                         WHERE k <> 'updated_at' AND oj->k IS DISTINCT FROM nj->k) AS new_values
+                  FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
+                       LATERAL (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj) j) d
+         WHERE d.new_values IS NOT NULL;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.audit() IS 'Trigger (per statement): writes the audit log entries of the rows a statement inserted, updated (changed columns only) or deleted.';
+
+DO $audit$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['users', 'teams', 'accounts', 'contacts', 'leads', 'pipelines', 'pipeline_stages',
+                             'opportunities', 'products', 'opportunity_line_items', 'activities', 'tasks', 'notes'] LOOP
+        EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON crm.%I REFERENCING NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
+        EXECUTE format('CREATE TRIGGER audit_update AFTER UPDATE ON crm.%I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
+        EXECUTE format('CREATE TRIGGER audit_delete AFTER DELETE ON crm.%I REFERENCING OLD TABLE AS old_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
+    END LOOP;
+END
+$audit$;
+
+CREATE VIEW crm_api.events WITH (security_invoker = true) AS
+    SELECT tenant_id, id, type, entity_type, entity_id, payload, actor_id, created_at FROM crm.events;
+COMMENT ON VIEW crm_api.events IS 'The tenant''s business events, oldest first by id (managers and admins).';
+CREATE VIEW crm_api.audit_log WITH (security_invoker = true) AS
+    SELECT tenant_id, id, table_name, row_id, action, old_values, new_values, changed_by, db_role, changed_at FROM crm.audit_log;
+COMMENT ON VIEW crm_api.audit_log IS 'Who changed what in the tenant (managers and admins).';
+GRANT SELECT ON crm_api.events, crm_api.audit_log TO crm_manager;
