@@ -26,6 +26,7 @@ SQL_PIECES = src/schemas.sql \
              src/notes.sql \
              src/tags.sql \
              src/events.sql \
+             src/actions.sql \
              src/finish.sql
 
 MODULE_big = crm

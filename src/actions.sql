@@ -1,0 +1,424 @@
+-- actions.sql: what is more than one row: converting a lead, moving an opportunity, completing a task,
+-- reassigning an owner, closing a lead as lost, logging an activity. Each runs with the caller's
+-- rights (its policies apply), is one transaction, and emits its event through the tables' triggers.
+-- A record that does not exist, or that the caller cannot see, is PT404 (HTTP 404 through PostgREST);
+-- one it sees but may not change is 42501.
+
+-- Free mail domains say nothing about the company: a lead's email domain matches an account only
+-- when it is not one of these.
+CREATE FUNCTION crm.is_free_mail_domain(domain text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$
+    SELECT domain = ANY ('{gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,hotmail.com,hotmail.co.uk,outlook.com,live.com,msn.com,
+                          icloud.com,me.com,mac.com,aol.com,proton.me,protonmail.com,gmx.com,gmx.de,gmx.net,web.de,mail.ru,
+                          yandex.ru,yandex.com,qq.com,163.com,126.com,zoho.com,fastmail.com,hey.com,mail.com}'::text[])
+$$;
+COMMENT ON FUNCTION crm.is_free_mail_domain(text) IS 'Whether a domain is a public mailbox provider (gmail.com, outlook.com, ...), which identifies no company.';
+
+-- Raises PT404 when a record is not visible to the caller.
+CREATE FUNCTION crm.not_found(entity text, id uuid) RETURNS void
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    RAISE EXCEPTION '% % not found', entity, id USING ERRCODE = 'PT404',
+        DETAIL = 'It does not exist in the current tenant, or the caller may not see it.';
+END
+$$;
+COMMENT ON FUNCTION crm.not_found(text, uuid) IS 'Raises PT404 (HTTP 404): the record does not exist in the caller''s tenant or is not visible to it.';
+
+CREATE FUNCTION crm.convert_lead(lead_id uuid, create_opportunity boolean DEFAULT true, opportunity_name text DEFAULT NULL,
+                                 amount numeric DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    l crm.leads;
+    dom text;
+    acct uuid;
+    acct_created boolean := false;
+    cont uuid;
+    cont_created boolean := false;
+    opp uuid;
+BEGIN
+    IF lead_id IS NULL THEN
+        RAISE EXCEPTION 'lead_id is required' USING ERRCODE = '22004';
+    END IF;
+    IF amount < 0 THEN
+        RAISE EXCEPTION 'amount must not be negative' USING ERRCODE = '22023';
+    END IF;
+    PERFORM 1 FROM crm.leads x WHERE x.tenant_id = crm.current_tenant() AND x.id = convert_lead.lead_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('lead', lead_id);
+    END IF;
+    -- the lock makes two concurrent conversions of one lead run one after the other: the second sees
+    -- the first's result and stops
+    SELECT x.* INTO l FROM crm.leads x WHERE x.tenant_id = crm.current_tenant() AND x.id = convert_lead.lead_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'permission denied: lead % is not yours to convert', lead_id USING ERRCODE = '42501';
+    END IF;
+    IF l.status = 'converted' THEN
+        RAISE EXCEPTION 'lead % is already converted', lead_id USING ERRCODE = '23505',
+            DETAIL = jsonb_build_object('account_id', l.converted_account_id, 'contact_id', l.converted_contact_id,
+                                        'opportunity_id', l.converted_opportunity_id, 'converted_at', l.converted_at)::text;
+    END IF;
+    IF l.status = 'lost' THEN
+        RAISE EXCEPTION 'lead % is lost', lead_id USING ERRCODE = '23514', HINT = 'Reopen it (set its status) before converting it.';
+    END IF;
+
+    -- the account: matched by the email's domain, else by the company name, else created
+    dom := crm.email_domain(l.email);
+    IF dom IS NOT NULL AND NOT crm.is_free_mail_domain(dom) THEN
+        SELECT a.id INTO acct FROM crm.accounts a WHERE a.tenant_id = l.tenant_id AND a.domain = dom ORDER BY a.created_at, a.id LIMIT 1;
+    ELSE
+        dom := NULL;
+    END IF;
+    IF acct IS NULL AND btrim(coalesce(l.company, '')) <> '' THEN
+        SELECT a.id INTO acct FROM crm.accounts a WHERE a.tenant_id = l.tenant_id AND lower(a.name) = lower(btrim(l.company))
+         ORDER BY a.created_at, a.id LIMIT 1;
+    END IF;
+    IF acct IS NULL THEN
+        INSERT INTO crm.accounts (tenant_id, name, domain, industry, employee_count, annual_revenue, country, lifecycle_stage, owner_id)
+        VALUES (l.tenant_id,
+                coalesce(nullif(btrim(l.company), ''), dom, nullif(btrim(concat_ws(' ', l.first_name, l.last_name)), ''), l.email::text),
+                dom, l.industry, l.employee_count, l.annual_revenue, l.country, 'prospect', l.owner_id)
+        RETURNING id INTO acct;
+        acct_created := true;
+    END IF;
+
+    -- the contact: matched by email, else created
+    IF l.email IS NOT NULL THEN
+        SELECT c.id INTO cont FROM crm.contacts c WHERE c.tenant_id = l.tenant_id AND c.email = l.email;
+    END IF;
+    IF cont IS NULL THEN
+        INSERT INTO crm.contacts (tenant_id, account_id, first_name, last_name, title, email, phone, owner_id)
+        VALUES (l.tenant_id, acct, l.first_name, coalesce(l.last_name, CASE WHEN l.first_name IS NULL THEN coalesce(l.company, l.email::text) END),
+                l.title, l.email, l.phone, l.owner_id)
+        RETURNING id INTO cont;
+        cont_created := true;
+    END IF;
+
+    IF coalesce(create_opportunity, true) THEN
+        INSERT INTO crm.opportunities (tenant_id, name, account_id, contact_id, lead_id, amount, owner_id)
+        VALUES (l.tenant_id,
+                coalesce(nullif(btrim(opportunity_name), ''),
+                         (SELECT a.name FROM crm.accounts a WHERE a.tenant_id = l.tenant_id AND a.id = acct) || ' (from lead)'),
+                acct, cont, l.id, coalesce(amount, l.budget, 0), l.owner_id)
+        RETURNING id INTO opp;
+    END IF;
+
+    UPDATE crm.leads x SET status = 'converted', converted_at = now(), converted_account_id = acct,
+                           converted_contact_id = cont, converted_opportunity_id = opp
+     WHERE x.tenant_id = l.tenant_id AND x.id = l.id;
+
+    RETURN jsonb_build_object('lead_id', l.id, 'account_id', acct, 'account_created', acct_created,
+                              'contact_id', cont, 'contact_created', cont_created, 'opportunity_id', opp);
+END
+$$;
+COMMENT ON FUNCTION crm.convert_lead(uuid, boolean, text, numeric) IS 'Converts a lead: reuses the account matched by its email''s domain (not a free mail domain) or its company name, else creates one; reuses the contact with its email, else creates one; creates an opportunity (unless create_opportunity is false; amount defaults to the lead''s budget). Returns {lead_id, account_id, account_created, contact_id, contact_created, opportunity_id}. A converted lead: 23505 naming the earlier result; concurrent calls convert once. Not visible: PT404; lost: 23514. Emits lead.converted.';
+
+CREATE FUNCTION crm.move_opportunity(opportunity_id uuid, stage text, reason text DEFAULT NULL)
+    RETURNS crm.opportunities
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    o crm.opportunities;
+    s crm.pipeline_stages;
+BEGIN
+    SELECT x.* INTO o FROM crm.opportunities x WHERE x.tenant_id = crm.current_tenant() AND x.id = move_opportunity.opportunity_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('opportunity', opportunity_id);
+    END IF;
+    SELECT x.* INTO s FROM crm.pipeline_stages x
+     WHERE x.tenant_id = o.tenant_id AND x.pipeline_id = o.pipeline_id AND x.name = lower(btrim(move_opportunity.stage));
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'stage "%" is not a stage of the opportunity''s pipeline', stage USING ERRCODE = '22023',
+            DETAIL = format('Valid stages: %s.', (SELECT string_agg(x.name, ', ' ORDER BY x.position) FROM crm.pipeline_stages x
+                                                  WHERE x.tenant_id = o.tenant_id AND x.pipeline_id = o.pipeline_id));
+    END IF;
+    IF s.is_lost AND btrim(coalesce(reason, '')) = '' THEN
+        RAISE EXCEPTION 'a lost opportunity needs a reason' USING ERRCODE = '23514',
+            DETAIL = format('Stage %s is a lost stage: pass reason.', s.name);
+    END IF;
+    IF s.id = o.stage_id THEN
+        RETURN o;   -- already there: nothing changes, nothing is recorded
+    END IF;
+    UPDATE crm.opportunities x SET stage_id = s.id, stage_reason = nullif(btrim(reason), ''),
+                                   lost_reason = CASE WHEN s.is_lost THEN btrim(reason) END
+     WHERE x.tenant_id = o.tenant_id AND x.id = o.id
+    RETURNING x.* INTO o;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'permission denied: opportunity % is not yours to move', opportunity_id USING ERRCODE = '42501';
+    END IF;
+    RETURN o;
+END
+$$;
+COMMENT ON FUNCTION crm.move_opportunity(uuid, text, text) IS 'Moves an opportunity to a stage of its pipeline, by name: 22023 listing the valid stages otherwise; a lost stage needs a reason (23514); won or lost sets closed_at and probability 100 or 0; records the stage history; emits opportunity.stage_changed and opportunity.won or opportunity.lost. Returns the opportunity.';
+
+CREATE FUNCTION crm.complete_task(task_id uuid, outcome text DEFAULT NULL)
+    RETURNS crm.tasks
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    t crm.tasks;
+BEGIN
+    SELECT x.* INTO t FROM crm.tasks x WHERE x.tenant_id = crm.current_tenant() AND x.id = complete_task.task_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('task', task_id);
+    END IF;
+    IF t.status = 'completed' THEN
+        RETURN t;   -- completing a completed task changes nothing
+    END IF;
+    IF t.status = 'cancelled' THEN
+        RAISE EXCEPTION 'task % is cancelled', task_id USING ERRCODE = '23514', HINT = 'Reopen it (status open) first.';
+    END IF;
+    UPDATE crm.tasks x SET status = 'completed', outcome = coalesce(complete_task.outcome, x.outcome)
+     WHERE x.tenant_id = t.tenant_id AND x.id = t.id
+    RETURNING x.* INTO t;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'permission denied: task % is not yours to complete', task_id USING ERRCODE = '42501';
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION crm.complete_task(uuid, text) IS 'Completes a task (completed_at now, outcome recorded) and emits task.completed; a completed task is returned unchanged; a cancelled one: 23514; not visible: PT404; not the caller''s: 42501.';
+
+CREATE FUNCTION crm.reassign_owner(entity crm.entity_type, id uuid, owner_id uuid)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    tbl regclass := crm.entity_table(entity);
+    col text := CASE WHEN entity = 'task' THEN 'assignee_id' ELSE 'owner_id' END;
+    found_ boolean;
+    n integer;
+BEGIN
+    IF entity IS NULL OR reassign_owner.id IS NULL OR reassign_owner.owner_id IS NULL THEN
+        RAISE EXCEPTION 'entity, id and owner_id are required' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM crm.users u WHERE u.tenant_id = crm.current_tenant() AND u.id = reassign_owner.owner_id AND u.active) THEN
+        RAISE EXCEPTION 'user % is not an active user of this tenant', owner_id USING ERRCODE = '22023';
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE tenant_id = crm.current_tenant() AND id = $1)', tbl) INTO found_ USING id;
+    IF NOT found_ THEN
+        PERFORM crm.not_found(entity::text, id);
+    END IF;
+    EXECUTE format('UPDATE %s SET %I = $2 WHERE tenant_id = crm.current_tenant() AND id = $1', tbl, col) USING id, owner_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'permission denied: % % is not yours to reassign', entity, id USING ERRCODE = '42501';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.reassign_owner(crm.entity_type, uuid, uuid) IS 'Gives a record (lead, contact, account, opportunity, activity, task or note) to another active user of the tenant: its owner, or a task''s assignee. Managers and admins reassign; a rep cannot (42501), as the policies let it write only records it owns. 22023 for a user who is not active in the tenant, PT404 for a record the caller does not see.';
+
+CREATE FUNCTION crm.close_lead(lead_id uuid, reason text)
+    RETURNS crm.leads
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    l crm.leads;
+BEGIN
+    IF btrim(coalesce(reason, '')) = '' THEN
+        RAISE EXCEPTION 'closing a lead as lost needs a reason' USING ERRCODE = '23514';
+    END IF;
+    SELECT x.* INTO l FROM crm.leads x WHERE x.tenant_id = crm.current_tenant() AND x.id = close_lead.lead_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('lead', lead_id);
+    END IF;
+    IF l.status = 'converted' THEN
+        RAISE EXCEPTION 'lead % is converted and cannot be lost', lead_id USING ERRCODE = '23514';
+    END IF;
+    UPDATE crm.leads x SET status = 'lost', lost_reason = btrim(reason)
+     WHERE x.tenant_id = l.tenant_id AND x.id = l.id
+    RETURNING x.* INTO l;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'permission denied: lead % is not yours to close', lead_id USING ERRCODE = '42501';
+    END IF;
+    RETURN l;
+END
+$$;
+COMMENT ON FUNCTION crm.close_lead(uuid, text) IS 'Closes a lead as lost with a reason (23514 without one) and emits lead.lost; a converted lead cannot be lost (23514); not visible: PT404.';
+
+CREATE FUNCTION crm.log_activity(type crm.activity_type, subject text DEFAULT NULL, body text DEFAULT NULL,
+                                 lead_id uuid DEFAULT NULL, contact_id uuid DEFAULT NULL, account_id uuid DEFAULT NULL,
+                                 opportunity_id uuid DEFAULT NULL, outcome text DEFAULT NULL,
+                                 direction crm.activity_direction DEFAULT NULL, occurred_at timestamptz DEFAULT NULL,
+                                 duration_minutes integer DEFAULT NULL, sentiment crm.sentiment DEFAULT NULL,
+                                 next_step text DEFAULT NULL)
+    RETURNS crm.activities
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    INSERT INTO crm.activities (type, subject, body, lead_id, contact_id, account_id, opportunity_id, outcome, direction,
+                                occurred_at, duration_minutes, sentiment, next_step)
+    VALUES (log_activity.type, log_activity.subject, log_activity.body, log_activity.lead_id, log_activity.contact_id,
+            log_activity.account_id, log_activity.opportunity_id, log_activity.outcome, log_activity.direction,
+            coalesce(log_activity.occurred_at, now()), log_activity.duration_minutes, log_activity.sentiment, log_activity.next_step)
+    RETURNING *
+$$;
+COMMENT ON FUNCTION crm.log_activity(crm.activity_type, text, text, uuid, uuid, uuid, uuid, text, crm.activity_direction, timestamptz, integer, crm.sentiment, text) IS 'Logs an activity owned by the caller (at least one of lead_id, contact_id, account_id, opportunity_id): the contact''s last_contacted_at moves forward and a new lead becomes contacted.';
+
+-- What happened to a record, in time order: activities, tasks, notes and stage changes.
+CREATE FUNCTION crm.timeline(entity crm.entity_type, id uuid)
+    RETURNS TABLE (at timestamptz, kind text, item_id uuid, title text, detail jsonb)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    col text;
+    found_ boolean;
+BEGIN
+    IF entity NOT IN ('lead', 'contact', 'account', 'opportunity') THEN
+        RAISE EXCEPTION 'a timeline is for a lead, a contact, an account or an opportunity, not a %', entity USING ERRCODE = '22023';
+    END IF;
+    col := entity::text || '_id';
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE tenant_id = crm.current_tenant() AND id = $1)', crm.entity_table(entity))
+        INTO found_ USING timeline.id;
+    IF NOT found_ THEN
+        PERFORM crm.not_found(entity::text, timeline.id);
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        SELECT a.occurred_at, 'activity', a.id, coalesce(a.subject, a.type::text),
+               jsonb_strip_nulls(jsonb_build_object('type', a.type, 'direction', a.direction, 'outcome', a.outcome, 'owner_id', a.owner_id))
+          FROM crm.activities a WHERE a.tenant_id = crm.current_tenant() AND a.%1$I = $1
+        UNION ALL
+        SELECT coalesce(t.completed_at, t.created_at), 'task', t.id, t.title,
+               jsonb_strip_nulls(jsonb_build_object('status', t.status, 'due_at', t.due_at, 'assignee_id', t.assignee_id))
+          FROM crm.tasks t WHERE t.tenant_id = crm.current_tenant() AND t.%1$I = $1
+        UNION ALL
+        SELECT n.created_at, 'note', n.id, left(n.body, 80),
+               jsonb_build_object('is_pinned', n.is_pinned, 'owner_id', n.owner_id)
+          FROM crm.notes n WHERE n.tenant_id = crm.current_tenant() AND n.%1$I = $1
+        UNION ALL
+        SELECT h.changed_at, 'stage_change', h.id, coalesce(f.name || ' -> ', '') || s.name,
+               jsonb_strip_nulls(jsonb_build_object('opportunity_id', h.opportunity_id, 'reason', h.reason, 'changed_by', h.changed_by))
+          FROM crm.opportunity_stage_history h
+          JOIN crm.opportunities o ON o.tenant_id = h.tenant_id AND o.id = h.opportunity_id
+          JOIN crm.pipeline_stages s ON s.tenant_id = h.tenant_id AND s.id = h.to_stage_id
+          LEFT JOIN crm.pipeline_stages f ON f.tenant_id = h.tenant_id AND f.id = h.from_stage_id
+         WHERE h.tenant_id = crm.current_tenant() AND %2$s = $1
+        ORDER BY 1, 3$q$, col,
+        CASE entity WHEN 'opportunity' THEN 'o.id' WHEN 'account' THEN 'o.account_id' WHEN 'contact' THEN 'o.contact_id' ELSE 'o.lead_id' END)
+    USING timeline.id;
+END
+$$;
+COMMENT ON FUNCTION crm.timeline(crm.entity_type, uuid) IS 'The history of a lead, contact, account or opportunity in time order: its activities, tasks, notes and (its opportunities'') stage changes, as (at, kind, item_id, title, detail). Only what the caller may read. 22023 for another kind of record; PT404 if not visible.';
+
+------------------------------------------------------------------------------------------------------
+-- The actions over HTTP (PostgREST: POST /rpc/<name>, GET /rpc/timeline). Thin wrappers that return
+-- the crm_api view's row, so that PostgREST can embed and select from it.
+------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION crm_api.convert_lead(lead_id uuid, create_opportunity boolean DEFAULT true, opportunity_name text DEFAULT NULL,
+                                     amount numeric DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.convert_lead(lead_id, create_opportunity, opportunity_name, amount)
+$$;
+COMMENT ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric) IS 'Converts a lead into an account, a contact and (unless create_opportunity is false) an opportunity, reusing a matching account and contact. Returns the ids. 404 when the lead is not visible, 409 when it was already converted (the earlier result in details).';
+
+CREATE FUNCTION crm_api.move_opportunity(opportunity_id uuid, stage text, reason text DEFAULT NULL)
+    RETURNS crm_api.opportunities
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    moved uuid := (crm.move_opportunity(opportunity_id, stage, reason)).id;
+    r crm_api.opportunities;
+BEGIN
+    SELECT v.* INTO r FROM crm_api.opportunities v WHERE v.tenant_id = crm.current_tenant() AND v.id = moved;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION crm_api.move_opportunity(uuid, text, text) IS 'Moves an opportunity to the named stage of its pipeline (a lost stage needs reason) and returns it. 400 for a stage not in the pipeline or a lost stage without reason, 404 when not visible.';
+
+CREATE FUNCTION crm_api.complete_task(task_id uuid, outcome text DEFAULT NULL)
+    RETURNS crm_api.tasks
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    done uuid := (crm.complete_task(task_id, outcome)).id;
+    r crm_api.tasks;
+BEGIN
+    SELECT v.* INTO r FROM crm_api.tasks v WHERE v.tenant_id = crm.current_tenant() AND v.id = done;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION crm_api.complete_task(uuid, text) IS 'Completes a task and returns it (a completed task is returned unchanged). 404 when not visible.';
+
+CREATE FUNCTION crm_api.close_lead(lead_id uuid, reason text)
+    RETURNS crm_api.leads
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    closed uuid := (crm.close_lead(lead_id, reason)).id;
+    r crm_api.leads;
+BEGIN
+    SELECT v.* INTO r FROM crm_api.leads v WHERE v.tenant_id = crm.current_tenant() AND v.id = closed;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION crm_api.close_lead(uuid, text) IS 'Closes a lead as lost with a reason and returns it. 400 without a reason, 404 when not visible.';
+
+CREATE FUNCTION crm_api.reassign_owner(entity crm.entity_type, id uuid, owner_id uuid)
+    RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.reassign_owner(entity, id, owner_id)
+$$;
+COMMENT ON FUNCTION crm_api.reassign_owner(crm.entity_type, uuid, uuid) IS 'Gives a record to another active user of the tenant (managers and admins). 400 for an unknown user, 403 for a rep, 404 when not visible.';
+
+CREATE FUNCTION crm_api.log_activity(type crm.activity_type, subject text DEFAULT NULL, body text DEFAULT NULL,
+                                     lead_id uuid DEFAULT NULL, contact_id uuid DEFAULT NULL, account_id uuid DEFAULT NULL,
+                                     opportunity_id uuid DEFAULT NULL, outcome text DEFAULT NULL,
+                                     direction crm.activity_direction DEFAULT NULL, occurred_at timestamptz DEFAULT NULL,
+                                     duration_minutes integer DEFAULT NULL, sentiment crm.sentiment DEFAULT NULL,
+                                     next_step text DEFAULT NULL)
+    RETURNS crm_api.activities
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    logged uuid := (crm.log_activity(type, subject, body, lead_id, contact_id, account_id, opportunity_id, outcome, direction,
+                                     occurred_at, duration_minutes, sentiment, next_step)).id;
+    r crm_api.activities;
+BEGIN
+    SELECT v.* INTO r FROM crm_api.activities v WHERE v.tenant_id = crm.current_tenant() AND v.id = logged;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION crm_api.log_activity(crm.activity_type, text, text, uuid, uuid, uuid, uuid, text, crm.activity_direction, timestamptz, integer, crm.sentiment, text) IS 'Logs a call, email, meeting, note, sms or chat about a lead, contact, account or opportunity, and returns it.';
+
+CREATE FUNCTION crm_api.timeline(entity text, id uuid)
+    RETURNS TABLE (at timestamptz, kind text, item_id uuid, title text, detail jsonb)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF entity IS NULL OR entity NOT IN ('lead', 'contact', 'account', 'opportunity') THEN
+        RAISE EXCEPTION 'entity must be lead, contact, account or opportunity, not %', coalesce(quote_literal(entity), 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY SELECT * FROM crm.timeline(entity::crm.entity_type, timeline.id);
+END
+$$;
+COMMENT ON FUNCTION crm_api.timeline(text, uuid) IS 'The history of a lead, contact, account or opportunity in time order: activities, tasks, notes and stage changes (GET /rpc/timeline?entity=account&id=...). 400 for another entity, 404 when not visible.';
+
+REVOKE EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric), crm_api.move_opportunity(uuid, text, text),
+    crm_api.complete_task(uuid, text), crm_api.close_lead(uuid, text), crm_api.reassign_owner(crm.entity_type, uuid, uuid),
+    crm_api.log_activity(crm.activity_type, text, text, uuid, uuid, uuid, uuid, text, crm.activity_direction, timestamptz, integer, crm.sentiment, text),
+    crm_api.timeline(text, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric), crm_api.move_opportunity(uuid, text, text),
+    crm_api.complete_task(uuid, text), crm_api.close_lead(uuid, text), crm_api.reassign_owner(crm.entity_type, uuid, uuid),
+    crm_api.log_activity(crm.activity_type, text, text, uuid, uuid, uuid, uuid, text, crm.activity_direction, timestamptz, integer, crm.sentiment, text),
+    crm_api.timeline(text, uuid) TO crm_rep;

@@ -1,0 +1,159 @@
+-- actions.sql (pgTAP): convert_lead, move_opportunity, complete_task, reassign_owner, close_lead,
+-- log_activity and timeline: happy paths, edge cases, bad input, visibility.
+\ir lib/preamble.psql
+
+BEGIN;
+SELECT plan(55);
+\ir lib/two_tenants.psql
+\ir lib/become.psql
+
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+
+-- convert_lead: a new company: account, contact and opportunity are created
+CREATE TEMP TABLE conv AS SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab1', amount => 12000) AS r;
+SELECT is((SELECT r->>'account_created' FROM conv), 'true', 'convert_lead creates the account of a new company');
+SELECT is((SELECT name || '/' || domain || '/' || lifecycle_stage FROM crm.accounts WHERE id = (SELECT (r->>'account_id')::uuid FROM conv)),
+    'Chotchkies/chotchkies.test/prospect', 'named after the company, with the email''s domain, as a prospect');
+SELECT is((SELECT first_name || ' ' || last_name || '/' || email::text || '/' || account_id::text FROM crm.contacts WHERE id = (SELECT (r->>'contact_id')::uuid FROM conv)),
+    'Joanna Smith/joanna@chotchkies.test/' || (SELECT r->>'account_id' FROM conv), 'the contact, at the account');
+SELECT row_eq($$SELECT amount, lead_id, owner_id, (SELECT name FROM crm.pipeline_stages s WHERE s.id = o.stage_id)
+                FROM crm.opportunities o WHERE o.id = (SELECT (r->>'opportunity_id')::uuid FROM conv)$$,
+    ROW(12000.00::numeric(18,2), 'a0000000-0000-7000-8000-000000000ab1'::uuid, 'a0000000-0000-7000-8000-0000000000a3'::uuid, 'prospecting'::text),
+    'the opportunity: the amount given, linked to the lead, owned by the lead''s owner, first stage');
+SELECT row_eq($$SELECT status::text, converted_at IS NOT NULL, converted_account_id::text, converted_contact_id::text, converted_opportunity_id::text
+                FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab1'$$,
+    (SELECT ROW('converted'::text, true, r->>'account_id', r->>'contact_id', r->>'opportunity_id') FROM conv),
+    'the lead is converted and points at what it became');
+SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab1')$$, '23505', NULL,
+    'converting a converted lead: 23505');
+CREATE FUNCTION pg_temp.error_detail(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE d text;
+BEGIN
+    EXECUTE q;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN d;
+END
+$$;
+SELECT is((pg_temp.error_detail($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab1')$$)::jsonb)->>'opportunity_id',
+    (SELECT r->>'opportunity_id' FROM conv), 'and the error names the earlier result');
+SELECT throws_ok($$SELECT count(*) FROM crm.events$$, '42501', NULL, 'a rep does not read the outbox');
+RESET ROLE;
+SELECT is((SELECT payload->>'account_id' FROM crm.events WHERE type = 'lead.converted' AND entity_id = 'a0000000-0000-7000-8000-000000000ab1'),
+    (SELECT r->>'account_id' FROM conv), 'lead.converted is in the outbox with the ids');
+
+-- convert_lead: an existing account and contact are reused
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'claims');
+INSERT INTO crm.leads (id, first_name, email, company, owner_id) VALUES
+    ('a0000000-0000-7000-8000-000000000ab3', 'Pete', 'PETER@initech.test', 'Whatever Inc', 'a0000000-0000-7000-8000-0000000000a2'),
+    ('a0000000-0000-7000-8000-000000000ab4', 'Tom', 'tom@gmail.com', 'initrode', 'a0000000-0000-7000-8000-0000000000a2'),
+    ('a0000000-0000-7000-8000-000000000ab5', NULL, 'sam@gmail.com', NULL, 'a0000000-0000-7000-8000-0000000000a2');
+CREATE TEMP TABLE conv2 AS SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab3', create_opportunity => false) AS r;
+SELECT row_eq($$SELECT (r->>'account_id')::uuid, (r->>'account_created')::boolean, (r->>'contact_id')::uuid, (r->>'contact_created')::boolean, r->'opportunity_id' FROM conv2$$,
+    ROW('a0000000-0000-7000-8000-000000000ac1'::uuid, false, 'a0000000-0000-7000-8000-000000000ad1'::uuid, false, 'null'::jsonb),
+    'the email''s domain matches Initech and the email matches Peter: nothing is duplicated, no opportunity when asked');
+SELECT is((SELECT (crm.convert_lead('a0000000-0000-7000-8000-000000000ab4', create_opportunity => false)->>'account_id')::uuid),
+    'a0000000-0000-7000-8000-000000000ac2'::uuid, 'a free mail domain matches no account: the company name does (case-insensitively)');
+CREATE TEMP TABLE conv3 AS SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab5', create_opportunity => false) AS r;
+SELECT is((SELECT name FROM crm.accounts a WHERE a.id = (SELECT (r->>'account_id')::uuid FROM conv3)),
+    'sam@gmail.com', 'a lead with no company and a free mail address gets an account named after it');
+SELECT is((SELECT domain FROM crm.accounts WHERE name = 'sam@gmail.com'), NULL, 'without the free mail domain');
+
+-- convert_lead: bad input and visibility
+SELECT throws_ok($$SELECT crm.convert_lead(NULL)$$, '22004', NULL, 'a NULL lead id: 22004');
+SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab2', amount => -5)$$, '22023', NULL, 'a negative amount: 22023');
+SELECT throws_ok($$SELECT crm.convert_lead('b0000000-0000-7000-8000-000000000bb1')$$, 'PT404', NULL, 'another tenant''s lead: PT404');
+SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-0000000000ff')$$, 'PT404', NULL, 'a lead that does not exist: PT404');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab2')$$, '42501', NULL, 'a rep converting another rep''s lead: 42501');
+SELECT is((SELECT status::text FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab2'), 'new', 'and nothing changed');
+RESET ROLE;
+UPDATE crm.leads SET status = 'lost', lost_reason = 'gone' WHERE id = 'a0000000-0000-7000-8000-000000000ab2';
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab2')$$, '23514', NULL, 'a lost lead is not converted');
+SELECT is((SELECT count(*) FROM crm.accounts WHERE name = 'Construction Co'), 0::bigint, 'and no partial data was left');
+
+-- move_opportunity
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT is((crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'qualification', 'budget confirmed')).probability, 25,
+    'move_opportunity by stage name returns the moved opportunity');
+SELECT is((crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', ' Proposal ')).forecast_category::text, 'best_case',
+    'the stage name is trimmed and case-insensitive');
+SELECT throws_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'won')$$, '22023',
+    'stage "won" is not a stage of the opportunity''s pipeline', 'an unknown stage: 22023');
+SELECT is(pg_temp.error_detail($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'won')$$),
+    'Valid stages: prospecting, qualification, proposal, negotiation, closed_won, closed_lost.', 'listing the valid stages');
+SELECT throws_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'closed_lost')$$, '23514', NULL,
+    'a lost stage without a reason: 23514');
+SELECT throws_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'closed_lost', '  ')$$, '23514', NULL,
+    'a blank reason is no reason');
+SELECT is((SELECT count(*) FROM crm.opportunity_stage_history WHERE opportunity_id = 'a0000000-0000-7000-8000-000000000ae1'), 3::bigint,
+    'created + two moves: three history rows');
+SELECT is((crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'proposal')).stage_changed_at < now() + interval '1 day', true,
+    'moving to the stage it is in returns the opportunity');
+SELECT is((SELECT count(*) FROM crm.opportunity_stage_history WHERE opportunity_id = 'a0000000-0000-7000-8000-000000000ae1'), 3::bigint,
+    'and records nothing');
+SELECT row_eq($$SELECT (m).probability, (m).closed_at IS NOT NULL, (m).lost_reason FROM (SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'closed_lost', 'too expensive') AS m) x$$,
+    ROW(0, true, 'too expensive'::text), 'lost: probability 0, closed, the reason kept');
+SELECT is((SELECT reason FROM crm.opportunity_stage_history WHERE opportunity_id = 'a0000000-0000-7000-8000-000000000ae1' ORDER BY changed_at DESC, id DESC LIMIT 1),
+    'too expensive', 'the history has the reason');
+SELECT throws_ok($$SELECT crm.move_opportunity('b0000000-0000-7000-8000-000000000be1', 'proposal')$$, 'PT404', NULL, 'another tenant''s opportunity: PT404');
+RESET ROLE;
+SELECT results_eq($$SELECT type FROM crm.events WHERE entity_id = 'a0000000-0000-7000-8000-000000000ae1' ORDER BY id$$,
+    ARRAY['opportunity.created', 'opportunity.stage_changed', 'opportunity.stage_changed', 'opportunity.stage_changed', 'opportunity.lost'],
+    'the outbox has created, each stage change, and lost');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'claims');
+SELECT throws_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'negotiation')$$, '42501', NULL,
+    'a rep moving another rep''s opportunity: 42501');
+
+-- complete_task
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT row_eq($$SELECT (t).status::text, (t).completed_at IS NOT NULL, (t).outcome FROM (SELECT crm.complete_task('a0000000-0000-7000-8000-000000000a51', 'quote sent') AS t) x$$,
+    ROW('completed'::text, true, 'quote sent'::text), 'complete_task completes, with its outcome');
+SELECT is((SELECT (crm.complete_task('a0000000-0000-7000-8000-000000000a51', 'again')).outcome), 'quote sent',
+    'completing a completed task returns it unchanged');
+SELECT is((SELECT count(*) FROM crm.tasks WHERE id = 'a0000000-0000-7000-8000-000000000a51' AND updated_at = now()), 1::bigint, 'it is still there');
+INSERT INTO crm.tasks (id, title, status) VALUES ('a0000000-0000-7000-8000-000000000a52', 'Old idea', 'cancelled');
+SELECT throws_ok($$SELECT crm.complete_task('a0000000-0000-7000-8000-000000000a52')$$, '23514', NULL, 'a cancelled task is not completed');
+SELECT throws_ok($$SELECT crm.complete_task('b0000000-0000-7000-8000-000000000b51')$$, 'PT404', NULL, 'another tenant''s task: PT404');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM crm.events WHERE type = 'task.completed' AND entity_id = 'a0000000-0000-7000-8000-000000000a51'), 1::bigint,
+    'task.completed is emitted once');
+
+-- reassign_owner
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT throws_ok($$SELECT crm.reassign_owner('contact', 'a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-0000000000a2')$$, '42501', NULL,
+    'a rep cannot hand its contact over');
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT lives_ok($$SELECT crm.reassign_owner('contact', 'a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-0000000000a1')$$,
+    'a manager reassigns a contact');
+SELECT is((SELECT owner_id FROM crm.contacts WHERE id = 'a0000000-0000-7000-8000-000000000ad1'), 'a0000000-0000-7000-8000-0000000000a1'::uuid, 'to the admin');
+SELECT lives_ok($$SELECT crm.reassign_owner('task', 'a0000000-0000-7000-8000-000000000a51', 'a0000000-0000-7000-8000-0000000000a2')$$,
+    'a task is reassigned by its assignee');
+SELECT throws_ok($$SELECT crm.reassign_owner('lead', 'a0000000-0000-7000-8000-000000000ab2', 'b0000000-0000-7000-8000-0000000000b3')$$, '22023', NULL,
+    'a user of another tenant cannot own a record');
+SELECT throws_ok($$SELECT crm.reassign_owner('lead', 'b0000000-0000-7000-8000-000000000bb1', 'a0000000-0000-7000-8000-0000000000a2')$$, 'PT404', NULL,
+    'another tenant''s lead: PT404');
+
+-- close_lead
+SELECT throws_ok($$SELECT crm.close_lead('a0000000-0000-7000-8000-000000000ab3', 'whatever')$$, '23514', NULL, 'a converted lead cannot be lost');
+INSERT INTO crm.leads (id, company, owner_id) VALUES ('a0000000-0000-7000-8000-000000000ab6', 'Penetrode', 'a0000000-0000-7000-8000-0000000000a2');
+SELECT throws_ok($$SELECT crm.close_lead('a0000000-0000-7000-8000-000000000ab6', NULL)$$, '23514', NULL, 'closing needs a reason');
+SELECT is((crm.close_lead('a0000000-0000-7000-8000-000000000ab6', ' no fit ')).lost_reason, 'no fit', 'close_lead loses the lead with its reason');
+
+-- log_activity and timeline
+SELECT is((crm.log_activity('call', 'Follow-up', lead_id => 'a0000000-0000-7000-8000-000000000ab6', outcome => 'no_answer')).owner_id,
+    'a0000000-0000-7000-8000-0000000000a2'::uuid, 'log_activity logs as the caller');
+SELECT throws_ok($$SELECT crm.log_activity('call')$$, '23514', NULL, 'an activity must be about something');
+-- (all in one transaction, so at ties: then the order of ids; the fixture's note has a fixed id after the v7 ids)
+SELECT results_eq($$SELECT kind, title FROM crm.timeline('account', 'a0000000-0000-7000-8000-000000000ac1')$$,
+    $$VALUES ('stage_change', 'prospecting'), ('stage_change', 'prospecting -> qualification'),
+             ('stage_change', 'qualification -> proposal'), ('stage_change', 'proposal -> closed_lost'), ('note', 'Budget approved in Q3')$$,
+    'an account''s timeline: its notes and its opportunities'' stage changes, in time order');
+SELECT throws_ok($$SELECT * FROM crm.timeline('task', 'a0000000-0000-7000-8000-000000000a51')$$, '22023', NULL, 'no timeline for a task');
+SELECT throws_ok($$SELECT * FROM crm_api.timeline('invoice', 'a0000000-0000-7000-8000-000000000a51')$$, '22023', NULL, 'nor for an unknown entity');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
