@@ -34,10 +34,13 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA_built = crm--$(EXTVERSION).sql
 DATA       = $(filter-out crm--$(EXTVERSION).sql,$(wildcard crm--*--*.sql))
 REGRESS    = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+# concurrency tests (isolation tester): specs/NAME.spec against expected/NAME.out
+ISOLATION  = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --use-existing
 # The harness (test/run.sh) creates the database, with pg_cron, pgTAP and crm, before pg_regress;
 # pg_regress uses it as it is (its name is set below, after PGXS, which would otherwise name its own).
 REGRESS_OPTS = --use-existing
-EXTRA_CLEAN = results regression.diffs regression.out
+EXTRA_CLEAN = results regression.diffs regression.out output_iso
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
@@ -49,6 +52,7 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 CONTRIB_TESTDB = $(TEST_DB)
+ISOLATION_TESTDB = $(TEST_DB)
 
 # Throwaway clusters: each command has its own port and directory, so they can run side by side.
 TEST_PORT  ?= 54329

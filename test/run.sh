@@ -24,8 +24,8 @@ SQL
 
 regress_passed=0 regress_failed=0 tap_passed=0 tap_failed=0
 
-echo "== pg_regress: sql/ against expected/"
-rm -f regression.diffs regression.out
+echo "== pg_regress: sql/ against expected/, and the isolation tester: specs/ against expected/"
+rm -rf regression.diffs regression.out output_iso
 regress_log=$(mktemp)
 $MAKE -s installcheck PG_CONFIG="${PG_CONFIG:-pg_config}" TEST_DB="$DB" 2>&1 | tee "$regress_log"
 regress_status=${PIPESTATUS[0]}
@@ -33,10 +33,12 @@ regress_status=${PIPESTATUS[0]}
 regress_passed=$(grep -cE '^(test|     ) +[a-z0-9_]+ +\.\.\. ok' "$regress_log" || true)
 regress_failed=$(grep -cE '^(test|     ) +[a-z0-9_]+ +\.\.\. (FAILED|failed)' "$regress_log" || true)
 rm -f "$regress_log"
-if [ -s regression.diffs ]; then
-	echo "== regression.diffs"
-	cat regression.diffs
-fi
+for diffs in regression.diffs output_iso/regression.diffs; do
+	if [ -s "$diffs" ]; then
+		echo "== $diffs"
+		cat "$diffs"
+	fi
+done
 # A run that failed without naming a test (a crash, a missing expected file) still counts as a failure.
 if [ "$regress_status" -ne 0 ] && [ "$regress_failed" -eq 0 ]; then
 	regress_failed=1
