@@ -11,7 +11,13 @@ CREATE TEMP VIEW tenant_tables AS
     WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'r'
       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id');
 GRANT SELECT ON tenant_tables TO PUBLIC;
-SELECT plan(320 + 1 + 12 * 5 * (SELECT count(*)::int FROM tenant_tables));
+-- And every view of the HTTP API that shows tenant rows (4 assertions each per case), and the RPCs.
+CREATE TEMP VIEW api_views AS
+    SELECT c.oid::regclass AS tbl FROM pg_class c
+    WHERE c.relnamespace = 'crm_api'::regnamespace AND c.relkind = 'v'
+      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id');
+GRANT SELECT ON api_views TO PUBLIC;
+SELECT plan(320 + 1 + 12 * 5 * (SELECT count(*)::int FROM tenant_tables) + 12 * 4 * (SELECT count(*)::int FROM api_views) + 12 * 7);
 
 \ir lib/two_tenants.psql
 \ir lib/become.psql
@@ -94,6 +100,53 @@ BEGIN
         RETURN NEXT is(pg_temp.no_leak(format('UPDATE %s SET tenant_id = %L WHERE tenant_id = %L', t, other, me)), 'ok',
                        format('%s: moving rows of %s to the other tenant is refused', label, t));
     END LOOP;
+END
+$$;
+
+-- Every crm_api view: nothing of `other` is visible, changed, deleted or inserted through it.
+CREATE FUNCTION pg_temp.every_view(me uuid, other uuid, label text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v regclass;
+    n bigint;
+BEGIN
+    FOR v IN SELECT av.tbl FROM api_views av ORDER BY av.tbl::text LOOP
+        BEGIN
+            EXECUTE format('SELECT count(*) FROM %s WHERE tenant_id = $1', v) INTO n USING other;
+        EXCEPTION WHEN insufficient_privilege THEN
+            n := 0;
+        END;
+        RETURN NEXT is(n, 0::bigint, format('%s: %s shows no row of the other tenant', label, v));
+        RETURN NEXT is(pg_temp.no_leak(format('UPDATE %s SET tenant_id = tenant_id WHERE tenant_id = %L', v, other)), 'ok',
+                       format('%s: UPDATE through %s touches nothing of the other tenant', label, v));
+        RETURN NEXT is(pg_temp.no_leak(format('DELETE FROM %s WHERE tenant_id = %L', v, other)), 'ok',
+                       format('%s: DELETE through %s touches nothing of the other tenant', label, v));
+        RETURN NEXT is(pg_temp.no_leak(format('UPDATE %s SET tenant_id = %L WHERE tenant_id = %L', v, other, me)), 'ok',
+                       format('%s: moving rows to the other tenant through %s is refused', label, v));
+    END LOOP;
+END
+$$;
+
+-- Every action, aimed at the other tenant's records: PT404 (not found), whatever the role.
+CREATE FUNCTION pg_temp.every_rpc(me uuid, other uuid, label text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+    theirs text := CASE WHEN other::text LIKE 'a%' THEN 'a' ELSE 'b' END;
+    mine text := CASE WHEN me::text LIKE 'a%' THEN 'a' ELSE 'b' END;
+    id_ text := theirs || '0000000-0000-7000-8000-000000000' || theirs;
+BEGIN
+    RETURN NEXT throws_ok(format('SELECT crm_api.convert_lead(%L)', id_ || 'b1'), 'PT404', NULL, label || ': convert_lead on the other tenant''s lead: PT404');
+    RETURN NEXT throws_ok(format('SELECT crm_api.move_opportunity(%L, %L)', id_ || 'e1', 'proposal'), 'PT404', NULL,
+                          label || ': move_opportunity on the other tenant''s opportunity: PT404');
+    RETURN NEXT throws_ok(format('SELECT crm_api.complete_task(%L)', id_ || '51'), 'PT404', NULL, label || ': complete_task on the other tenant''s task: PT404');
+    RETURN NEXT throws_ok(format('SELECT crm_api.close_lead(%L, %L)', id_ || 'b1', 'x'), 'PT404', NULL, label || ': close_lead on the other tenant''s lead: PT404');
+    RETURN NEXT throws_ok(format('SELECT * FROM crm_api.timeline(%L, %L)', 'account', id_ || 'c1'), 'PT404', NULL,
+                          label || ': the timeline of the other tenant''s account: PT404');
+    RETURN NEXT throws_ok(format('SELECT crm_api.reassign_owner(%L, %L, %L)', 'contact', id_ || 'd1',
+                                 mine || '0000000-0000-7000-8000-0000000000' || mine || '3'), 'PT404', NULL,
+                          label || ': reassigning the other tenant''s contact: PT404');
+    RETURN NEXT throws_ok(format('SELECT crm_api.log_activity(%L, lead_id => %L)', 'call', id_ || 'b1'), '23503', NULL,
+                          label || ': logging an activity on the other tenant''s lead: no such lead (23503)');
 END
 $$;
 
@@ -181,6 +234,8 @@ BEGIN
                     (pair.prefix || '0000000-0000-7000-8000-0000000000' || pair.prefix || '3')::uuid,
                     format('tenant %s %s by %s', pair.name, r, m));
                 RETURN QUERY SELECT * FROM pg_temp.every_table(pair.me, pair.other, format('tenant %s %s by %s', pair.name, r, m));
+                RETURN QUERY SELECT * FROM pg_temp.every_view(pair.me, pair.other, format('tenant %s %s by %s', pair.name, r, m));
+                RETURN QUERY SELECT * FROM pg_temp.every_rpc(pair.me, pair.other, format('tenant %s %s by %s', pair.name, r, m));
             END LOOP;
         END LOOP;
     END LOOP;
