@@ -62,7 +62,9 @@ TEST_DB    ?= crm_test
 # make bench: size of the main table and number of tenants
 ROWS    ?= 1000000
 TENANTS ?= 100
-export PG_CONFIG TEST_PORT DEMO_PORT BENCH_PORT TEST_DB ROWS TENANTS KEEP
+LEADS   ?= $(ROWS)
+PGBENCH_SECONDS ?= 20
+export PG_CONFIG TEST_PORT DEMO_PORT BENCH_PORT TEST_DB ROWS TENANTS LEADS PGBENCH_SECONDS KEEP
 
 crm--$(EXTVERSION).sql: $(SQL_PIECES) crm.control
 	{ printf -- '-- crm %s: generated from src/*.sql by make; edit those, not this file.\n' '$(EXTVERSION)'; \

@@ -1,5 +1,5 @@
--- data.sql: the benchmark data set: :tenants tenants and :rows users spread evenly over them (the main
--- table of the foundation issue), generated once per cluster. Later capabilities add their tables here.
+-- data.sql: the benchmark data set: :tenants tenants, :rows users and :leads leads spread evenly over
+-- them, generated once per cluster. Later capabilities add their tables here.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
@@ -14,6 +14,15 @@ INSERT INTO crm.teams (tenant_id, name)
 SELECT md5('crm bench:tenant:' || t)::uuid, 'Sales' FROM generate_series(1, :tenants) t
 ON CONFLICT DO NOTHING;
 
+-- The bulk rows are loaded as a restore would load them: without crm's triggers (no audit entries,
+-- no events for generated rows); the data is consistent by construction.
+SET session_replication_role = replica;
+
+-- One known rep per tenant (it owns the bench leads), then the bulk users.
+INSERT INTO crm.users (tenant_id, id, email, name, role)
+SELECT md5('crm bench:tenant:' || t)::uuid, md5('crm bench:user:' || t)::uuid, format('rep@tenant%s.example', t), 'Bench rep', 'rep'
+FROM generate_series(1, :tenants) t;
+
 INSERT INTO crm.users (tenant_id, email, name, role, active)
 SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid,
        format('user%s@tenant%s.example', n, 1 + n % :tenants), format('User %s', n),
@@ -21,9 +30,21 @@ SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid,
        n % 10 <> 0
 FROM generate_series(1, :rows) n;
 
+-- Leads: :leads of them over the tenants, round-robin, changed at spread-out times.
+INSERT INTO crm.leads (tenant_id, first_name, last_name, email, company, source, status, budget, owner_id, created_at, updated_at)
+SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, 'Lead', 'No. ' || n,
+       format('lead%s@company%s.example', n, n % 5000), format('Company %s', n % 5000),
+       (enum_range(NULL::crm.lead_source))[1 + n % 9], (ARRAY['new', 'contacted', 'qualified', 'unqualified'])[1 + n % 4]::crm.lead_status,
+       (n % 100) * 1000, md5('crm bench:user:' || (1 + n % :tenants))::uuid,
+       timestamptz '2026-01-01' + (n % 300000) * interval '1 minute', timestamptz '2026-01-01' + ((n * 7919) % 500000) * interval '1 minute'
+FROM generate_series(1, :leads) n;
+RESET session_replication_role;
+
 -- Indexes freshly built, as a copy of the table would have them (test/bench/context.sql compares against one).
 REINDEX TABLE crm.users;
 VACUUM ANALYZE crm.tenants;
 VACUUM ANALYZE crm.teams;
 VACUUM ANALYZE crm.users;
-SELECT format('bench data: %s tenants, %s users', (SELECT count(*) FROM crm.tenants), (SELECT count(*) FROM crm.users)) AS loaded;
+VACUUM ANALYZE crm.leads;
+SELECT format('bench data: %s tenants, %s users, %s leads', (SELECT count(*) FROM crm.tenants), (SELECT count(*) FROM crm.users),
+              (SELECT count(*) FROM crm.leads)) AS loaded;

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS bench.results (
     ours_ms    double precision NOT NULL,
     alt_ms     double precision NOT NULL,
     reps       int NOT NULL,
-    target     text
+    target     text,
+    note       text
 );
 
 -- Runs `setup` (untimed) then `query` (timed, its rows discarded); returns milliseconds. The setup is
