@@ -121,6 +121,7 @@ SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('lead:%s:%s', t, 
 FROM named;
 
 -- Products: five per tenant, in its currency.
+-- (placed before the conversions below, which create opportunities)
 INSERT INTO crm.products (tenant_id, id, name, sku, unit_price, currency)
 SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('product:%s:%s', t, n)),
        (array['Starter','Team','Business','Enterprise','Support'])[n], upper(t) || '-' || n,
@@ -142,4 +143,22 @@ INSERT INTO crm.opportunity_line_items (tenant_id, opportunity_id, product_id, q
 SELECT o.tenant_id, o.id, pg_temp.demo_id(format('product:%s:%s', t, 1 + n % 5)), 1 + n % 20, (n % 4) * 5
 FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30, 3) n
 JOIN crm.opportunities o ON o.tenant_id = pg_temp.demo_id('tenant:' || t) AND o.id = pg_temp.demo_id(format('opportunity:%s:%s', t, n));
+
+-- A few qualified leads were converted, by their owners, through the action itself.
+DO $convert$
+DECLARE
+    l record;
+BEGIN
+    FOR l IN SELECT tenant_id, id, owner_id
+               FROM (SELECT x.*, row_number() OVER (PARTITION BY x.tenant_id ORDER BY x.id) AS rn FROM crm.leads x
+                      WHERE x.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))
+                        AND x.status = 'qualified') q
+              WHERE rn <= 4 ORDER BY tenant_id, id
+    LOOP
+        PERFORM crm.set_context(l.tenant_id, l.owner_id);
+        PERFORM crm.convert_lead(l.id);
+    END LOOP;
+    PERFORM crm.set_context(NULL, NULL);
+END
+$convert$;
 COMMIT;

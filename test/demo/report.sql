@@ -107,3 +107,46 @@ UNION ALL SELECT * FROM pg_temp.attempt('Acme admin', 'crm_admin', pg_temp.demo_
 UNION ALL SELECT * FROM pg_temp.attempt('Borealis rep', 'crm_rep', pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'),
     'add a team to its own tenant', format('INSERT INTO crm.teams (name) VALUES (%L)', 'Rogue'));
 COMMIT;
+
+-- The CRM as a rep of each tenant sees it: Acme shares records, Borealis does not.
+CREATE FUNCTION pg_temp.rep_view(label text, tenant uuid, user_id uuid)
+RETURNS TABLE (viewer text, leads_new bigint, leads_working bigint, leads_converted bigint, leads_lost bigint,
+               open_opportunities bigint, open_pipeline numeric, weighted_pipeline numeric, won numeric, currency text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('role', 'crm_rep', true), crm.set_context(tenant, user_id);
+    RETURN QUERY
+    SELECT label,
+           count(*) FILTER (WHERE l.status = 'new'),
+           count(*) FILTER (WHERE l.status IN ('contacted', 'qualified')),
+           count(*) FILTER (WHERE l.status = 'converted'),
+           count(*) FILTER (WHERE l.status IN ('lost', 'unqualified')),
+           (SELECT count(*) FROM crm.opportunities o WHERE o.closed_at IS NULL),
+           (SELECT coalesce(sum(o.amount), 0) FROM crm.opportunities o WHERE o.closed_at IS NULL),
+           (SELECT coalesce(round(sum(o.amount * o.probability / 100.0), 2), 0) FROM crm.opportunities o WHERE o.closed_at IS NULL),
+           (SELECT coalesce(sum(o.amount), 0) FROM crm.opportunities o WHERE o.forecast_category = 'closed'),
+           crm.tenant_currency()::text
+    FROM crm.leads l;
+    PERFORM set_config('role', 'none', true), crm.set_context(NULL, NULL);
+END
+$$;
+
+\echo
+\echo '== The CRM through a rep''s eyes (leads and opportunities it may read)'
+BEGIN;
+SELECT * FROM pg_temp.rep_view('Acme rep (public sharing)', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:5'))
+UNION ALL SELECT * FROM pg_temp.rep_view('Borealis rep (private sharing)', pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'));
+COMMIT;
+
+\echo
+\echo '== Acme''s default pipeline (as its manager sees it)'
+BEGIN;
+SELECT set_config('role', 'crm_manager', true), crm.set_context(pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
+SELECT s.position, s.name AS stage, s.probability, count(o.id) AS opportunities, coalesce(sum(o.amount), 0) AS amount,
+       s.forecast_category
+FROM crm.pipeline_stages s
+JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
+LEFT JOIN crm.opportunities o ON o.tenant_id = s.tenant_id AND o.stage_id = s.id
+GROUP BY s.position, s.name, s.probability, s.forecast_category
+ORDER BY s.position;
+COMMIT;

@@ -36,7 +36,7 @@ SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, 'Lead', 'No. ' || n
        format('lead%s@company%s.example', n, n % 5000), format('Company %s', n % 5000),
        (enum_range(NULL::crm.lead_source))[1 + n % 9], (ARRAY['new', 'contacted', 'qualified', 'unqualified'])[1 + n % 4]::crm.lead_status,
        (n % 100) * 1000, md5('crm bench:user:' || (1 + n % :tenants))::uuid,
-       timestamptz '2026-01-01' + (n % 300000) * interval '1 minute', timestamptz '2026-01-01' + ((n * 7919) % 500000) * interval '1 minute'
+       timestamptz '2026-01-01' + (n % 300000) * interval '1 minute', timestamptz '2026-01-01' + ((n::bigint * 7919) % 500000) * interval '1 minute'
 FROM generate_series(1, :leads) n;
 RESET session_replication_role;
 
