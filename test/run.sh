@@ -70,19 +70,20 @@ fi
 tap_passed=$((tap_tests - tap_failed))
 [ "$tap_passed" -lt 0 ] && tap_passed=0
 
-# pg_dump keeps the extension's rows (pg_extension_config_dump) and restores without error: policies,
-# roles and config-table data in a dump are a classic way for an extension to break restores.
-echo "== dump and restore"
-dump_passed=0 dump_failed=0
+# Checks that need more than one session or a client: pg_dump and restore (the extension's rows are kept,
+# policies and config data restore cleanly), and the crm_events notifications.
+echo "== shell checks: test/dump_restore.sh, test/notify.sh"
+shell_passed=0 shell_failed=0
 dump_file=$(mktemp)
-if test/dump_restore.sh "$dump_file"; then dump_passed=1; else dump_failed=1; fi
+if test/dump_restore.sh "$dump_file"; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 rm -f "$dump_file"
+if test/notify.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 
-passed=$((regress_passed + tap_passed + dump_passed))
-failed=$((regress_failed + tap_failed + dump_failed))
+passed=$((regress_passed + tap_passed + shell_passed))
+failed=$((regress_failed + tap_failed + shell_failed))
 echo
 echo "pg_regress: $regress_passed tests passed, $regress_failed failed"
 echo "pgTAP: $tap_passed assertions passed, $tap_failed failed, in ${#tap_files[@]} files ($tap_files_bad not ok)"
-echo "dump and restore: $dump_passed passed, $dump_failed failed"
+echo "shell checks: $shell_passed passed, $shell_failed failed"
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
