@@ -54,6 +54,7 @@ CREATE TABLE crm.accounts (
     custom            jsonb               NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(custom) = 'object'),
     created_at        timestamptz         NOT NULL DEFAULT pg_catalog.now(),
     updated_at        timestamptz         NOT NULL DEFAULT pg_catalog.now(),
+    search            tsvector            GENERATED ALWAYS AS (pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(name, '')), 'A') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(domain, '')), 'B') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(industry, '')), 'C')) STORED,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, parent_account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (parent_account_id),
     FOREIGN KEY (tenant_id, owner_id) REFERENCES crm.users (tenant_id, id)
@@ -63,6 +64,7 @@ CREATE INDEX accounts_tenant_parent ON crm.accounts (tenant_id, parent_account_i
 CREATE INDEX accounts_tenant_domain ON crm.accounts (tenant_id, domain) WHERE domain IS NOT NULL;
 CREATE INDEX accounts_tenant_name ON crm.accounts (tenant_id, pg_catalog.lower(name));
 CREATE INDEX accounts_tenant_updated ON crm.accounts (tenant_id, updated_at);
+CREATE INDEX accounts_search ON crm.accounts USING gin (search);
 COMMENT ON TABLE crm.accounts IS 'Organizations the tenant sells to (companies, customers), with an owner and an optional parent account.';
 COMMENT ON COLUMN crm.accounts.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.accounts.id IS 'The account''s id (uuid_v7).';
@@ -77,6 +79,7 @@ COMMENT ON COLUMN crm.accounts.lifecycle_stage IS 'lead, prospect, customer or c
 COMMENT ON COLUMN crm.accounts.owner_id IS 'The user who owns the account; defaults to the caller.';
 COMMENT ON COLUMN crm.accounts.custom IS 'Tenant-defined fields, a JSON object.';
 COMMENT ON COLUMN crm.accounts.created_at IS 'When the account was created.';
+COMMENT ON COLUMN crm.accounts.search IS 'Full-text search document (simple configuration: name A, domain B, industry C), GIN-indexed: WHERE search @@ websearch_to_tsquery(''simple'', ''initech''), or PostgREST''s ?search=wfts(simple).initech.';
 COMMENT ON COLUMN crm.accounts.updated_at IS 'When the account was last changed.';
 COMMENT ON INDEX crm.accounts_tenant_name IS 'Lookup by company name, case-insensitively (lead conversion).';
 
@@ -101,7 +104,7 @@ SELECT crm.secure_table('crm.accounts', 'owned');
 
 CREATE VIEW crm_api.accounts WITH (security_invoker = true) AS
     SELECT tenant_id, id, name, domain, industry, employee_count, annual_revenue, country, parent_account_id,
-           lifecycle_stage, owner_id, custom, created_at, updated_at
+           lifecycle_stage, owner_id, custom, created_at, updated_at, search
     FROM crm.accounts;
 COMMENT ON VIEW crm_api.accounts IS 'Accounts of the caller''s tenant (those it owns only, for a rep of a private tenant). Reps change their own; managers and admins any.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.accounts TO crm_rep;

@@ -34,6 +34,7 @@ CREATE TABLE crm.contacts (
     custom             jsonb               NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(custom) = 'object'),
     created_at         timestamptz         NOT NULL DEFAULT pg_catalog.now(),
     updated_at         timestamptz         NOT NULL DEFAULT pg_catalog.now(),
+    search            tsvector            GENERATED ALWAYS AS (pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(first_name, '') || ' ' || coalesce(last_name, '')), 'A') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(email::text, '')), 'B') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(title, '')), 'C')) STORED,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (account_id),
     FOREIGN KEY (tenant_id, reports_to_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE SET NULL (reports_to_id),
@@ -46,6 +47,7 @@ CREATE INDEX contacts_tenant_owner ON crm.contacts (tenant_id, owner_id);
 CREATE INDEX contacts_tenant_reports_to ON crm.contacts (tenant_id, reports_to_id) WHERE reports_to_id IS NOT NULL;
 CREATE INDEX contacts_tenant_phone ON crm.contacts (tenant_id, phone) WHERE phone IS NOT NULL;
 CREATE INDEX contacts_tenant_updated ON crm.contacts (tenant_id, updated_at);
+CREATE INDEX contacts_search ON crm.contacts USING gin (search);
 COMMENT ON TABLE crm.contacts IS 'People the tenant deals with, usually at an account. email and phone show the primary ones of contact_emails and contact_phones.';
 COMMENT ON COLUMN crm.contacts.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.contacts.id IS 'The contact''s id (uuid_v7).';
@@ -65,6 +67,7 @@ COMMENT ON COLUMN crm.contacts.last_contacted_at IS 'When the contact was last r
 COMMENT ON COLUMN crm.contacts.owner_id IS 'The user who owns the contact; defaults to the caller.';
 COMMENT ON COLUMN crm.contacts.custom IS 'Tenant-defined fields, a JSON object.';
 COMMENT ON COLUMN crm.contacts.created_at IS 'When the contact was created.';
+COMMENT ON COLUMN crm.contacts.search IS 'Full-text search document (simple configuration: names A, email B, title C), GIN-indexed: WHERE search @@ websearch_to_tsquery(''simple'', ''peter''), or PostgREST''s ?search=wfts(simple).peter.';
 COMMENT ON COLUMN crm.contacts.updated_at IS 'When the contact was last changed.';
 COMMENT ON INDEX crm.contacts_tenant_email IS 'One contact per primary email per tenant (case-insensitive: crm.email).';
 
@@ -268,7 +271,7 @@ SELECT crm.secure_table('crm.contact_phones', 'child', 'crm.contacts', 'contact_
 CREATE VIEW crm_api.contacts WITH (security_invoker = true) AS
     SELECT tenant_id, id, account_id, first_name, last_name, title, email, phone, reports_to_id, preferred_channel,
            email_opt_out, email_opt_out_at, sms_opt_out, sms_opt_out_at, last_contacted_at, owner_id, custom,
-           created_at, updated_at
+           created_at, updated_at, search
     FROM crm.contacts;
 COMMENT ON VIEW crm_api.contacts IS 'Contacts of the caller''s tenant (those it owns only, for a rep of a private tenant). Reps change their own; managers and admins any.';
 CREATE VIEW crm_api.contact_emails WITH (security_invoker = true) AS

@@ -130,7 +130,7 @@ CREATE TABLE crm.audit_log (
 );
 CREATE INDEX audit_log_row ON crm.audit_log (tenant_id, table_name, row_id, changed_at);
 CREATE INDEX audit_log_changed_at ON crm.audit_log (tenant_id, changed_at);
-COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at aside), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
+COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at and the derived search document aside), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.audit_log.tenant_id IS 'The tenant of the changed row.';
 COMMENT ON COLUMN crm.audit_log.id IS 'The entry''s id (uuid_v7).';
 COMMENT ON COLUMN crm.audit_log.table_name IS 'The table changed, without schema (leads, opportunities, ...).';
@@ -157,20 +157,20 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
-        SELECT n.tenant_id, TG_TABLE_NAME, n.id, 'insert', to_jsonb(n), who, db_role_
+        SELECT n.tenant_id, TG_TABLE_NAME, n.id, 'insert', to_jsonb(n) - 'search', who, db_role_
           FROM new_rows n WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = n.tenant_id);
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
-        SELECT o.tenant_id, TG_TABLE_NAME, o.id, 'delete', to_jsonb(o), who, db_role_
+        SELECT o.tenant_id, TG_TABLE_NAME, o.id, 'delete', to_jsonb(o) - 'search', who, db_role_
           FROM old_rows o WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = o.tenant_id);
     ELSE
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
         SELECT d.tenant_id, TG_TABLE_NAME, d.id, 'update', d.old_values, d.new_values, who, db_role_
           FROM (SELECT n.tenant_id, n.id,
                        (SELECT jsonb_object_agg(k, oj->k) FROM jsonb_object_keys(nj) k
-                         WHERE k <> 'updated_at' AND oj->k IS DISTINCT FROM nj->k) AS old_values,
+                         WHERE k NOT IN ('updated_at', 'search') AND oj->k IS DISTINCT FROM nj->k) AS old_values,
                        (SELECT jsonb_object_agg(k, nj->k) FROM jsonb_object_keys(nj) k
-                         WHERE k <> 'updated_at' AND oj->k IS DISTINCT FROM nj->k) AS new_values
+                         WHERE k NOT IN ('updated_at', 'search') AND oj->k IS DISTINCT FROM nj->k) AS new_values
                   FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
                        LATERAL (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj) j) d
          WHERE d.new_values IS NOT NULL;

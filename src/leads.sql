@@ -38,6 +38,7 @@ CREATE TABLE crm.leads (
     custom                   jsonb                 NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(custom) = 'object'),
     created_at               timestamptz           NOT NULL DEFAULT pg_catalog.now(),
     updated_at               timestamptz           NOT NULL DEFAULT pg_catalog.now(),
+    search            tsvector            GENERATED ALWAYS AS (pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || coalesce(company, '')), 'A') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(email::text, '')), 'B') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(title, '') || ' ' || coalesce(industry, '')), 'C')) STORED,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, owner_id) REFERENCES crm.users (tenant_id, id),
     FOREIGN KEY (tenant_id, converted_account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (converted_account_id),
@@ -52,6 +53,7 @@ CREATE INDEX leads_tenant_status ON crm.leads (tenant_id, status);
 CREATE INDEX leads_tenant_email ON crm.leads (tenant_id, email) WHERE email IS NOT NULL;
 CREATE INDEX leads_tenant_updated ON crm.leads (tenant_id, updated_at DESC);
 CREATE INDEX leads_tenant_score ON crm.leads (tenant_id, score DESC NULLS LAST);
+CREATE INDEX leads_search ON crm.leads USING gin (search);
 COMMENT ON TABLE crm.leads IS 'Prospective buyers not yet qualified: scored, worked (contacted, qualified) and then converted into an account, a contact and an opportunity, or closed as lost.';
 COMMENT ON COLUMN crm.leads.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.leads.id IS 'The lead''s id (uuid_v7).';
@@ -80,6 +82,7 @@ COMMENT ON COLUMN crm.leads.converted_opportunity_id IS 'The opportunity created
 COMMENT ON COLUMN crm.leads.lost_reason IS 'Why the lead was lost; required when status is lost.';
 COMMENT ON COLUMN crm.leads.custom IS 'Tenant-defined fields, a JSON object.';
 COMMENT ON COLUMN crm.leads.created_at IS 'When the lead was created.';
+COMMENT ON COLUMN crm.leads.search IS 'Full-text search document (simple configuration: names and company A, email B, title and industry C), GIN-indexed: WHERE search @@ websearch_to_tsquery(''simple'', ''chotchkies''), or PostgREST''s ?search=wfts(simple).chotchkies.';
 COMMENT ON COLUMN crm.leads.updated_at IS 'When the lead was last changed.';
 COMMENT ON INDEX crm.leads_tenant_updated IS 'Lists of a tenant''s leads, most recently changed first.';
 
@@ -109,7 +112,7 @@ CREATE VIEW crm_api.leads WITH (security_invoker = true) AS
     SELECT tenant_id, id, first_name, last_name, email, phone, company, title, source, status, employee_count,
            industry, annual_revenue, budget, purchase_timeline, is_decision_maker, country, score, grade, owner_id,
            converted_at, converted_account_id, converted_contact_id, converted_opportunity_id, lost_reason, custom,
-           created_at, updated_at
+           created_at, updated_at, search
     FROM crm.leads;
 COMMENT ON VIEW crm_api.leads IS 'Leads of the caller''s tenant (those it owns only, for a rep of a private tenant). Convert with POST /rpc/convert_lead.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.leads TO crm_rep;

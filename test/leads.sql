@@ -2,7 +2,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(17);
+SELECT plan(22);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -29,7 +29,31 @@ SELECT throws_ok($$UPDATE crm.leads SET status = 'converted' WHERE first_name = 
 SELECT is(pg_temp.affected($$UPDATE crm.leads SET status = 'contacted' WHERE first_name = 'Lawrence'$$), 0::bigint,
     'a rep does not work another rep''s lead');
 SELECT is((SELECT count(*) FROM crm_api.leads), 4::bigint, 'the API shows the tenant''s leads (public sharing)');
+-- full-text search over leads, contacts and accounts
+SELECT results_eq($$SELECT company FROM crm.leads WHERE search @@ websearch_to_tsquery('simple', 'chotchkies')$$, ARRAY['Chotchkies'],
+    'a lead is found by its company');
+SELECT results_eq($$SELECT first_name FROM crm.leads WHERE search @@ websearch_to_tsquery('simple', 'nina flinger')$$, ARRAY['Nina'],
+    'and by its names');
+SELECT results_eq($$SELECT first_name FROM crm.contacts WHERE search @@ to_tsquery('simple', 'gibbons')$$, ARRAY['Peter'],
+    'a contact by its last name');
+SELECT results_eq($$SELECT name FROM crm.accounts WHERE search @@ to_tsquery('simple', 'initrode')$$, ARRAY['Initrode'],
+    'an account by its name');
 RESET ROLE;
+SET LOCAL enable_seqscan = off;
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    acc text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        acc := acc || line || E'\n';
+    END LOOP;
+    RETURN acc;
+END
+$$;
+SELECT ok(pg_temp.plan_of($$SELECT * FROM crm.leads WHERE search @@ to_tsquery('simple', 'chotchkies')$$) ~ 'leads_search',
+    'the search uses the GIN index');
+RESET enable_seqscan;
 
 SELECT * FROM finish();
 ROLLBACK;

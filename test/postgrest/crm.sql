@@ -5,7 +5,7 @@
 
 BEGIN;
 \ir replay.psql
-SELECT plan(40);
+SELECT plan(42);
 \ir ../lib/two_tenants.psql
 
 CREATE FUNCTION pg_temp.tok(who text) RETURNS jsonb LANGUAGE sql AS $$
@@ -39,6 +39,11 @@ SELECT is((SELECT page_total FROM pg_temp.pgrst_get(pg_temp.role('a_rep'), pg_te
 SELECT is((SELECT status FROM pg_temp.pgrst_get(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'audit_log', '')), 403, 'GET /audit_log as a rep: 403');
 SELECT is((SELECT page_total FROM pg_temp.pgrst_get(pg_temp.role('a_manager'), pg_temp.tok('a_manager'), 'events', 'type=eq.lead.created')), 2::bigint,
     'GET /events?type=eq.lead.created as a manager of A: A''s two');
+
+SELECT is((SELECT body->0->>'company' FROM pg_temp.pgrst_get(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'leads', 'select=company&search=wfts(simple).chotchkies')),
+    'Chotchkies', 'GET /leads?search=wfts(simple).chotchkies: full-text search through PostgREST''s filter');
+SELECT is((SELECT page_total FROM pg_temp.pgrst_get(pg_temp.role('b_rep'), pg_temp.tok('b_rep'), 'accounts', 'search=fts(simple).initech')),
+    0::bigint, 'GET /accounts?search=fts(simple).initech as a rep of B: nothing of A');
 
 -- inserts
 CREATE TEMP TABLE p AS SELECT * FROM pg_temp.pgrst_post(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'leads',
