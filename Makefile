@@ -27,6 +27,7 @@ SQL_PIECES = src/schemas.sql \
              src/tags.sql \
              src/events.sql \
              src/actions.sql \
+             src/scoring.sql \
              src/finish.sql
 
 MODULE_big = crm

@@ -31,11 +31,16 @@ SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid,
 FROM generate_series(1, :rows) n;
 
 -- Leads: :leads of them over the tenants, round-robin, changed at spread-out times.
-INSERT INTO crm.leads (tenant_id, first_name, last_name, email, company, source, status, budget, owner_id, created_at, updated_at)
+INSERT INTO crm.leads (tenant_id, first_name, last_name, email, company, source, status, budget, employee_count, industry,
+                       purchase_timeline, is_decision_maker, owner_id, created_at, updated_at)
 SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, 'Lead', 'No. ' || n,
        format('lead%s@company%s.example', n, n % 5000), format('Company %s', n % 5000),
        (enum_range(NULL::crm.lead_source))[1 + n % 9], (ARRAY['new', 'contacted', 'qualified', 'unqualified'])[1 + n % 4]::crm.lead_status,
-       (n % 100) * 1000, md5('crm bench:user:' || (1 + n % :tenants))::uuid,
+       CASE WHEN n % 11 = 0 THEN NULL ELSE ((n * 13) % 150) * 1000 END,
+       CASE WHEN n % 7 = 0 THEN NULL ELSE (n * 37) % 3000 END,
+       (ARRAY['software', 'retail', 'healthcare', 'energy', NULL, 'Technology', 'food', 'manufacturing'])[1 + n % 8],
+       (enum_range(NULL::crm.purchase_timeline))[1 + n % 5], n % 3 = 0,
+       md5('crm bench:user:' || (1 + n % :tenants))::uuid,
        timestamptz '2026-01-01' + (n % 300000) * interval '1 minute', timestamptz '2026-01-01' + ((n::bigint * 7919) % 500000) * interval '1 minute'
 FROM generate_series(1, :leads) n;
 RESET session_replication_role;

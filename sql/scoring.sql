@@ -1,0 +1,111 @@
+-- Lead scoring (src/scoring.c, src/scoring.sql): the default model at every band boundary, grades,
+-- the explanation, and invalid models.
+SET client_min_messages = warning;
+SELECT crm.create_tenant('Scoring', id => 'e0000000-0000-7000-8000-00000000000e') IS NOT NULL AS tenant;
+INSERT INTO crm.users (tenant_id, id, email, name) VALUES
+    ('e0000000-0000-7000-8000-00000000000e', 'e0000000-0000-7000-8000-0000000000e1', 'rep@scoring.test', 'Rep');
+SELECT name, is_active FROM crm.scoring_models WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e';
+
+-- one lead per boundary of each band, the other fields left unknown (0 points)
+CREATE TEMP TABLE cases (label text, employee_count int, industry text, budget numeric, purchase_timeline crm.purchase_timeline,
+                         is_decision_maker boolean, expected int);
+INSERT INTO cases VALUES
+    ('nothing known',            NULL, NULL, NULL, 'unknown', false, 0),
+    ('0 employees',              0,    NULL, NULL, 'unknown', false, 0),
+    ('1 employee',               1,    NULL, NULL, 'unknown', false, 3),
+    ('9 employees',              9,    NULL, NULL, 'unknown', false, 3),
+    ('10 employees',             10,   NULL, NULL, 'unknown', false, 8),
+    ('49 employees',             49,   NULL, NULL, 'unknown', false, 8),
+    ('50 employees',             50,   NULL, NULL, 'unknown', false, 15),
+    ('199 employees',            199,  NULL, NULL, 'unknown', false, 15),
+    ('200 employees',            200,  NULL, NULL, 'unknown', false, 20),
+    ('999 employees',            999,  NULL, NULL, 'unknown', false, 20),
+    ('1000 employees',           1000, NULL, NULL, 'unknown', false, 25),
+    ('50000 employees',          50000, NULL, NULL, 'unknown', false, 25),
+    ('software',                 NULL, 'software', NULL, 'unknown', false, 15),
+    ('Healthcare (case)',        NULL, 'Healthcare', NULL, 'unknown', false, 15),
+    ('financial_services',       NULL, 'financial_services', NULL, 'unknown', false, 15),
+    ('retail (other known)',     NULL, 'retail', NULL, 'unknown', false, 5),
+    ('empty industry',           NULL, '', NULL, 'unknown', false, 0),
+    ('budget 0',                 NULL, NULL, 0, 'unknown', false, 0),
+    ('budget 0.01',              NULL, NULL, 0.01, 'unknown', false, 3),
+    ('budget 4999.99',           NULL, NULL, 4999.99, 'unknown', false, 3),
+    ('budget 5000',              NULL, NULL, 5000, 'unknown', false, 8),
+    ('budget 24999.99',          NULL, NULL, 24999.99, 'unknown', false, 8),
+    ('budget 25000',             NULL, NULL, 25000, 'unknown', false, 15),
+    ('budget 99999.99',          NULL, NULL, 99999.99, 'unknown', false, 15),
+    ('budget 100000',            NULL, NULL, 100000, 'unknown', false, 20),
+    ('immediate',                NULL, NULL, NULL, 'immediate', false, 15),
+    ('this_quarter',             NULL, NULL, NULL, 'this_quarter', false, 12),
+    ('next_quarter',             NULL, NULL, NULL, 'next_quarter', false, 8),
+    ('this_year',                NULL, NULL, NULL, 'this_year', false, 4),
+    ('decision maker',           NULL, NULL, NULL, 'unknown', true, 25),
+    ('everything at the top',    5000, 'technology', 250000, 'immediate', true, 100),
+    ('a typical good lead',      300, 'manufacturing', 30000, 'this_quarter', false, 62),
+    ('a small one',              12, 'retail', 2000, 'this_year', false, 20);
+INSERT INTO crm.leads (tenant_id, first_name, company, employee_count, industry, budget, purchase_timeline, is_decision_maker, owner_id)
+SELECT 'e0000000-0000-7000-8000-00000000000e', label, 'Co', employee_count, industry, budget, purchase_timeline, is_decision_maker,
+       'e0000000-0000-7000-8000-0000000000e1'
+FROM cases;
+
+SELECT c.label, crm.lead_score(l) AS score, c.expected, crm.lead_score(l) = c.expected AS ok, crm.lead_grade(crm.lead_score(l)) AS grade
+FROM cases c JOIN crm.leads l ON l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = c.label
+ORDER BY c.expected, c.label;
+
+-- grades at their boundaries
+SELECT s AS score, crm.lead_grade(s) AS grade FROM unnest(ARRAY[0, 39, 40, 59, 60, 79, 80, 100, NULL]) s;
+
+-- the explanation
+SELECT jsonb_pretty(crm.explain_lead_score(l)) FROM crm.leads l
+WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = 'a typical good lead';
+SELECT crm.lead_score_parts(l) FROM crm.leads l
+WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = 'everything at the top';
+
+-- group caps and the total cap
+UPDATE crm.scoring_models SET rules = jsonb_set(jsonb_set(rules, '{caps}', '{"company_size": 10}'), '{total_cap}', '50')
+WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e';
+SELECT c.label, crm.lead_score(l) AS capped
+FROM cases c JOIN crm.leads l ON l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = c.label
+WHERE c.label IN ('1000 employees', 'everything at the top', 'a typical good lead') ORDER BY c.label;
+
+-- a tenant without an active model: NULL
+UPDATE crm.scoring_models SET is_active = false WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e';
+SELECT crm.lead_score(l) IS NULL AS no_model, crm.explain_lead_score(l) FROM crm.leads l
+WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = 'software';
+
+-- invalid models: 22023 with the JSON path of the bad element
+CREATE FUNCTION pg_temp.try_model(rules jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM crm.validate_scoring_rules(rules);
+    RETURN 'valid';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+SELECT m AS model, pg_temp.try_model(m::jsonb) AS verdict FROM (VALUES
+    ('[]'),
+    ('{"fit": []}'),
+    ('{"fit": [{"name": "x", "field": "employee_count", "ranges": [{"min": 1, "points": 5}]}], "extra": 1}'),
+    ('{"fit": [{"name": "X", "field": "employee_count", "ranges": [{"min": 1, "points": 5}]}]}'),
+    ('{"fit": [{"name": "x", "field": "salary", "ranges": [{"min": 1, "points": 5}]}]}'),
+    ('{"fit": [{"name": "x", "field": "employee_count"}]}'),
+    ('{"fit": [{"name": "x", "field": "employee_count", "ranges": [{"min": 1, "points": 5}], "equals": true}]}'),
+    ('{"fit": [{"name": "x", "field": "employee_count", "ranges": [{"min": 1, "points": 101}]}]}'),
+    ('{"fit": [{"name": "x", "field": "employee_count", "ranges": [{"min": 1, "points": 2.5}]}]}'),
+    ('{"fit": [{"name": "x", "field": "employee_count", "ranges": [{"min": 1, "points": 5}, {"min": "ten", "points": 3}]}]}'),
+    ('{"fit": [{"name": "x", "field": "employee_count", "ranges": [{"min": 1, "above": 2, "points": 5}]}]}'),
+    ('{"fit": [{"name": "x", "field": "industry", "ranges": [{"min": 1, "points": 5}]}]}'),
+    ('{"fit": [{"name": "x", "field": "industry", "in": ["a", 3], "points": 5}]}'),
+    ('{"fit": [{"name": "x", "field": "purchase_timeline", "values": {"soon": 5}}]}'),
+    ('{"fit": [{"name": "x", "field": "is_decision_maker", "equals": "yes", "points": 5}]}'),
+    ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}, {"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}]}'),
+    ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "caps": {"y": 10}}'),
+    ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "total_cap": 120}'),
+    ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "caps": {"x": 3}, "total_cap": 100}')
+) v(m);
+
+-- an admin's bad model is refused when saved, and nothing is left behind
+INSERT INTO crm.scoring_models (tenant_id, name, rules) VALUES ('e0000000-0000-7000-8000-00000000000e', 'Broken',
+    '{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": -1}]}]}');
+SELECT count(*) AS broken_models FROM crm.scoring_models WHERE name = 'Broken';
+DELETE FROM crm.tenants WHERE id = 'e0000000-0000-7000-8000-00000000000e';

@@ -1,0 +1,587 @@
+/*
+ * scoring.c: the lead scoring engine. crm.lead_score(lead) and crm.lead_score_parts(lead) score a lead
+ * row by its tenant's active model (crm.scoring_models, rules described in src/scoring.sql).
+ *
+ * A model is read (SPI) and parsed into plain C structures the first time a query scores a lead of
+ * its tenant; the parsed model stays in the function's fn_extra for the rest of the query, so a scan
+ * of a million leads parses each tenant's model once and then only compares numbers and strings.
+ * Nothing is allocated per row beyond what the executor's per-row context takes back (a detoasted
+ * text, a numeric converted to double).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+#include "utils/uuid.h"
+
+#include "crm.h"
+
+#define MAX_RULES 64
+#define MAX_GROUPS 64
+
+typedef enum
+{
+	RULE_RANGES,
+	RULE_IN,
+	RULE_VALUES,
+	RULE_EQUALS
+} RuleKind;
+
+typedef struct Range
+{
+	bool		has_lo;
+	bool		lo_inclusive;
+	double		lo;
+	Numeric		lo_num;			/* the same bound as a numeric, for numeric columns */
+	bool		has_hi;
+	bool		hi_inclusive;
+	double		hi;
+	Numeric		hi_num;
+	int			points;
+} Range;
+
+/* a value of a set or a values map; enum values are matched by OID, text by case-insensitive bytes */
+typedef struct ValuePoints
+{
+	char	   *text;
+	int			len;
+	Oid			enum_oid;
+	int			points;
+} ValuePoints;
+
+typedef struct Rule
+{
+	RuleKind	kind;
+	int			attno;			/* column of crm.leads */
+	Oid			atttype;
+	bool		is_enum;
+	int			group;			/* index into Model.group_caps */
+	int			nranges;
+	Range	   *ranges;
+	int			nvalues;
+	ValuePoints *values;
+	int			points;			/* in: points for a member; equals: points when equal */
+	int			else_points;	/* in: points for any other known value */
+	bool		equals;
+} Rule;
+
+typedef struct Model
+{
+	pg_uuid_t	tenant;
+	bool		found;			/* the tenant has an active model */
+	int			nrules;
+	Rule		rules[MAX_RULES];
+	int			ngroups;
+	char	   *group_names[MAX_GROUPS];
+	int			group_caps[MAX_GROUPS]; /* -1: no cap */
+	int			total_cap;
+} Model;
+
+/* what a query keeps between rows */
+typedef struct ScoringCache
+{
+	TupleDesc	tupdesc;		/* of crm.leads, in fn_mcxt */
+	int			tenant_attno;
+	int			nmodels;
+	int			maxmodels;
+	Model	  **models;
+} ScoringCache;
+
+/* ------------------------------------------------------------------------------------------------
+ * jsonb helpers (the model was validated when saved: anything unexpected here is a can't-happen)
+ * ------------------------------------------------------------------------------------------------ */
+
+static bool
+json_field(JsonbContainer *obj, const char *key, JsonbValue *out)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
+	if (v == NULL)
+		return false;
+	*out = *v;
+	return true;
+}
+
+static double
+json_number(JsonbValue *v)
+{
+	if (v->type != jbvNumeric)
+		elog(ERROR, "crm scoring model: number expected");
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+static int
+json_int_field(JsonbContainer *obj, const char *key, int dflt)
+{
+	JsonbValue	v;
+
+	if (!json_field(obj, key, &v))
+		return dflt;
+	return (int) json_number(&v);
+}
+
+static char *
+json_string_field(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	v;
+
+	if (!json_field(obj, key, &v))
+		return NULL;
+	if (v.type != jbvString)
+		elog(ERROR, "crm scoring model: string expected for %s", key);
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+static JsonbContainer *
+json_container_field(JsonbContainer *obj, const char *key)
+{
+	JsonbValue	v;
+
+	if (!json_field(obj, key, &v))
+		return NULL;
+	if (v.type != jbvBinary)
+		elog(ERROR, "crm scoring model: array or object expected for %s", key);
+	return v.val.binary.data;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Model parsing
+ * ------------------------------------------------------------------------------------------------ */
+
+static int
+model_group(Model *m, const char *name)
+{
+	for (int i = 0; i < m->ngroups; i++)
+		if (strcmp(m->group_names[i], name) == 0)
+			return i;
+	if (m->ngroups >= MAX_GROUPS)
+		elog(ERROR, "crm scoring model: too many groups");
+	m->group_names[m->ngroups] = pstrdup(name);
+	m->group_caps[m->ngroups] = -1;
+	return m->ngroups++;
+}
+
+/* value_for_column prepares a label for comparison with the column: an enum label becomes its OID. */
+static void
+value_for_column(ValuePoints *vp, Oid atttype, const char *label, int len)
+{
+	vp->text = pnstrdup(label, len);
+	vp->len = len;
+	vp->enum_oid = InvalidOid;
+	if (type_is_enum(atttype))
+	{
+		HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(atttype), CStringGetDatum(vp->text));
+
+		if (HeapTupleIsValid(tup))
+		{
+			vp->enum_oid = ((Form_pg_enum) GETSTRUCT(tup))->oid;
+			ReleaseSysCache(tup);
+		}
+	}
+}
+
+static void
+parse_rule(Model *m, Rule *r, JsonbContainer *obj, TupleDesc tupdesc)
+{
+	char	   *field = json_string_field(obj, "field");
+	char	   *name = json_string_field(obj, "name");
+	char	   *group = json_string_field(obj, "group");
+	JsonbContainer *c;
+	JsonbValue	v;
+
+	r->attno = 0;
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), field) == 0)
+		{
+			r->attno = i + 1;
+			r->atttype = att->atttypid;
+			r->is_enum = type_is_enum(att->atttypid);
+			break;
+		}
+	}
+	if (r->attno == 0)
+		elog(ERROR, "crm scoring model: crm.leads has no column %s", field);
+	r->group = model_group(m, group ? group : name);
+	r->nranges = 0;
+	r->nvalues = 0;
+	r->points = json_int_field(obj, "points", 0);
+	r->else_points = json_int_field(obj, "else", 0);
+
+	if ((c = json_container_field(obj, "ranges")) != NULL)
+	{
+		r->kind = RULE_RANGES;
+		r->nranges = JsonContainerSize(c);
+		r->ranges = palloc0(sizeof(Range) * r->nranges);
+		for (int i = 0; i < r->nranges; i++)
+		{
+			JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+			JsonbContainer *ro = e->val.binary.data;
+			Range	   *rg = &r->ranges[i];
+
+			if (json_field(ro, "min", &v) || json_field(ro, "above", &v))
+			{
+				rg->has_lo = true;
+				rg->lo_inclusive = json_field(ro, "min", &v);
+				rg->lo = json_number(&v);
+				rg->lo_num = DatumGetNumericCopy(NumericGetDatum(v.val.numeric));
+			}
+			if (json_field(ro, "max", &v) || json_field(ro, "below", &v))
+			{
+				rg->has_hi = true;
+				rg->hi_inclusive = json_field(ro, "max", &v);
+				rg->hi = json_number(&v);
+				rg->hi_num = DatumGetNumericCopy(NumericGetDatum(v.val.numeric));
+			}
+			rg->points = json_int_field(ro, "points", 0);
+		}
+	}
+	else if ((c = json_container_field(obj, "in")) != NULL)
+	{
+		r->kind = RULE_IN;
+		r->nvalues = JsonContainerSize(c);
+		r->values = palloc0(sizeof(ValuePoints) * r->nvalues);
+		for (int i = 0; i < r->nvalues; i++)
+		{
+			JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+
+			value_for_column(&r->values[i], r->atttype, e->val.string.val, e->val.string.len);
+			r->values[i].points = r->points;
+		}
+	}
+	else if ((c = json_container_field(obj, "values")) != NULL)
+	{
+		JsonbIterator *it = JsonbIteratorInit(c);
+		JsonbIteratorToken tok;
+		int			n = 0;
+
+		r->kind = RULE_VALUES;
+		r->values = palloc0(sizeof(ValuePoints) * JsonContainerSize(c));
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+				value_for_column(&r->values[n], r->atttype, v.val.string.val, v.val.string.len);
+			else if (tok == WJB_VALUE)
+				r->values[n++].points = (int) json_number(&v);
+		}
+		r->nvalues = n;
+	}
+	else if (json_field(obj, "equals", &v) && v.type == jbvBool)
+	{
+		r->kind = RULE_EQUALS;
+		r->equals = v.val.boolean;
+	}
+	else
+		elog(ERROR, "crm scoring model: rule %s has no form", name);
+}
+
+static void
+parse_model(Model *m, Jsonb *rules, TupleDesc tupdesc)
+{
+	JsonbContainer *root = &rules->root;
+	JsonbContainer *fit = json_container_field(root, "fit");
+	JsonbContainer *caps = json_container_field(root, "caps");
+
+	m->nrules = JsonContainerSize(fit);
+	if (m->nrules > MAX_RULES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a scoring model has at most %d rules", MAX_RULES)));
+	for (int i = 0; i < m->nrules; i++)
+		parse_rule(m, &m->rules[i], getIthJsonbValueFromContainer(fit, i)->val.binary.data, tupdesc);
+	if (caps != NULL)
+		for (int g = 0; g < m->ngroups; g++)
+			m->group_caps[g] = json_int_field(caps, m->group_names[g], -1);
+	m->total_cap = Min(json_int_field(root, "total_cap", 100), 100);
+}
+
+/* load_model reads the tenant's active model (with the caller's rights) and parses it into mcxt. */
+static Model *
+load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
+{
+	MemoryContext old;
+	Model	   *m;
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		args[1];
+	int			ret;
+
+	old = MemoryContextSwitchTo(mcxt);
+	m = palloc0(sizeof(Model));
+	memcpy(&m->tenant, tenant, sizeof(pg_uuid_t));
+	MemoryContextSwitchTo(old);
+
+	args[0] = UUIDPGetDatum(tenant);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT rules FROM crm.scoring_models WHERE tenant_id = $1 AND is_active",
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the scoring model failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			old = MemoryContextSwitchTo(mcxt);
+			parse_model(m, DatumGetJsonbPCopy(d), cache->tupdesc);
+			m->found = true;
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+
+	old = MemoryContextSwitchTo(mcxt);
+	if (cache->nmodels == cache->maxmodels)
+	{
+		cache->maxmodels = cache->maxmodels ? cache->maxmodels * 2 : 4;
+		cache->models = cache->models ? repalloc(cache->models, sizeof(Model *) * cache->maxmodels)
+			: palloc(sizeof(Model *) * cache->maxmodels);
+	}
+	cache->models[cache->nmodels++] = m;
+	MemoryContextSwitchTo(old);
+	return m;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Scoring
+ * ------------------------------------------------------------------------------------------------ */
+
+static bool
+text_matches(ValuePoints *vp, Datum d, Oid atttype, bool is_enum)
+{
+	text	   *t;
+	char	   *s;
+	int			len;
+	bool		match;
+
+	if (is_enum)
+		return DatumGetObjectId(d) == vp->enum_oid;
+	t = DatumGetTextPP(d);
+	s = VARDATA_ANY(t);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (atttype == BPCHAROID)
+		while (len > 0 && s[len - 1] == ' ')
+			len--;
+	match = len == vp->len && pg_strncasecmp(s, vp->text, len) == 0;
+	if ((Pointer) t != DatumGetPointer(d))
+		pfree(t);
+	return match;
+}
+
+/* range_matches: whether a column value lies in a range (numerics compared as numerics, exactly). */
+static bool
+range_matches(Range *rg, Datum d, Oid atttype)
+{
+	if (atttype == NUMERICOID)
+	{
+		if (rg->has_lo)
+		{
+			int			c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, d, NumericGetDatum(rg->lo_num)));
+
+			if (rg->lo_inclusive ? c < 0 : c <= 0)
+				return false;
+		}
+		if (rg->has_hi)
+		{
+			int			c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, d, NumericGetDatum(rg->hi_num)));
+
+			if (rg->hi_inclusive ? c > 0 : c >= 0)
+				return false;
+		}
+		return true;
+	}
+	else
+	{
+		double		x;
+
+		switch (atttype)
+		{
+			case INT4OID:
+				x = (double) DatumGetInt32(d);
+				break;
+			case INT8OID:
+				x = (double) DatumGetInt64(d);
+				break;
+			case INT2OID:
+				x = (double) DatumGetInt16(d);
+				break;
+			default:
+				elog(ERROR, "crm scoring: unsupported numeric column type %u", atttype);
+		}
+		if (rg->has_lo && (rg->lo_inclusive ? x < rg->lo : x <= rg->lo))
+			return false;
+		if (rg->has_hi && (rg->hi_inclusive ? x > rg->hi : x >= rg->hi))
+			return false;
+		return true;
+	}
+}
+
+static bool
+is_known_text(Datum d, bool is_enum)
+{
+	text	   *t;
+	bool		known;
+
+	if (is_enum)
+		return true;
+	t = DatumGetTextPP(d);
+	known = VARSIZE_ANY_EXHDR(t) > 0;
+	if ((Pointer) t != DatumGetPointer(d))
+		pfree(t);
+	return known;
+}
+
+/* rule_points: the points one rule gives the row (its columns deformed into values/nulls). */
+static int
+rule_points(Rule *r, Datum *values, bool *nulls)
+{
+	Datum		d = values[r->attno - 1];
+
+	if (nulls[r->attno - 1])
+		return 0;
+	switch (r->kind)
+	{
+		case RULE_RANGES:
+			for (int i = 0; i < r->nranges; i++)
+				if (range_matches(&r->ranges[i], d, r->atttype))
+					return r->ranges[i].points;
+			return 0;
+		case RULE_IN:
+			for (int i = 0; i < r->nvalues; i++)
+				if (text_matches(&r->values[i], d, r->atttype, r->is_enum))
+					return r->values[i].points;
+			return is_known_text(d, r->is_enum) ? r->else_points : 0;
+		case RULE_VALUES:
+			for (int i = 0; i < r->nvalues; i++)
+				if (text_matches(&r->values[i], d, r->atttype, r->is_enum))
+					return r->values[i].points;
+			return 0;
+		case RULE_EQUALS:
+			return DatumGetBool(d) == r->equals ? r->points : 0;
+	}
+	return 0;
+}
+
+/*
+ * score_row scores a lead row; parts (if not NULL) receives each rule's points. Returns -1 when the
+ * tenant has no active model.
+ */
+static int
+score_row(FunctionCallInfo fcinfo, HeapTupleHeader row, int *parts, int *nparts)
+{
+	ScoringCache *cache = (ScoringCache *) fcinfo->flinfo->fn_extra;
+	HeapTupleData tuple;
+	bool		isnull;
+	Datum		tenant_d;
+	pg_uuid_t  *tenant;
+	Model	   *m = NULL;
+	int			group_totals[MAX_GROUPS];
+	int			total = 0;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (cache == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		TupleDesc	td = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+
+		cache = palloc0(sizeof(ScoringCache));
+		cache->tupdesc = CreateTupleDescCopy(td);
+		ReleaseTupleDesc(td);
+		cache->tenant_attno = 0;
+		for (int i = 0; i < cache->tupdesc->natts; i++)
+			if (strcmp(NameStr(TupleDescAttr(cache->tupdesc, i)->attname), "tenant_id") == 0)
+				cache->tenant_attno = i + 1;
+		if (cache->tenant_attno == 0)
+			elog(ERROR, "crm scoring: the row has no tenant_id");
+		fcinfo->flinfo->fn_extra = cache;
+		MemoryContextSwitchTo(old);
+	}
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+
+	tenant_d = heap_getattr(&tuple, cache->tenant_attno, cache->tupdesc, &isnull);
+	if (isnull)
+		return -1;
+	tenant = DatumGetUUIDP(tenant_d);
+	for (int i = 0; i < cache->nmodels; i++)
+		if (memcmp(&cache->models[i]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
+		{
+			m = cache->models[i];
+			break;
+		}
+	if (m == NULL)
+		m = load_model(cache, tenant, fcinfo->flinfo->fn_mcxt);
+	if (!m->found)
+		return -1;
+
+	/* one pass over the row for every column the rules read (the arrays live in the per-row context) */
+	values = palloc(sizeof(Datum) * cache->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * cache->tupdesc->natts);
+	heap_deform_tuple(&tuple, cache->tupdesc, values, nulls);
+	memset(group_totals, 0, sizeof(int) * m->ngroups);
+	for (int i = 0; i < m->nrules; i++)
+	{
+		int			p = rule_points(&m->rules[i], values, nulls);
+
+		if (parts)
+			parts[i] = p;
+		group_totals[m->rules[i].group] += p;
+	}
+	pfree(values);
+	pfree(nulls);
+	if (nparts)
+		*nparts = m->nrules;
+	for (int g = 0; g < m->ngroups; g++)
+		total += (m->group_caps[g] >= 0) ? Min(group_totals[g], m->group_caps[g]) : group_totals[g];
+	return Min(total, m->total_cap);
+}
+
+PG_FUNCTION_INFO_V1(crm_lead_score);
+Datum
+crm_lead_score(PG_FUNCTION_ARGS)
+{
+	int			score = score_row(fcinfo, PG_GETARG_HEAPTUPLEHEADER(0), NULL, NULL);
+
+	if (score < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(score);
+}
+
+PG_FUNCTION_INFO_V1(crm_lead_score_parts);
+Datum
+crm_lead_score_parts(PG_FUNCTION_ARGS)
+{
+	int			parts[MAX_RULES];
+	int			nparts = 0;
+	Datum		elems[MAX_RULES];
+
+	if (score_row(fcinfo, PG_GETARG_HEAPTUPLEHEADER(0), parts, &nparts) < 0)
+		PG_RETURN_NULL();
+	for (int i = 0; i < nparts; i++)
+		elems[i] = Int32GetDatum(parts[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, nparts, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}

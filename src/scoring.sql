@@ -1,0 +1,341 @@
+-- scoring.sql: rule-based lead scoring (the engine is in src/scoring.c).
+--
+-- A scoring model is a JSON document of fit rules, each giving points for one field of a lead:
+--   {"fit": [
+--      {"name": "company_size", "field": "employee_count", "reason": "company size",
+--       "ranges": [{"min": 1000, "points": 25}, {"min": 200, "below": 1000, "points": 20}, ...]},
+--      {"name": "industry", "field": "industry", "in": ["software", ...], "points": 15, "else": 5},
+--      {"name": "timeline", "field": "purchase_timeline", "values": {"immediate": 15, ...}},
+--      {"name": "decision_maker", "field": "is_decision_maker", "equals": true, "points": 25}],
+--    "caps": {"fit": 100},
+--    "total_cap": 100}
+-- A range has any of min (>=), above (>), max (<=), below (<); the first matching range counts. "in"
+-- compares case-insensitively; "else" gives points to any other known value. A rule may name a
+-- "group" (default: its name); "caps" caps a group's total; the total is capped at total_cap (at most
+-- 100). Unknown (NULL) values score 0.
+
+CREATE TABLE crm.scoring_models (
+    tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant()
+                           REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id         uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    name       text        NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    rules      jsonb       NOT NULL,
+    is_active  boolean     NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, name)
+);
+CREATE UNIQUE INDEX scoring_models_one_active ON crm.scoring_models (tenant_id) WHERE is_active;
+COMMENT ON TABLE crm.scoring_models IS 'Lead scoring models of a tenant: rules validated when saved; exactly one is active. Everyone reads them; admins change them.';
+COMMENT ON COLUMN crm.scoring_models.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
+COMMENT ON COLUMN crm.scoring_models.id IS 'The model''s id (uuid_v7).';
+COMMENT ON COLUMN crm.scoring_models.name IS 'Model name, unique in the tenant.';
+COMMENT ON COLUMN crm.scoring_models.rules IS 'The rules (see crm.validate_scoring_rules): fit rules with points per value, range or set; group caps; a total cap of at most 100. Invalid rules are refused with 22023 and the JSON path of the bad element.';
+COMMENT ON COLUMN crm.scoring_models.is_active IS 'The model crm.lead_score uses; activating one deactivates the other.';
+COMMENT ON COLUMN crm.scoring_models.created_at IS 'When the model was created.';
+COMMENT ON COLUMN crm.scoring_models.updated_at IS 'When the model was last changed.';
+COMMENT ON INDEX crm.scoring_models_one_active IS 'One active model per tenant.';
+
+-- The fields rules may score, and their kind.
+CREATE FUNCTION crm.scoring_field_kind(field text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT CASE field
+        WHEN 'employee_count' THEN 'number' WHEN 'annual_revenue' THEN 'number' WHEN 'budget' THEN 'number'
+        WHEN 'industry' THEN 'text' WHEN 'country' THEN 'text' WHEN 'title' THEN 'text' WHEN 'company' THEN 'text'
+        WHEN 'source' THEN 'text' WHEN 'purchase_timeline' THEN 'text'
+        WHEN 'is_decision_maker' THEN 'boolean' END
+$$;
+COMMENT ON FUNCTION crm.scoring_field_kind(text) IS 'The lead fields a scoring rule may use and their kind (number, text, boolean); NULL for any other.';
+
+CREATE FUNCTION crm.validate_scoring_rules(rules jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    r jsonb;
+    i integer := 0;
+    j integer;
+    k text;
+    v jsonb;
+    path text;
+    kind text;
+    names text[] := '{}';
+    groups text[] := '{}';
+    forms integer;
+BEGIN
+    IF jsonb_typeof(rules) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'invalid scoring rules at $: a JSON object is expected' USING ERRCODE = '22023';
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(rules) LOOP
+        IF k NOT IN ('fit', 'caps', 'total_cap') THEN
+            RAISE EXCEPTION 'invalid scoring rules at $.%: unknown key', k USING ERRCODE = '22023',
+                HINT = 'A model has fit, caps and total_cap.';
+        END IF;
+    END LOOP;
+    IF jsonb_typeof(rules->'fit') IS DISTINCT FROM 'array' OR jsonb_array_length(rules->'fit') = 0 THEN
+        RAISE EXCEPTION 'invalid scoring rules at $.fit: a non-empty array of rules is expected' USING ERRCODE = '22023';
+    END IF;
+    FOR r IN SELECT value FROM jsonb_array_elements(rules->'fit') LOOP
+        path := format('$.fit[%s]', i);
+        IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'invalid scoring rules at %: a rule is a JSON object', path USING ERRCODE = '22023';
+        END IF;
+        FOR k IN SELECT jsonb_object_keys(r) LOOP
+            IF k NOT IN ('name', 'field', 'reason', 'group', 'ranges', 'in', 'points', 'else', 'values', 'equals') THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.%: unknown key', path, k USING ERRCODE = '22023';
+            END IF;
+        END LOOP;
+        IF jsonb_typeof(r->'name') IS DISTINCT FROM 'string' OR (r->>'name') !~ '^[a-z][a-z0-9_]*$' THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.name: a lowercase identifier is expected', path USING ERRCODE = '22023';
+        END IF;
+        IF (r->>'name') = ANY (names) THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.name: "%" is used twice', path, r->>'name' USING ERRCODE = '22023';
+        END IF;
+        names := names || (r->>'name');
+        groups := groups || coalesce(r->>'group', r->>'name');
+        IF r ? 'group' AND (jsonb_typeof(r->'group') <> 'string' OR (r->>'group') !~ '^[a-z][a-z0-9_]*$') THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.group: a lowercase identifier is expected', path USING ERRCODE = '22023';
+        END IF;
+        IF r ? 'reason' AND jsonb_typeof(r->'reason') <> 'string' THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.reason: a string is expected', path USING ERRCODE = '22023';
+        END IF;
+        kind := crm.scoring_field_kind(r->>'field');
+        IF kind IS NULL THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.field: % is not a field rules can score', path, coalesce(r->'field', 'null'::jsonb)
+                USING ERRCODE = '22023',
+                      HINT = 'Fields: employee_count, annual_revenue, budget, industry, country, title, company, source, purchase_timeline, is_decision_maker.';
+        END IF;
+        forms := (r ? 'ranges')::int + (r ? 'in')::int + (r ? 'values')::int + (r ? 'equals')::int;
+        IF forms <> 1 THEN
+            RAISE EXCEPTION 'invalid scoring rules at %: a rule has exactly one of ranges, in, values, equals', path USING ERRCODE = '22023';
+        END IF;
+        IF r ? 'ranges' THEN
+            IF kind <> 'number' THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.ranges: ranges apply to numeric fields', path USING ERRCODE = '22023';
+            END IF;
+            IF jsonb_typeof(r->'ranges') <> 'array' OR jsonb_array_length(r->'ranges') = 0 THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.ranges: a non-empty array is expected', path USING ERRCODE = '22023';
+            END IF;
+            j := 0;
+            FOR v IN SELECT value FROM jsonb_array_elements(r->'ranges') LOOP
+                IF jsonb_typeof(v) <> 'object' THEN
+                    RAISE EXCEPTION 'invalid scoring rules at %.ranges[%]: a JSON object is expected', path, j USING ERRCODE = '22023';
+                END IF;
+                FOR k IN SELECT jsonb_object_keys(v) LOOP
+                    IF k NOT IN ('min', 'above', 'max', 'below', 'points') THEN
+                        RAISE EXCEPTION 'invalid scoring rules at %.ranges[%].%: unknown key', path, j, k USING ERRCODE = '22023';
+                    END IF;
+                    IF jsonb_typeof(v->k) <> 'number' THEN
+                        RAISE EXCEPTION 'invalid scoring rules at %.ranges[%].%: a number is expected', path, j, k USING ERRCODE = '22023';
+                    END IF;
+                END LOOP;
+                IF NOT v ? 'points' THEN
+                    RAISE EXCEPTION 'invalid scoring rules at %.ranges[%].points: missing', path, j USING ERRCODE = '22023';
+                END IF;
+                PERFORM crm.check_points(v->'points', format('%s.ranges[%s].points', path, j));
+                IF v ? 'min' AND v ? 'above' OR v ? 'max' AND v ? 'below' THEN
+                    RAISE EXCEPTION 'invalid scoring rules at %.ranges[%]: at most one lower and one upper bound', path, j USING ERRCODE = '22023';
+                END IF;
+                j := j + 1;
+            END LOOP;
+        ELSIF r ? 'in' THEN
+            IF kind <> 'text' THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.in: sets apply to text fields', path USING ERRCODE = '22023';
+            END IF;
+            IF jsonb_typeof(r->'in') <> 'array' OR jsonb_array_length(r->'in') = 0
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(r->'in') e WHERE jsonb_typeof(e) <> 'string') THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.in: a non-empty array of strings is expected', path USING ERRCODE = '22023';
+            END IF;
+            PERFORM crm.check_points(r->'points', path || '.points');
+            j := 0;
+            FOR v IN SELECT value FROM jsonb_array_elements(r->'in') LOOP
+                PERFORM crm.check_enum_label(r->>'field', v #>> '{}', format('%s.in[%s]', path, j));
+                j := j + 1;
+            END LOOP;
+            IF r ? 'else' THEN
+                PERFORM crm.check_points(r->'else', path || '.else');
+            END IF;
+        ELSIF r ? 'values' THEN
+            IF kind <> 'text' THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.values: values apply to text fields', path USING ERRCODE = '22023';
+            END IF;
+            IF jsonb_typeof(r->'values') <> 'object' THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.values: an object of value -> points is expected', path USING ERRCODE = '22023';
+            END IF;
+            FOR k IN SELECT jsonb_object_keys(r->'values') LOOP
+                PERFORM crm.check_points(r->'values'->k, format('%s.values.%s', path, k));
+                PERFORM crm.check_enum_label(r->>'field', k, format('%s.values.%s', path, k));
+            END LOOP;
+            IF r ? 'points' OR r ? 'else' THEN
+                RAISE EXCEPTION 'invalid scoring rules at %: a values rule takes its points from values', path USING ERRCODE = '22023';
+            END IF;
+        ELSE
+            IF kind <> 'boolean' OR jsonb_typeof(r->'equals') <> 'boolean' THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.equals: equals applies to a boolean field, with true or false', path USING ERRCODE = '22023';
+            END IF;
+            PERFORM crm.check_points(r->'points', path || '.points');
+        END IF;
+        i := i + 1;
+    END LOOP;
+    IF rules ? 'caps' THEN
+        IF jsonb_typeof(rules->'caps') <> 'object' THEN
+            RAISE EXCEPTION 'invalid scoring rules at $.caps: an object of group -> cap is expected' USING ERRCODE = '22023';
+        END IF;
+        FOR k IN SELECT jsonb_object_keys(rules->'caps') LOOP
+            IF NOT k = ANY (groups) THEN
+                RAISE EXCEPTION 'invalid scoring rules at $.caps.%: no rule is in group "%"', k, k USING ERRCODE = '22023';
+            END IF;
+            PERFORM crm.check_points(rules->'caps'->k, '$.caps.' || k);
+        END LOOP;
+    END IF;
+    IF rules ? 'total_cap' THEN
+        PERFORM crm.check_points(rules->'total_cap', '$.total_cap');
+    END IF;
+    RETURN rules;
+END
+$$;
+COMMENT ON FUNCTION crm.validate_scoring_rules(jsonb) IS 'Checks a scoring model''s rules and returns them; anything wrong raises 22023 naming the JSON path of the bad element, e.g. $.fit[2].ranges[0].points.';
+
+CREATE FUNCTION crm.check_points(points jsonb, path text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+BEGIN
+    IF jsonb_typeof(points) IS DISTINCT FROM 'number' OR (points #>> '{}') !~ '^\d+$' OR (points #>> '{}')::numeric > 100 THEN
+        RAISE EXCEPTION 'invalid scoring rules at %: a whole number of points from 0 to 100 is expected', path USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.check_points(jsonb, text) IS 'Raises 22023 naming path unless points is a whole number from 0 to 100 (used by crm.validate_scoring_rules).';
+
+CREATE FUNCTION crm.check_enum_label(field text, label text, path text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
+$$
+BEGIN
+    IF field = 'source' AND NOT label = ANY (enum_range(NULL::crm.lead_source)::text[])
+       OR field = 'purchase_timeline' AND NOT label = ANY (enum_range(NULL::crm.purchase_timeline)::text[]) THEN
+        RAISE EXCEPTION 'invalid scoring rules at %: "%" is not a value of %', path, label, field USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.check_enum_label(text, text, text) IS 'Raises 22023 naming path when label is not a value of the enumerated lead field (source, purchase_timeline); used by crm.validate_scoring_rules.';
+
+-- The classic five-part fit score every tenant starts with.
+CREATE FUNCTION crm.default_scoring_rules() RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT '{
+      "fit": [
+        {"name": "company_size", "field": "employee_count", "reason": "company size",
+         "ranges": [{"min": 1000, "points": 25}, {"min": 200, "below": 1000, "points": 20}, {"min": 50, "below": 200, "points": 15},
+                    {"min": 10, "below": 50, "points": 8}, {"min": 1, "below": 10, "points": 3}]},
+        {"name": "industry", "field": "industry", "reason": "target industry",
+         "in": ["software", "technology", "financial_services", "healthcare", "manufacturing"], "points": 15, "else": 5},
+        {"name": "budget", "field": "budget", "reason": "budget",
+         "ranges": [{"min": 100000, "points": 20}, {"min": 25000, "below": 100000, "points": 15}, {"min": 5000, "below": 25000, "points": 8},
+                    {"above": 0, "below": 5000, "points": 3}]},
+        {"name": "timeline", "field": "purchase_timeline", "reason": "buying soon",
+         "values": {"immediate": 15, "this_quarter": 12, "next_quarter": 8, "this_year": 4, "unknown": 0}},
+        {"name": "decision_maker", "field": "is_decision_maker", "reason": "decision maker", "equals": true, "points": 25}
+      ],
+      "total_cap": 100
+    }'::jsonb
+$$;
+COMMENT ON FUNCTION crm.default_scoring_rules() IS 'The default model: company size (up to 25), target industry (15, other known 5), budget (up to 20), purchase timeline (up to 15), decision maker (25).';
+
+CREATE FUNCTION crm.scoring_models_before_write() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    NEW.rules := crm.validate_scoring_rules(NEW.rules);
+    IF NEW.is_active AND (TG_OP = 'INSERT' OR NOT OLD.is_active) THEN
+        UPDATE crm.scoring_models SET is_active = false WHERE tenant_id = NEW.tenant_id AND is_active AND id <> NEW.id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.scoring_models_before_write() IS 'Trigger: validates a model''s rules; activating a model deactivates the tenant''s other one.';
+CREATE TRIGGER scoring_models_before_write BEFORE INSERT OR UPDATE OF rules, is_active ON crm.scoring_models
+    FOR EACH ROW EXECUTE FUNCTION crm.scoring_models_before_write();
+SELECT crm.secure_table('crm.scoring_models', 'config');
+
+CREATE FUNCTION crm.create_default_scoring_model() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES (NEW.id, 'Default fit', crm.default_scoring_rules(), true);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.create_default_scoring_model() IS 'Trigger: gives a new tenant the default scoring model, active.';
+CREATE TRIGGER tenants_default_scoring_model AFTER INSERT ON crm.tenants
+    FOR EACH ROW EXECUTE FUNCTION crm.create_default_scoring_model();
+
+-- The engine (src/scoring.c): the points of each rule of the tenant's active model, in rule order.
+CREATE FUNCTION crm.lead_score_parts(lead crm.leads) RETURNS integer[]
+    AS 'MODULE_PATHNAME', 'crm_lead_score_parts'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.lead_score_parts(crm.leads) IS 'The points each fit rule of the tenant''s active model gives the lead, in rule order, before caps (crm.explain_lead_score shows them with names).';
+
+CREATE FUNCTION crm.lead_score(lead crm.leads) RETURNS integer
+    AS 'MODULE_PATHNAME', 'crm_lead_score'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.lead_score(crm.leads) IS 'The lead''s score, 0 to 100, by its tenant''s active scoring model (group caps and the total cap applied); NULL when the tenant has no active model. The model is read and parsed once per query.';
+
+CREATE FUNCTION crm.lead_grade(score integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT CASE WHEN score IS NULL THEN NULL WHEN score >= 80 THEN 'A' WHEN score >= 60 THEN 'B' WHEN score >= 40 THEN 'C' ELSE 'D' END
+$$;
+COMMENT ON FUNCTION crm.lead_grade(integer) IS 'A score''s grade: A from 80, B from 60, C from 40, else D.';
+
+CREATE FUNCTION crm.explain_lead_score(lead crm.leads) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    m jsonb := (SELECT s.rules FROM crm.scoring_models s WHERE s.tenant_id = lead.tenant_id AND s.is_active);
+    parts integer[] := crm.lead_score_parts(lead);
+    rules_ jsonb := '[]';
+    groups jsonb := '{}';
+    r jsonb;
+    i integer := 0;
+    g text;
+    score integer := crm.lead_score(lead);
+BEGIN
+    IF m IS NULL THEN
+        RETURN jsonb_build_object('score', NULL, 'reason', 'the tenant has no active scoring model');
+    END IF;
+    FOR r IN SELECT value FROM jsonb_array_elements(m->'fit') LOOP
+        i := i + 1;
+        g := coalesce(r->>'group', r->>'name');
+        rules_ := rules_ || jsonb_build_object('rule', r->>'name', 'group', g, 'field', r->>'field',
+                                               'value', to_jsonb(lead)->(r->>'field'), 'points', parts[i]);
+        groups := jsonb_set(groups, ARRAY[g], to_jsonb(coalesce((groups->>g)::int, 0) + parts[i]));
+    END LOOP;
+    -- group totals as they count: capped where the model caps them
+    FOR g IN SELECT jsonb_object_keys(coalesce(m->'caps', '{}')) LOOP
+        groups := jsonb_set(groups, ARRAY[g], to_jsonb(least((groups->>g)::int, (m->'caps'->>g)::int)));
+    END LOOP;
+    RETURN jsonb_build_object(
+        'score', score,
+        'grade', crm.lead_grade(score),
+        'rules', rules_,
+        'groups', groups,
+        'top_reasons', (SELECT coalesce(jsonb_agg(x.reason ORDER BY x.points DESC, x.ord), '[]')
+                          FROM (SELECT coalesce(f.value->>'reason', f.value->>'name') || ' (+' || parts[f.ord] || ')' AS reason,
+                                       parts[f.ord] AS points, f.ord
+                                  FROM jsonb_array_elements(m->'fit') WITH ORDINALITY f(value, ord)
+                                 WHERE parts[f.ord] > 0
+                                 ORDER BY parts[f.ord] DESC, f.ord LIMIT 3) x));
+END
+$$;
+COMMENT ON FUNCTION crm.explain_lead_score(crm.leads) IS 'Why a lead scores what it does: {score, grade, rules: [{rule, group, field, value, points}], groups: {group: points after its cap}, top_reasons: ["decision maker (+25)", ...]} (the three rules that gave most).';
+
+CREATE VIEW crm_api.scoring_models WITH (security_invoker = true) AS
+    SELECT tenant_id, id, name, rules, is_active, created_at, updated_at FROM crm.scoring_models;
+COMMENT ON VIEW crm_api.scoring_models IS 'The tenant''s lead scoring models; admins change them (rules are validated: 400 with the JSON path of the bad element).';
+GRANT SELECT ON crm_api.scoring_models TO crm_rep;
+GRANT INSERT, UPDATE, DELETE ON crm_api.scoring_models TO crm_admin;
