@@ -52,6 +52,13 @@ SELECT c.label, crm.lead_score(l) AS score, c.expected, crm.lead_score(l) = c.ex
 FROM cases c JOIN crm.leads l ON l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = c.label
 ORDER BY c.expected, c.label;
 
+-- on a table scan the planner scores from the columns (no whole rows are built); a row from a subquery
+-- is scored whole; both give the same scores
+EXPLAIN (VERBOSE, COSTS OFF) SELECT crm.lead_score(l) FROM crm.leads l;
+SELECT count(*) AS scored, count(*) FILTER (WHERE a.s IS DISTINCT FROM b.s) AS disagreements
+FROM (SELECT l.id, crm.lead_score(l) AS s FROM crm.leads l WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e') a
+JOIN (SELECT x.id, crm.lead_score(x) AS s FROM (SELECT * FROM crm.leads OFFSET 0) x WHERE x.tenant_id = 'e0000000-0000-7000-8000-00000000000e') b USING (id);
+
 -- grades at their boundaries
 SELECT s AS score, crm.lead_grade(s) AS grade FROM unnest(ARRAY[0, 39, 40, 59, 60, 79, 80, 100, NULL]) s;
 

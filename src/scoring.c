@@ -16,6 +16,12 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/makefuncs.h"
+#include "nodes/pathnodes.h"
+#include "nodes/supportnodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_func.h"
+#include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -26,6 +32,17 @@
 #include "utils/uuid.h"
 
 #include "crm.h"
+
+/*
+ * The lead columns rules may score, in the order crm.lead_score_fields() takes them after tenant_id
+ * (crm.scoring_field_kind in src/scoring.sql lists the same ones).
+ */
+static const char *const score_fields[] = {
+	"employee_count", "annual_revenue", "budget", "industry", "country", "title", "company", "source",
+	"purchase_timeline", "is_decision_maker"
+};
+
+#define NFIELDS lengthof(score_fields)
 
 #define MAX_RULES 64
 #define MAX_GROUPS 64
@@ -63,7 +80,7 @@ typedef struct ValuePoints
 typedef struct Rule
 {
 	RuleKind	kind;
-	int			attno;			/* column of crm.leads */
+	int			field;			/* index into score_fields */
 	Oid			atttype;
 	bool		is_enum;
 	int			group;			/* index into Model.group_caps */
@@ -91,8 +108,10 @@ typedef struct Model
 /* what a query keeps between rows */
 typedef struct ScoringCache
 {
-	TupleDesc	tupdesc;		/* of crm.leads, in fn_mcxt */
+	Oid			field_types[NFIELDS];	/* the type of each scored field */
+	TupleDesc	tupdesc;		/* whole-row entry points: crm.leads, in fn_mcxt */
 	int			tenant_attno;
+	int			field_attnos[NFIELDS];
 	int			nmodels;
 	int			maxmodels;
 	Model	  **models;
@@ -197,7 +216,7 @@ value_for_column(ValuePoints *vp, Oid atttype, const char *label, int len)
 }
 
 static void
-parse_rule(Model *m, Rule *r, JsonbContainer *obj, TupleDesc tupdesc)
+parse_rule(Model *m, Rule *r, JsonbContainer *obj, ScoringCache *cache)
 {
 	char	   *field = json_string_field(obj, "field");
 	char	   *name = json_string_field(obj, "name");
@@ -205,21 +224,14 @@ parse_rule(Model *m, Rule *r, JsonbContainer *obj, TupleDesc tupdesc)
 	JsonbContainer *c;
 	JsonbValue	v;
 
-	r->attno = 0;
-	for (int i = 0; i < tupdesc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), field) == 0)
-		{
-			r->attno = i + 1;
-			r->atttype = att->atttypid;
-			r->is_enum = type_is_enum(att->atttypid);
-			break;
-		}
-	}
-	if (r->attno == 0)
-		elog(ERROR, "crm scoring model: crm.leads has no column %s", field);
+	r->field = -1;
+	for (int i = 0; i < (int) NFIELDS; i++)
+		if (strcmp(score_fields[i], field) == 0)
+			r->field = i;
+	if (r->field < 0)
+		elog(ERROR, "crm scoring model: %s is not a scored field", field);
+	r->atttype = cache->field_types[r->field];
+	r->is_enum = type_is_enum(r->atttype);
 	r->group = model_group(m, group ? group : name);
 	r->nranges = 0;
 	r->nvalues = 0;
@@ -294,7 +306,7 @@ parse_rule(Model *m, Rule *r, JsonbContainer *obj, TupleDesc tupdesc)
 }
 
 static void
-parse_model(Model *m, Jsonb *rules, TupleDesc tupdesc)
+parse_model(Model *m, Jsonb *rules, ScoringCache *cache)
 {
 	JsonbContainer *root = &rules->root;
 	JsonbContainer *fit = json_container_field(root, "fit");
@@ -306,7 +318,7 @@ parse_model(Model *m, Jsonb *rules, TupleDesc tupdesc)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a scoring model has at most %d rules", MAX_RULES)));
 	for (int i = 0; i < m->nrules; i++)
-		parse_rule(m, &m->rules[i], getIthJsonbValueFromContainer(fit, i)->val.binary.data, tupdesc);
+		parse_rule(m, &m->rules[i], getIthJsonbValueFromContainer(fit, i)->val.binary.data, cache);
 	if (caps != NULL)
 		for (int g = 0; g < m->ngroups; g++)
 			m->group_caps[g] = json_int_field(caps, m->group_names[g], -1);
@@ -343,7 +355,7 @@ load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
 		if (!isnull)
 		{
 			old = MemoryContextSwitchTo(mcxt);
-			parse_model(m, DatumGetJsonbPCopy(d), cache->tupdesc);
+			parse_model(m, DatumGetJsonbPCopy(d), cache);
 			m->found = true;
 			MemoryContextSwitchTo(old);
 		}
@@ -451,13 +463,13 @@ is_known_text(Datum d, bool is_enum)
 	return known;
 }
 
-/* rule_points: the points one rule gives the row (its columns deformed into values/nulls). */
+/* rule_points: the points one rule gives a lead (its scored fields in values/nulls). */
 static int
 rule_points(Rule *r, Datum *values, bool *nulls)
 {
-	Datum		d = values[r->attno - 1];
+	Datum		d = values[r->field];
 
-	if (nulls[r->attno - 1])
+	if (nulls[r->field])
 		return 0;
 	switch (r->kind)
 	{
@@ -483,50 +495,17 @@ rule_points(Rule *r, Datum *values, bool *nulls)
 }
 
 /*
- * score_row scores a lead row; parts (if not NULL) receives each rule's points. Returns -1 when the
- * tenant has no active model.
+ * score_fields_of scores a lead given its tenant and its scored fields; parts (if not NULL) receives
+ * each rule's points. Returns -1 when the tenant has no active model.
  */
 static int
-score_row(FunctionCallInfo fcinfo, HeapTupleHeader row, int *parts, int *nparts)
+score_fields_of(FunctionCallInfo fcinfo, ScoringCache *cache, pg_uuid_t *tenant, Datum *values, bool *nulls,
+				int *parts, int *nparts)
 {
-	ScoringCache *cache = (ScoringCache *) fcinfo->flinfo->fn_extra;
-	HeapTupleData tuple;
-	bool		isnull;
-	Datum		tenant_d;
-	pg_uuid_t  *tenant;
 	Model	   *m = NULL;
 	int			group_totals[MAX_GROUPS];
 	int			total = 0;
-	Datum	   *values;
-	bool	   *nulls;
 
-	if (cache == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		TupleDesc	td = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
-
-		cache = palloc0(sizeof(ScoringCache));
-		cache->tupdesc = CreateTupleDescCopy(td);
-		ReleaseTupleDesc(td);
-		cache->tenant_attno = 0;
-		for (int i = 0; i < cache->tupdesc->natts; i++)
-			if (strcmp(NameStr(TupleDescAttr(cache->tupdesc, i)->attname), "tenant_id") == 0)
-				cache->tenant_attno = i + 1;
-		if (cache->tenant_attno == 0)
-			elog(ERROR, "crm scoring: the row has no tenant_id");
-		fcinfo->flinfo->fn_extra = cache;
-		MemoryContextSwitchTo(old);
-	}
-
-	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = row;
-
-	tenant_d = heap_getattr(&tuple, cache->tenant_attno, cache->tupdesc, &isnull);
-	if (isnull)
-		return -1;
-	tenant = DatumGetUUIDP(tenant_d);
 	for (int i = 0; i < cache->nmodels; i++)
 		if (memcmp(&cache->models[i]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
 		{
@@ -538,10 +517,6 @@ score_row(FunctionCallInfo fcinfo, HeapTupleHeader row, int *parts, int *nparts)
 	if (!m->found)
 		return -1;
 
-	/* one pass over the row for every column the rules read (the arrays live in the per-row context) */
-	values = palloc(sizeof(Datum) * cache->tupdesc->natts);
-	nulls = palloc(sizeof(bool) * cache->tupdesc->natts);
-	heap_deform_tuple(&tuple, cache->tupdesc, values, nulls);
 	memset(group_totals, 0, sizeof(int) * m->ngroups);
 	for (int i = 0; i < m->nrules; i++)
 	{
@@ -551,13 +526,75 @@ score_row(FunctionCallInfo fcinfo, HeapTupleHeader row, int *parts, int *nparts)
 			parts[i] = p;
 		group_totals[m->rules[i].group] += p;
 	}
-	pfree(values);
-	pfree(nulls);
 	if (nparts)
 		*nparts = m->nrules;
 	for (int g = 0; g < m->ngroups; g++)
 		total += (m->group_caps[g] >= 0) ? Min(group_totals[g], m->group_caps[g]) : group_totals[g];
 	return Min(total, m->total_cap);
+}
+
+/* score_row scores a whole crm.leads row: one pass over the row, then the scored fields. */
+static int
+score_row(FunctionCallInfo fcinfo, HeapTupleHeader row, int *parts, int *nparts)
+{
+	ScoringCache *cache = (ScoringCache *) fcinfo->flinfo->fn_extra;
+	HeapTupleData tuple;
+	Datum	   *values;
+	bool	   *nulls;
+	Datum		fv[NFIELDS];
+	bool		fn[NFIELDS];
+	int			score;
+
+	if (cache == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		TupleDesc	td = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+
+		cache = palloc0(sizeof(ScoringCache));
+		cache->tupdesc = CreateTupleDescCopy(td);
+		ReleaseTupleDesc(td);
+		for (int i = 0; i < cache->tupdesc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(cache->tupdesc, i);
+
+			if (att->attisdropped)
+				continue;
+			if (strcmp(NameStr(att->attname), "tenant_id") == 0)
+				cache->tenant_attno = i + 1;
+			for (int f = 0; f < (int) NFIELDS; f++)
+				if (strcmp(NameStr(att->attname), score_fields[f]) == 0)
+				{
+					cache->field_attnos[f] = i + 1;
+					cache->field_types[f] = att->atttypid;
+				}
+		}
+		if (cache->tenant_attno == 0)
+			elog(ERROR, "crm scoring: the row has no tenant_id");
+		for (int f = 0; f < (int) NFIELDS; f++)
+			if (cache->field_attnos[f] == 0)
+				elog(ERROR, "crm scoring: the row has no %s", score_fields[f]);
+		fcinfo->flinfo->fn_extra = cache;
+		MemoryContextSwitchTo(old);
+	}
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+	/* the arrays live in the per-row context; freed here all the same */
+	values = palloc(sizeof(Datum) * cache->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * cache->tupdesc->natts);
+	heap_deform_tuple(&tuple, cache->tupdesc, values, nulls);
+	for (int f = 0; f < (int) NFIELDS; f++)
+	{
+		fv[f] = values[cache->field_attnos[f] - 1];
+		fn[f] = nulls[cache->field_attnos[f] - 1];
+	}
+	score = nulls[cache->tenant_attno - 1] ? -1
+		: score_fields_of(fcinfo, cache, DatumGetUUIDP(values[cache->tenant_attno - 1]), fv, fn, parts, nparts);
+	pfree(values);
+	pfree(nulls);
+	return score;
 }
 
 PG_FUNCTION_INFO_V1(crm_lead_score);
@@ -584,4 +621,92 @@ crm_lead_score_parts(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nparts; i++)
 		elems[i] = Int32GetDatum(parts[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, nparts, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/*
+ * crm.lead_score_fields(tenant_id, employee_count, ...): the same score from the columns themselves.
+ * The planner calls it in place of crm.lead_score(l) when l is a row of crm.leads (see the support
+ * function below), so that a scan never has to build whole rows to score them.
+ */
+PG_FUNCTION_INFO_V1(crm_lead_score_fields);
+Datum
+crm_lead_score_fields(PG_FUNCTION_ARGS)
+{
+	ScoringCache *cache = (ScoringCache *) fcinfo->flinfo->fn_extra;
+	Datum		fv[NFIELDS];
+	bool		fn[NFIELDS];
+	int			score;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ScoringCache));
+		for (int f = 0; f < (int) NFIELDS; f++)
+			cache->field_types[f] = get_fn_expr_argtype(fcinfo->flinfo, f + 1);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	for (int f = 0; f < (int) NFIELDS; f++)
+	{
+		fn[f] = PG_ARGISNULL(f + 1);
+		fv[f] = fn[f] ? (Datum) 0 : PG_GETARG_DATUM(f + 1);
+	}
+	score = score_fields_of(fcinfo, cache, PG_GETARG_UUID_P(0), fv, fn, NULL, NULL);
+	if (score < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(score);
+}
+
+/*
+ * Planner support for crm.lead_score: crm.lead_score(l), with l the whole row of the table crm.leads in
+ * the query, becomes crm.lead_score_fields(l.tenant_id, l.employee_count, ...). Anything else (a row
+ * from a function, a subquery, an outer query) is left as it is.
+ */
+PG_FUNCTION_INFO_V1(crm_lead_score_support);
+Datum
+crm_lead_score_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestSimplify *req;
+	Var		   *row;
+	RangeTblEntry *rte;
+	Oid			relid;
+	List	   *args = NIL;
+	Oid			argtypes[NFIELDS + 1];
+	Oid			fn;
+	List	   *fname;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestSimplify *) rawreq;
+	if (req->root == NULL || list_length(req->fcall->args) != 1 || !IsA(linitial(req->fcall->args), Var))
+		PG_RETURN_POINTER(NULL);
+	row = (Var *) linitial(req->fcall->args);
+	if (row->varattno != 0 || row->varlevelsup != 0 || row->varno <= 0 ||
+		row->varno > list_length(req->root->parse->rtable))
+		PG_RETURN_POINTER(NULL);
+	rte = rt_fetch(row->varno, req->root->parse->rtable);
+	relid = get_typ_typrelid(row->vartype);
+	if (rte->rtekind != RTE_RELATION || !OidIsValid(relid) || rte->relid != relid)
+		PG_RETURN_POINTER(NULL);
+
+	for (int f = -1; f < (int) NFIELDS; f++)
+	{
+		const char *col = f < 0 ? "tenant_id" : score_fields[f];
+		AttrNumber	attno = get_attnum(relid, col);
+		Oid			type;
+		int32		typmod;
+		Oid			coll;
+
+		if (attno == InvalidAttrNumber)
+			PG_RETURN_POINTER(NULL);
+		get_atttypetypmodcoll(relid, attno, &type, &typmod, &coll);
+		args = lappend(args, makeVar(row->varno, attno, type, typmod, coll, 0));
+		argtypes[f + 1] = type;
+	}
+	fname = list_make2(makeString("crm"), makeString("lead_score_fields"));
+	fn = LookupFuncName(fname, NFIELDS + 1, argtypes, true);
+	if (!OidIsValid(fn))
+		PG_RETURN_POINTER(NULL);
+	PG_RETURN_POINTER(makeFuncExpr(fn, INT4OID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
 }

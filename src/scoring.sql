@@ -279,9 +279,23 @@ CREATE FUNCTION crm.lead_score_parts(lead crm.leads) RETURNS integer[]
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.lead_score_parts(crm.leads) IS 'The points each fit rule of the tenant''s active model gives the lead, in rule order, before caps (crm.explain_lead_score shows them with names).';
 
+CREATE FUNCTION crm.lead_score_fields(tenant_id uuid, employee_count integer, annual_revenue numeric, budget numeric,
+                                      industry text, country character, title text, company text, source crm.lead_source,
+                                      purchase_timeline crm.purchase_timeline, is_decision_maker boolean)
+    RETURNS integer
+    AS 'MODULE_PATHNAME', 'crm_lead_score_fields'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.lead_score_fields(uuid, integer, numeric, numeric, text, character, text, text, crm.lead_source, crm.purchase_timeline, boolean) IS 'crm.lead_score from a lead''s scored columns: the planner calls it in place of crm.lead_score(l) for rows of crm.leads, so that scoring a table never builds whole rows.';
+
+CREATE FUNCTION crm.lead_score_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'crm_lead_score_support'
+    LANGUAGE C STRICT;
+COMMENT ON FUNCTION crm.lead_score_support(internal) IS 'Planner support of crm.lead_score: rewrites crm.lead_score(l) on a row of crm.leads into crm.lead_score_fields(l.tenant_id, l.employee_count, ...).';
+
 CREATE FUNCTION crm.lead_score(lead crm.leads) RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_lead_score'
-    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE
+    SUPPORT crm.lead_score_support;
 COMMENT ON FUNCTION crm.lead_score(crm.leads) IS 'The lead''s score, 0 to 100, by its tenant''s active scoring model (group caps and the total cap applied); NULL when the tenant has no active model. The model is read and parsed once per query.';
 
 CREATE FUNCTION crm.lead_grade(score integer) RETURNS text
