@@ -7,8 +7,8 @@ COMMENT ON TYPE crm.lifecycle_stage IS 'Where an account stands with the tenant:
 -- parent column. SECURITY DEFINER: the walk must see every ancestor, including records the caller's
 -- policies hide, and it only ever reads rows of NEW's tenant.
 CREATE FUNCTION crm.check_hierarchy() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 DECLARE
     col text := TG_ARGV[0];
@@ -100,6 +100,9 @@ CREATE TRIGGER accounts_before_write BEFORE INSERT OR UPDATE OF domain, country 
 CREATE TRIGGER accounts_hierarchy BEFORE INSERT OR UPDATE OF parent_account_id ON crm.accounts
     FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('parent_account_id');
 
+ALTER TABLE crm.accounts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.accounts FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.accounts', '');
 SELECT crm.secure_table('crm.accounts', 'owned');
 
 CREATE VIEW crm_api.accounts WITH (security_invoker = true) AS

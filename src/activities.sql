@@ -64,8 +64,8 @@ COMMENT ON COLUMN crm.activities.updated_at IS 'When it was last changed.';
 -- Side effects of logging an activity. SECURITY DEFINER: a rep logs a call with a contact another rep
 -- owns, and the contact is reached all the same; only rows of NEW's tenant are touched.
 CREATE FUNCTION crm.activities_after_insert() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 BEGIN
     IF NEW.contact_id IS NOT NULL THEN
@@ -84,6 +84,9 @@ COMMENT ON FUNCTION crm.activities_after_insert() IS 'Trigger: a logged activity
 CREATE TRIGGER activities_after_insert AFTER INSERT ON crm.activities
     FOR EACH ROW EXECUTE FUNCTION crm.activities_after_insert();
 
+ALTER TABLE crm.activities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.activities FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.activities', '');
 SELECT crm.secure_table('crm.activities', 'owned');
 
 CREATE VIEW crm_api.activities WITH (security_invoker = true) AS

@@ -95,6 +95,9 @@ CREATE TRIGGER contacts_before_write BEFORE INSERT OR UPDATE OF email_opt_out, s
 CREATE TRIGGER contacts_hierarchy BEFORE INSERT OR UPDATE OF reports_to_id ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('reports_to_id');
 
+ALTER TABLE crm.contacts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.contacts FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.contacts', '');
 SELECT crm.secure_table('crm.contacts', 'owned');
 
 CREATE TABLE crm.contact_emails (
@@ -265,7 +268,13 @@ COMMENT ON FUNCTION crm.contacts_after_write() IS 'Trigger: keeps contact_emails
 CREATE TRIGGER contacts_after_write AFTER INSERT OR UPDATE OF email, phone ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.contacts_after_write();
 
+ALTER TABLE crm.contact_emails ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.contact_emails FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.contact_emails', '');
 SELECT crm.secure_table('crm.contact_emails', 'child', 'crm.contacts', 'contact_id');
+ALTER TABLE crm.contact_phones ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.contact_phones FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.contact_phones', '');
 SELECT crm.secure_table('crm.contact_phones', 'child', 'crm.contacts', 'contact_id');
 
 CREATE VIEW crm_api.contacts WITH (security_invoker = true) AS

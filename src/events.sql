@@ -30,13 +30,16 @@ COMMENT ON COLUMN crm.events.entity_id IS 'The record it happened to.';
 COMMENT ON COLUMN crm.events.payload IS 'Details of the event (ids, stages, amounts).';
 COMMENT ON COLUMN crm.events.actor_id IS 'The user who caused it (crm.current_user_id()), if known.';
 COMMENT ON COLUMN crm.events.created_at IS 'When it happened (transaction time).';
+ALTER TABLE crm.events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.events FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.events', '');
 SELECT crm.secure_table('crm.events', 'log');
 
 -- Appends an event and announces it. Only crm's own code calls it.
 CREATE FUNCTION crm.emit_event(tenant uuid, type text, entity_type crm.entity_type, entity_id uuid, payload jsonb DEFAULT '{}')
     RETURNS uuid
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 DECLARE
     new_id uuid := crm.uuid_v7();
@@ -58,8 +61,8 @@ COMMENT ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) IS 
 -- The events of leads, opportunities and tasks, from their triggers, so that plain SQL, the HTTP API
 -- and the actions all emit them. SECURITY DEFINER to call emit_event.
 CREATE FUNCTION crm.emit_record_events() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 DECLARE
     st record;
@@ -141,13 +144,16 @@ COMMENT ON COLUMN crm.audit_log.new_values IS 'After: the changed columns of an 
 COMMENT ON COLUMN crm.audit_log.changed_by IS 'The CRM user who made the change (crm.current_user_id()), if known.';
 COMMENT ON COLUMN crm.audit_log.db_role IS 'The database role that made the change.';
 COMMENT ON COLUMN crm.audit_log.changed_at IS 'When (transaction time).';
+ALTER TABLE crm.audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.audit_log FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.audit_log', '');
 SELECT crm.secure_table('crm.audit_log', 'log');
 
 -- One INSERT per statement, from the transition tables. SECURITY DEFINER: callers cannot write the log.
 -- Rows of a tenant being deleted are not logged (the log goes with the tenant).
 CREATE FUNCTION crm.audit() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 DECLARE
     who uuid := crm.current_user_id();

@@ -106,6 +106,9 @@ COMMENT ON FUNCTION crm.leads_before_write() IS 'Trigger: normalizes a lead''s c
 CREATE TRIGGER leads_before_write BEFORE INSERT OR UPDATE ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_before_write();
 
+ALTER TABLE crm.leads ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.leads FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.leads', '');
 SELECT crm.secure_table('crm.leads', 'owned');
 
 CREATE VIEW crm_api.leads WITH (security_invoker = true) AS

@@ -38,6 +38,9 @@ COMMENT ON COLUMN crm.notes.opportunity_id IS 'The opportunity it is about.';
 COMMENT ON COLUMN crm.notes.owner_id IS 'The author; defaults to the caller.';
 COMMENT ON COLUMN crm.notes.created_at IS 'When it was written.';
 COMMENT ON COLUMN crm.notes.updated_at IS 'When it was last changed.';
+ALTER TABLE crm.notes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.notes FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.notes', '');
 SELECT crm.secure_table('crm.notes', 'owned');
 
 CREATE TABLE crm.note_mentions (
@@ -59,6 +62,9 @@ COMMENT ON COLUMN crm.note_mentions.id IS 'The mention''s id (uuid_v7).';
 COMMENT ON COLUMN crm.note_mentions.note_id IS 'The note.';
 COMMENT ON COLUMN crm.note_mentions.user_id IS 'The user mentioned.';
 COMMENT ON COLUMN crm.note_mentions.created_at IS 'When the user was mentioned.';
+ALTER TABLE crm.note_mentions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.note_mentions FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.note_mentions', '');
 SELECT crm.secure_table('crm.note_mentions', 'child', 'crm.notes', 'note_id');
 
 CREATE VIEW crm_api.notes WITH (security_invoker = true) AS

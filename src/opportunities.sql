@@ -149,6 +149,9 @@ COMMENT ON FUNCTION crm.opportunities_before_write() IS 'Trigger: defaults an op
 CREATE TRIGGER opportunities_before_write BEFORE INSERT OR UPDATE ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_before_write();
 
+ALTER TABLE crm.opportunities ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.opportunities FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.opportunities', '');
 SELECT crm.secure_table('crm.opportunities', 'owned');
 
 ------------------------------------------------------------------------------------------------------
@@ -186,8 +189,8 @@ COMMENT ON COLUMN crm.opportunity_stage_history.time_in_previous_stage IS 'How l
 
 -- Records a stage change. SECURITY DEFINER: callers have no INSERT privilege on the history.
 CREATE FUNCTION crm.opportunities_record_stage() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 BEGIN
     IF TG_OP = 'UPDATE' AND NEW.stage_id IS NOT DISTINCT FROM OLD.stage_id THEN
@@ -207,6 +210,9 @@ COMMENT ON FUNCTION crm.opportunities_record_stage() IS 'Trigger: appends the st
 CREATE TRIGGER opportunities_record_stage AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_record_stage();
 
+ALTER TABLE crm.opportunity_stage_history ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.opportunity_stage_history FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_stage_history', '');
 SELECT crm.secure_table('crm.opportunity_stage_history', 'child', 'crm.opportunities', 'opportunity_id');
 REVOKE INSERT, UPDATE, DELETE ON crm.opportunity_stage_history FROM crm_rep;
 

@@ -43,8 +43,9 @@ END
 $$;
 COMMENT ON FUNCTION crm.tenant_guard() IS 'Trigger: refuses (42501) to insert a row for a tenant other than the caller''s, or to change a row''s tenant_id, before any other trigger runs.';
 
--- Installs the contract of a tenant table: RLS enabled and forced, the policies of its kind, grants,
--- pg_dump registration, the tenant guard and the updated_at trigger. Used by the install script only.
+-- Installs the policies of a tenant table's kind, its grants, the tenant guard and the updated_at
+-- trigger, after checking that the table has RLS enabled and forced and is registered for pg_dump (each
+-- table's file does both, in plain sight). Used by the install script only.
 CREATE FUNCTION crm.secure_table(tbl regclass, kind text, parent regclass DEFAULT NULL, parent_column name DEFAULT NULL,
                                  owner_column name DEFAULT 'owner_id')
     RETURNS void
@@ -61,8 +62,13 @@ BEGIN
     IF kind NOT IN ('owned', 'config', 'shared', 'child', 'log') THEN
         RAISE EXCEPTION 'unknown table kind %', kind USING ERRCODE = '22023';
     END IF;
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', t);
+    -- each table's file enables and forces RLS and registers it for pg_dump, in plain sight; this checks it
+    IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = tbl AND c.relrowsecurity AND c.relforcerowsecurity) THEN
+        RAISE EXCEPTION 'table % must have row-level security enabled and forced before crm.secure_table', tbl;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'crm' AND tbl = ANY (e.extconfig)) THEN
+        RAISE EXCEPTION 'table % must be registered with pg_extension_config_dump before crm.secure_table', tbl;
+    END IF;
     IF kind = 'owned' THEN
         mine := format('%I = crm.current_user_id()', owner_column);
         EXECUTE format('CREATE POLICY owned_read ON %s FOR SELECT USING (%s AND (%s OR (SELECT crm.sees_all_records())))', t, in_tenant, mine);
@@ -107,8 +113,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'updated_at' AND NOT attisdropped) THEN
         EXECUTE format('CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', t);
     END IF;
-    PERFORM pg_catalog.pg_extension_config_dump(tbl, '');
 END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) FROM PUBLIC;
-COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: enables and forces RLS on a tenant table and gives it the policies of its kind (owned by owner_column, config, shared, log, or child of parent through parent_column), its grants, pg_dump registration, the tenant guard and updated_at triggers.';
+COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: checks that a tenant table has RLS enabled and forced and is registered for pg_dump, and gives it the policies of its kind (owned by owner_column, config, shared, log, or child of parent through parent_column), its grants, the tenant guard and updated_at triggers.';

@@ -120,14 +120,20 @@ COMMENT ON FUNCTION crm.pipelines_before_delete() IS 'Trigger: refuses to delete
 CREATE TRIGGER pipelines_before_delete BEFORE DELETE ON crm.pipelines
     FOR EACH ROW EXECUTE FUNCTION crm.pipelines_before_delete();
 
+ALTER TABLE crm.pipelines ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.pipelines FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.pipelines', '');
 SELECT crm.secure_table('crm.pipelines', 'config');
+ALTER TABLE crm.pipeline_stages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.pipeline_stages FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.pipeline_stages', '');
 SELECT crm.secure_table('crm.pipeline_stages', 'config');
 
 -- Every new tenant gets the default pipeline. SECURITY DEFINER: the tenant is created by the operator,
 -- who has no tenant context.
 CREATE FUNCTION crm.create_default_pipeline() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 DECLARE
     p uuid := crm.uuid_v7();

@@ -34,6 +34,9 @@ COMMENT ON COLUMN crm.products.currency IS 'ISO 4217 code of the price; defaults
 COMMENT ON COLUMN crm.products.active IS 'False for a product no longer sold (kept for history).';
 COMMENT ON COLUMN crm.products.created_at IS 'When the product was created.';
 COMMENT ON COLUMN crm.products.updated_at IS 'When the product was last changed.';
+ALTER TABLE crm.products ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.products FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.products', '');
 SELECT crm.secure_table('crm.products', 'config');
 
 CREATE TABLE crm.opportunity_line_items (
@@ -137,6 +140,9 @@ COMMENT ON FUNCTION crm.opportunities_amount_from_lines() IS 'Trigger: refuses a
 CREATE TRIGGER opportunities_amount_from_lines BEFORE UPDATE OF amount ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_amount_from_lines();
 
+ALTER TABLE crm.opportunity_line_items ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.opportunity_line_items FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_line_items', '');
 SELECT crm.secure_table('crm.opportunity_line_items', 'child', 'crm.opportunities', 'opportunity_id');
 
 CREATE VIEW crm_api.products WITH (security_invoker = true) AS

@@ -258,11 +258,14 @@ $$;
 COMMENT ON FUNCTION crm.scoring_models_before_write() IS 'Trigger: validates a model''s rules; activating a model deactivates the tenant''s other one.';
 CREATE TRIGGER scoring_models_before_write BEFORE INSERT OR UPDATE OF rules, is_active ON crm.scoring_models
     FOR EACH ROW EXECUTE FUNCTION crm.scoring_models_before_write();
+ALTER TABLE crm.scoring_models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.scoring_models FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.scoring_models', '');
 SELECT crm.secure_table('crm.scoring_models', 'config');
 
 CREATE FUNCTION crm.create_default_scoring_model() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 BEGIN
     INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES (NEW.id, 'Default fit', crm.default_scoring_rules(), true);

@@ -36,6 +36,9 @@ COMMENT ON COLUMN crm.tags.usage_count IS 'How many records carry the tag (kept 
 COMMENT ON COLUMN crm.tags.created_at IS 'When the tag was created.';
 COMMENT ON COLUMN crm.tags.updated_at IS 'When the tag was last changed.';
 COMMENT ON INDEX crm.tags_tenant_name IS 'One tag per name per tenant, case-insensitively.';
+ALTER TABLE crm.tags ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.tags FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.tags', '');
 SELECT crm.secure_table('crm.tags', 'shared');
 -- usage_count is the database's to keep
 REVOKE INSERT, UPDATE ON crm.tags FROM crm_rep;
@@ -87,8 +90,8 @@ CREATE TRIGGER taggings_before_write BEFORE INSERT OR UPDATE ON crm.taggings
 
 -- usage_count, once per statement. SECURITY DEFINER: counts every tagging, seen or not by the caller.
 CREATE FUNCTION crm.taggings_count() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 BEGIN
     UPDATE crm.tags t SET usage_count = (SELECT count(*) FROM crm.taggings g WHERE g.tenant_id = t.tenant_id AND g.tag_id = t.id)
@@ -101,13 +104,16 @@ CREATE TRIGGER taggings_count_insert AFTER INSERT ON crm.taggings
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.taggings_count();
 CREATE TRIGGER taggings_count_delete AFTER DELETE ON crm.taggings
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.taggings_count();
+ALTER TABLE crm.taggings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.taggings FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.taggings', '');
 SELECT crm.secure_table('crm.taggings', 'shared');
 REVOKE UPDATE ON crm.taggings FROM crm_rep;
 
 -- A deleted record loses its tags. SECURITY DEFINER: the caller may not see every tagging.
 CREATE FUNCTION crm.untag_deleted() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
 $$
 BEGIN
     DELETE FROM crm.taggings g USING gone

@@ -76,6 +76,9 @@ COMMENT ON FUNCTION crm.tasks_before_write() IS 'Trigger: sets completed_at when
 CREATE TRIGGER tasks_before_write BEFORE INSERT OR UPDATE OF status, completed_at ON crm.tasks
     FOR EACH ROW EXECUTE FUNCTION crm.tasks_before_write();
 
+ALTER TABLE crm.tasks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.tasks FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.tasks', '');
 SELECT crm.secure_table('crm.tasks', 'owned', owner_column => 'assignee_id');
 
 CREATE VIEW crm_api.tasks WITH (security_invoker = true) AS
