@@ -40,17 +40,6 @@ SELECT results_eq($$SELECT name FROM crm.accounts WHERE search @@ to_tsquery('si
     'an account by its name');
 RESET ROLE;
 SET LOCAL enable_seqscan = off;
-CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    line text;
-    acc text := '';
-BEGIN
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
-        acc := acc || line || E'\n';
-    END LOOP;
-    RETURN acc;
-END
-$$;
 SELECT ok(pg_temp.plan_of($$SELECT * FROM crm.leads WHERE search @@ to_tsquery('simple', 'chotchkies')$$) ~ 'leads_search',
     'the search uses the GIN index');
 RESET enable_seqscan;

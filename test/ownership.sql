@@ -64,17 +64,6 @@ SELECT is((SELECT count(*) FROM crm.accounts), 2::bigint, 'private tenant: an ad
 -- The sharing test runs once per statement, not per row.
 RESET ROLE;
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
-CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    line text;
-    acc text := '';
-BEGIN
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
-        acc := acc || line || E'\n';
-    END LOOP;
-    RETURN acc;
-END
-$$;
 SELECT ok(pg_temp.plan_of('SELECT * FROM crm.contacts') ~ 'InitPlan', 'the role and sharing test is an InitPlan (once per statement)');
 SELECT ok(pg_temp.plan_of('SELECT * FROM crm.contacts') ~ 'tenant_id = crm.current_tenant\(\)', 'the tenant test is in the plan');
 

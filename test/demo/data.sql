@@ -5,8 +5,7 @@
 SET client_min_messages = warning;
 
 BEGIN;
-CREATE FUNCTION pg_temp.demo_id(label text) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT md5('crm demo:' || label)::uuid $$;
+\ir ids.psql
 
 DELETE FROM crm.tenants WHERE id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'));
 

@@ -4,8 +4,7 @@
 \pset footer off
 \pset null '(none)'
 SET client_min_messages = warning;
-CREATE FUNCTION pg_temp.demo_id(label text) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-$$ SELECT md5('crm demo:' || label)::uuid $$;
+\ir ids.psql
 
 \echo
 \echo '== Tenants (as the operator, who bypasses row-level security)'
