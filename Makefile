@@ -27,7 +27,9 @@ SQL_PIECES = src/schemas.sql \
              src/tags.sql \
              src/events.sql \
              src/actions.sql \
+             src/jobs.sql \
              src/scoring.sql \
+             src/qualification.sql \
              src/finish.sql
 
 MODULE_big = crm

@@ -80,6 +80,38 @@ UPDATE crm.scoring_models SET is_active = false WHERE tenant_id = 'e0000000-0000
 SELECT crm.lead_score(l) IS NULL AS no_model, crm.explain_lead_score(l) FROM crm.leads l
 WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = 'software';
 
+-- engagement: each activity is worth the rule's points halved every half_life_days (here: a connected
+-- call 12 points, halving every 10 days; any email 4 points, halving every 5 days; the group capped at 30)
+INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES ('e0000000-0000-7000-8000-00000000000e', 'Engaged', '{
+    "fit": [{"name": "decision_maker", "field": "is_decision_maker", "reason": "decision maker", "equals": true, "points": 25}],
+    "engagement": [{"name": "calls", "type": "call", "outcome": "connected", "points": 12, "half_life_days": 10, "reason": "calls that connected"},
+                   {"name": "emails", "type": "email", "points": 4, "half_life_days": 5, "reason": "emails"}],
+    "caps": {"engagement": 30}}', true);
+CREATE FUNCTION pg_temp.engaged() RETURNS crm.leads LANGUAGE sql AS $$
+    SELECT l FROM crm.leads l WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = 'decision maker' $$;
+SELECT 'no activity' AS step, (pg_temp.engaged()).score, crm.lead_score_parts(pg_temp.engaged()) AS parts;
+-- a connected call today, 10 and 20 days ago: 12 + 6 + 3; a call nobody answered counts for nothing
+INSERT INTO crm.activities (tenant_id, type, outcome, occurred_at, lead_id, owner_id)
+SELECT 'e0000000-0000-7000-8000-00000000000e', 'call', o, now() - d * interval '1 day', (pg_temp.engaged()).id, 'e0000000-0000-7000-8000-0000000000e1'
+FROM (VALUES ('connected', 0), ('connected', 10), ('connected', 20), ('no_answer', 0)) v(o, d);
+SELECT 'three calls' AS step, (pg_temp.engaged()).score, crm.lead_score_parts(pg_temp.engaged()) AS parts;
+-- the summary the lead carries: per type and outcome, the times of the latest activities
+SELECT t.key AS type, o.key AS outcome, jsonb_array_length(o.value) AS activities
+FROM jsonb_each((pg_temp.engaged()).engagement) t, jsonb_each(t.value) o ORDER BY 1, 2;
+-- two emails (today and 5 days ago: 4 + 2), then three more today: the engagement group stops at 30
+INSERT INTO crm.activities (tenant_id, type, occurred_at, lead_id, owner_id)
+SELECT 'e0000000-0000-7000-8000-00000000000e', 'email', now() - d * interval '1 day', (pg_temp.engaged()).id, 'e0000000-0000-7000-8000-0000000000e1'
+FROM unnest(ARRAY[0, 5]) d;
+SELECT 'and two emails' AS step, (pg_temp.engaged()).score, crm.lead_score_parts(pg_temp.engaged()) AS parts;
+INSERT INTO crm.activities (tenant_id, type, lead_id, owner_id)
+SELECT 'e0000000-0000-7000-8000-00000000000e', 'email', (pg_temp.engaged()).id, 'e0000000-0000-7000-8000-0000000000e1'
+FROM generate_series(1, 3);
+SELECT 'and three more' AS step, (pg_temp.engaged()).score, crm.lead_score_parts(pg_temp.engaged()) AS parts;
+SELECT jsonb_pretty(crm.explain_lead_score(pg_temp.engaged()) #- '{rules,0,value}');
+-- deleting the activities takes their points back
+DELETE FROM crm.activities WHERE lead_id = (pg_temp.engaged()).id;
+SELECT 'activities deleted' AS step, (pg_temp.engaged()).score, (pg_temp.engaged()).engagement;
+
 -- invalid models: 22023 with the JSON path of the bad element
 CREATE FUNCTION pg_temp.try_model(rules jsonb) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -108,7 +140,17 @@ SELECT m AS model, pg_temp.try_model(m::jsonb) AS verdict FROM (VALUES
     ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}, {"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}]}'),
     ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "caps": {"y": 10}}'),
     ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "total_cap": 120}'),
-    ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "caps": {"x": 3}, "total_cap": 100}')
+    ('{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "caps": {"x": 3}, "total_cap": 100}'),
+    ('{"engagement": [{"name": "calls", "type": "call", "points": 5, "half_life_days": 30}]}'),
+    ('{"engagement": {"name": "calls"}}'),
+    ('{"engagement": [{"name": "calls", "type": "fax", "points": 5, "half_life_days": 30}]}'),
+    ('{"engagement": [{"name": "calls", "type": "call", "outcome": "Connected!", "points": 5, "half_life_days": 30}]}'),
+    ('{"engagement": [{"name": "calls", "type": "call", "points": 5}]}'),
+    ('{"engagement": [{"name": "calls", "type": "call", "points": 5, "half_life_days": 0}]}'),
+    ('{"engagement": [{"name": "calls", "type": "call", "points": 500, "half_life_days": 7}]}'),
+    ('{"engagement": [{"name": "calls", "type": "call", "points": 5, "half_life_days": 7, "decay": "fast"}]}'),
+    ('{"fit": [{"name": "calls", "field": "budget", "ranges": [{"min": 1, "points": 5}]}], "engagement": [{"name": "calls", "type": "call", "points": 5, "half_life_days": 7}]}'),
+    ('{"engagement": [{"name": "calls", "type": "call", "points": 5, "half_life_days": 7}], "caps": {"engagement": 20}}')
 ) v(m);
 
 -- an admin's bad model is refused when saved, and nothing is left behind

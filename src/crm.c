@@ -15,5 +15,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	crm_jobs_init();
 	crm_context_init();
 }

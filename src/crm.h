@@ -9,4 +9,7 @@
 /* context.c: registers the crm.* GUCs and reserves the prefix; called once from _PG_init. */
 extern void crm_context_init(void);
 
+/* jobs.c: registers crm.batch_size; called from _PG_init before the prefix is reserved. */
+extern void crm_jobs_init(void);
+
 #endif							/* CRM_H */

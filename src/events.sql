@@ -1,7 +1,8 @@
 -- events.sql: the outbox (crm.events) and the audit log (crm.audit_log), both written by the database
 -- alone, read by managers and admins.
 --
--- Events are what integrations consume: lead.created, lead.converted, lead.lost, opportunity.created,
+-- Events are what integrations consume: lead.created, lead.qualified and lead.score_dropped
+-- (src/qualification.sql), lead.converted, lead.lost, opportunity.created,
 -- opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed. Each insert is
 -- announced with pg_notify('crm_events', '<tenant_id>:<event id>'), delivered at commit.
 -- The audit log records who changed what on every core table: the old and new values of the columns
@@ -24,7 +25,7 @@ CREATE INDEX events_tenant_entity ON crm.events (tenant_id, entity_type, entity_
 COMMENT ON TABLE crm.events IS 'The outbox: one row per business event, in order of id (uuid_v7), announced on channel crm_events. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.events.tenant_id IS 'The tenant the event belongs to.';
 COMMENT ON COLUMN crm.events.id IS 'The event''s id (uuid_v7: ordered by time).';
-COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.converted, lead.lost, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed.';
+COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.qualified, lead.score_dropped, lead.converted, lead.lost, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed.';
 COMMENT ON COLUMN crm.events.entity_type IS 'The kind of record it happened to.';
 COMMENT ON COLUMN crm.events.entity_id IS 'The record it happened to.';
 COMMENT ON COLUMN crm.events.payload IS 'Details of the event (ids, stages, amounts).';
@@ -133,7 +134,7 @@ CREATE TABLE crm.audit_log (
 );
 CREATE INDEX audit_log_row ON crm.audit_log (tenant_id, table_name, row_id, changed_at);
 CREATE INDEX audit_log_changed_at ON crm.audit_log (tenant_id, changed_at);
-COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at and the derived search document aside), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
+COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at and what the database derives aside: the search document, a lead''s score, grade, scored_at, score_dropped_at and engagement, whose history is crm.lead_score_history), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.audit_log.tenant_id IS 'The tenant of the changed row.';
 COMMENT ON COLUMN crm.audit_log.id IS 'The entry''s id (uuid_v7).';
 COMMENT ON COLUMN crm.audit_log.table_name IS 'The table changed, without schema (leads, opportunities, ...).';
@@ -174,9 +175,11 @@ BEGIN
         SELECT d.tenant_id, TG_TABLE_NAME, d.id, 'update', d.old_values, d.new_values, who, db_role_
           FROM (SELECT n.tenant_id, n.id,
                        (SELECT jsonb_object_agg(k, oj->k) FROM jsonb_object_keys(nj) k
-                         WHERE k NOT IN ('updated_at', 'search') AND oj->k IS DISTINCT FROM nj->k) AS old_values,
+                         WHERE k NOT IN ('updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement')
+                           AND oj->k IS DISTINCT FROM nj->k) AS old_values,
                        (SELECT jsonb_object_agg(k, nj->k) FROM jsonb_object_keys(nj) k
-                         WHERE k NOT IN ('updated_at', 'search') AND oj->k IS DISTINCT FROM nj->k) AS new_values
+                         WHERE k NOT IN ('updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement')
+                           AND oj->k IS DISTINCT FROM nj->k) AS new_values
                   FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
                        LATERAL (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj) j) d
          WHERE d.new_values IS NOT NULL;

@@ -28,7 +28,11 @@ CREATE TABLE crm.leads (
     is_decision_maker        boolean               NOT NULL DEFAULT false,
     country                  char(2)               CHECK (country ~ '^[A-Z]{2}$'),
     score                    integer               CHECK (score BETWEEN 0 AND 100),
-    grade                    char(1)               CHECK (grade IN ('A', 'B', 'C', 'D', 'F')),
+    grade                    char(1)               CHECK (grade IN ('A', 'B', 'C', 'D')),
+    scored_at                timestamptz,
+    qualified_at             timestamptz,
+    score_dropped_at         timestamptz,
+    engagement               jsonb                 CHECK (pg_catalog.jsonb_typeof(engagement) = 'object'),
     owner_id                 uuid                  NOT NULL DEFAULT crm.current_user_id(),
     converted_at             timestamptz,
     converted_account_id     uuid,
@@ -72,8 +76,12 @@ COMMENT ON COLUMN crm.leads.budget IS 'Budget the lead has for the purchase.';
 COMMENT ON COLUMN crm.leads.purchase_timeline IS 'When the lead means to buy: immediate, this_quarter, next_quarter, this_year, unknown.';
 COMMENT ON COLUMN crm.leads.is_decision_maker IS 'Whether the lead decides the purchase.';
 COMMENT ON COLUMN crm.leads.country IS 'ISO 3166-1 alpha-2 country code.';
-COMMENT ON COLUMN crm.leads.score IS 'Lead score, 0 to 100 (set by lead scoring).';
-COMMENT ON COLUMN crm.leads.grade IS 'Lead grade, A to F (set by lead scoring).';
+COMMENT ON COLUMN crm.leads.score IS 'Lead score, 0 to 100, by the tenant''s active scoring model: kept by the database whenever a scored field changes or an activity is logged (crm.score_lead, crm.rescore_leads); NULL without an active model.';
+COMMENT ON COLUMN crm.leads.grade IS 'Grade of the score (crm.lead_grade): A from 80, B from 60, C from 40, else D.';
+COMMENT ON COLUMN crm.leads.scored_at IS 'When score last changed.';
+COMMENT ON COLUMN crm.leads.qualified_at IS 'When the lead was first qualified, by reaching the tenant''s qualification_threshold (which also creates a follow-up task and emits lead.qualified) or by hand. Scoring qualifies a lead once.';
+COMMENT ON COLUMN crm.leads.score_dropped_at IS 'Set when a qualified lead''s score falls below the qualification threshold (the lead stays qualified: review it), cleared when it reaches it again; emits lead.score_dropped.';
+COMMENT ON COLUMN crm.leads.engagement IS 'Summary of the lead''s activities that engagement rules score, kept by the database: {"call": {"connected": [epoch seconds of the latest 50, newest first]}, ...} ("" for no outcome).';
 COMMENT ON COLUMN crm.leads.owner_id IS 'The user who works the lead; defaults to the caller.';
 COMMENT ON COLUMN crm.leads.converted_at IS 'When the lead was converted; set exactly when status is converted.';
 COMMENT ON COLUMN crm.leads.converted_account_id IS 'The account the lead was converted into (or matched to).';
@@ -113,7 +121,8 @@ SELECT crm.secure_table('crm.leads', 'owned');
 
 CREATE VIEW crm_api.leads WITH (security_invoker = true) AS
     SELECT tenant_id, id, first_name, last_name, email, phone, company, title, source, status, employee_count,
-           industry, annual_revenue, budget, purchase_timeline, is_decision_maker, country, score, grade, owner_id,
+           industry, annual_revenue, budget, purchase_timeline, is_decision_maker, country, score, grade, scored_at,
+           qualified_at, score_dropped_at, owner_id,
            converted_at, converted_account_id, converted_contact_id, converted_opportunity_id, lost_reason, custom,
            created_at, updated_at, search
     FROM crm.leads;

@@ -3,16 +3,24 @@
  * row by its tenant's active model (crm.scoring_models, rules described in src/scoring.sql).
  *
  * A model is read (SPI) and parsed into plain C structures the first time a query scores a lead of
- * its tenant; the parsed model stays in the function's fn_extra for the rest of the query, so a scan
- * of a million leads parses each tenant's model once and then only compares numbers and strings.
- * Nothing is allocated per row beyond what the executor's per-row context takes back (a detoasted
- * text, a numeric converted to double).
+ * its tenant; the parsed model stays in the function's fn_extra for the rest of the query (found again
+ * per row through a small hash table on the tenant id), so a scan of a million leads parses each
+ * tenant's model once and then only compares numbers and strings. Nothing is allocated per row beyond
+ * what the executor's per-row context takes back (a detoasted text or numeric).
+ *
+ * Engagement rules score a lead's activities from the summary the lead row carries (crm.leads.engagement,
+ * kept by a trigger on crm.activities: per activity type and outcome, the times of the latest ones), so
+ * scoring never queries crm.activities: each activity is worth the rule's points halved every
+ * half_life_days since it occurred, as of the transaction's start.
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -28,31 +36,36 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "utils/uuid.h"
 
 #include "crm.h"
 
 /*
- * The lead columns rules may score, in the order crm.lead_score_fields() takes them after tenant_id
- * (crm.scoring_field_kind in src/scoring.sql lists the same ones).
+ * The lead columns scoring reads, in the order crm.lead_score_fields() takes them after tenant_id: the
+ * ones fit rules may score (crm.scoring_field_kind in src/scoring.sql lists the same), then the
+ * engagement summary that engagement rules read.
  */
 static const char *const score_fields[] = {
 	"employee_count", "annual_revenue", "budget", "industry", "country", "title", "company", "source",
-	"purchase_timeline", "is_decision_maker"
+	"purchase_timeline", "is_decision_maker", "engagement"
 };
 
 #define NFIELDS lengthof(score_fields)
+#define ENGAGEMENT_FIELD (NFIELDS - 1)
 
 #define MAX_RULES 64
 #define MAX_GROUPS 64
+#define MODEL_SLOTS 512			/* the per-query table of tenants' models; more tenants are looked up linearly */
 
 typedef enum
 {
 	RULE_RANGES,
 	RULE_IN,
 	RULE_VALUES,
-	RULE_EQUALS
+	RULE_EQUALS,
+	RULE_ENGAGEMENT
 } RuleKind;
 
 typedef struct Range
@@ -91,6 +104,9 @@ typedef struct Rule
 	int			points;			/* in: points for a member; equals: points when equal */
 	int			else_points;	/* in: points for any other known value */
 	bool		equals;
+	char	   *activity_type;	/* engagement: the activity type ... */
+	char	   *outcome;		/* ... and outcome (NULL: any) it counts */
+	double		half_life;		/* engagement: seconds for an activity's points to halve */
 } Rule;
 
 typedef struct Model
@@ -103,6 +119,7 @@ typedef struct Model
 	char	   *group_names[MAX_GROUPS];
 	int			group_caps[MAX_GROUPS]; /* -1: no cap */
 	int			total_cap;
+	bool		uses_field[NFIELDS];	/* some rule reads the field */
 } Model;
 
 /* what a query keeps between rows */
@@ -112,9 +129,11 @@ typedef struct ScoringCache
 	TupleDesc	tupdesc;		/* whole-row entry points: crm.leads, in fn_mcxt */
 	int			tenant_attno;
 	int			field_attnos[NFIELDS];
+	Model	   *last;			/* the model used for the previous row */
+	Model	   *slots[MODEL_SLOTS]; /* open addressing on the tenant id */
 	int			nmodels;
 	int			maxmodels;
-	Model	  **models;
+	Model	  **models;			/* every model loaded, in load order */
 } ScoringCache;
 
 /* ------------------------------------------------------------------------------------------------
@@ -305,20 +324,48 @@ parse_rule(Model *m, Rule *r, JsonbContainer *obj, ScoringCache *cache)
 		elog(ERROR, "crm scoring model: rule %s has no form", name);
 }
 
+/* parse_engagement_rule: {"name", "type", "outcome"?, "points", "half_life_days", "group"?, "reason"?} */
+static void
+parse_engagement_rule(Model *m, Rule *r, JsonbContainer *obj)
+{
+	char	   *name = json_string_field(obj, "name");
+	char	   *group = json_string_field(obj, "group");
+	JsonbValue	v;
+
+	memset(r, 0, sizeof(Rule));
+	r->kind = RULE_ENGAGEMENT;
+	r->field = ENGAGEMENT_FIELD;
+	r->group = model_group(m, group ? group : "engagement");
+	r->activity_type = json_string_field(obj, "type");
+	r->outcome = json_string_field(obj, "outcome");
+	r->points = json_int_field(obj, "points", 0);
+	if (!json_field(obj, "half_life_days", &v) || json_number(&v) <= 0)
+		elog(ERROR, "crm scoring model: rule %s has no half-life", name);
+	r->half_life = json_number(&v) * SECS_PER_DAY;
+}
+
 static void
 parse_model(Model *m, Jsonb *rules, ScoringCache *cache)
 {
 	JsonbContainer *root = &rules->root;
 	JsonbContainer *fit = json_container_field(root, "fit");
+	JsonbContainer *engagement = json_container_field(root, "engagement");
 	JsonbContainer *caps = json_container_field(root, "caps");
+	int			nfit = fit ? JsonContainerSize(fit) : 0;
+	int			nengagement = engagement ? JsonContainerSize(engagement) : 0;
 
-	m->nrules = JsonContainerSize(fit);
+	m->nrules = nfit + nengagement;
 	if (m->nrules > MAX_RULES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a scoring model has at most %d rules", MAX_RULES)));
-	for (int i = 0; i < m->nrules; i++)
+	/* fit rules first, then engagement rules: crm.lead_score_parts keeps that order */
+	for (int i = 0; i < nfit; i++)
 		parse_rule(m, &m->rules[i], getIthJsonbValueFromContainer(fit, i)->val.binary.data, cache);
+	for (int i = 0; i < nengagement; i++)
+		parse_engagement_rule(m, &m->rules[nfit + i], getIthJsonbValueFromContainer(engagement, i)->val.binary.data);
+	for (int i = 0; i < m->nrules; i++)
+		m->uses_field[m->rules[i].field] = true;
 	if (caps != NULL)
 		for (int g = 0; g < m->ngroups; g++)
 			m->group_caps[g] = json_int_field(caps, m->group_names[g], -1);
@@ -371,7 +418,37 @@ load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
 	}
 	cache->models[cache->nmodels++] = m;
 	MemoryContextSwitchTo(old);
+	/* the slots stay at most half full; beyond that, find_model searches the list */
+	if (cache->nmodels <= MODEL_SLOTS / 2)
+	{
+		uint32		h = hash_bytes((const unsigned char *) tenant, sizeof(pg_uuid_t)) & (MODEL_SLOTS - 1);
+
+		while (cache->slots[h] != NULL)
+			h = (h + 1) & (MODEL_SLOTS - 1);
+		cache->slots[h] = m;
+	}
 	return m;
+}
+
+/* find_model: the tenant's model from the previous row, the slots, or the list; NULL if not loaded. */
+static Model *
+find_model(ScoringCache *cache, pg_uuid_t *tenant)
+{
+	if (cache->last != NULL && memcmp(&cache->last->tenant, tenant, sizeof(pg_uuid_t)) == 0)
+		return cache->last;
+	if (cache->nmodels <= MODEL_SLOTS / 2)
+	{
+		uint32		h = hash_bytes((const unsigned char *) tenant, sizeof(pg_uuid_t)) & (MODEL_SLOTS - 1);
+
+		for (; cache->slots[h] != NULL; h = (h + 1) & (MODEL_SLOTS - 1))
+			if (memcmp(&cache->slots[h]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
+				return cache->slots[h];
+		return NULL;
+	}
+	for (int i = 0; i < cache->nmodels; i++)
+		if (memcmp(&cache->models[i]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
+			return cache->models[i];
+	return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -463,9 +540,77 @@ is_known_text(Datum d, bool is_enum)
 	return known;
 }
 
+/* decayed_count: the activities of one list of times (epoch seconds), each halved every half_life. */
+static double
+decayed_count(JsonbValue *list, double now, double half_life)
+{
+	JsonbContainer *c;
+	double		sum = 0;
+	int			n;
+
+	if (list->type != jbvBinary || !JsonContainerIsArray(list->val.binary.data))
+		return 0;
+	c = list->val.binary.data;
+	n = JsonContainerSize(c);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+
+		if (e->type == jbvNumeric)
+		{
+			double		at = (double) DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(e->val.numeric)));
+
+			sum += exp2(-Max(now - at, 0) / half_life);
+		}
+		pfree(e);
+	}
+	return sum;
+}
+
+/*
+ * engagement_points: an engagement rule's points from the lead's summary
+ * {"<type>": {"<outcome or empty>": [epoch seconds, ...]}}, rounded to the nearest whole point.
+ */
+static int
+engagement_points(Rule *r, Datum d, double now)
+{
+	Jsonb	   *summary = DatumGetJsonbP(d);
+	JsonbValue	typebuf;
+	JsonbValue *outcomes;
+	double		sum = 0;
+
+	if (!JB_ROOT_IS_OBJECT(summary))
+		return 0;
+	outcomes = getKeyJsonValueFromContainer(&summary->root, r->activity_type, strlen(r->activity_type), &typebuf);
+	if (outcomes == NULL || outcomes->type != jbvBinary || !JsonContainerIsObject(outcomes->val.binary.data))
+		return 0;
+	if (r->outcome != NULL)
+	{
+		JsonbValue	listbuf;
+		JsonbValue *list = getKeyJsonValueFromContainer(outcomes->val.binary.data, r->outcome, strlen(r->outcome),
+														&listbuf);
+
+		if (list != NULL)
+			sum = decayed_count(list, now, r->half_life);
+	}
+	else
+	{
+		JsonbIterator *it = JsonbIteratorInit(outcomes->val.binary.data);
+		JsonbIteratorToken tok;
+		JsonbValue	v;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_VALUE)
+				sum += decayed_count(&v, now, r->half_life);
+	}
+	if ((Pointer) summary != DatumGetPointer(d))
+		pfree(summary);
+	return (int) Min(floor(r->points * sum + 0.5), 10000.0);
+}
+
 /* rule_points: the points one rule gives a lead (its scored fields in values/nulls). */
 static int
-rule_points(Rule *r, Datum *values, bool *nulls)
+rule_points(Rule *r, Datum *values, bool *nulls, double now)
 {
 	Datum		d = values[r->field];
 
@@ -490,8 +635,18 @@ rule_points(Rule *r, Datum *values, bool *nulls)
 			return 0;
 		case RULE_EQUALS:
 			return DatumGetBool(d) == r->equals ? r->points : 0;
+		case RULE_ENGAGEMENT:
+			return engagement_points(r, d, now);
 	}
 	return 0;
+}
+
+/* now_epoch: the transaction's start in seconds since 1970, the time engagement decays to. */
+static double
+now_epoch(void)
+{
+	return (double) GetCurrentTransactionStartTimestamp() / USECS_PER_SEC +
+		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
 }
 
 /*
@@ -502,25 +657,32 @@ static int
 score_fields_of(FunctionCallInfo fcinfo, ScoringCache *cache, pg_uuid_t *tenant, Datum *values, bool *nulls,
 				int *parts, int *nparts)
 {
-	Model	   *m = NULL;
+	Model	   *m = find_model(cache, tenant);
 	int			group_totals[MAX_GROUPS];
 	int			total = 0;
+	Datum		original[NFIELDS];
+	double		now = 0;
 
-	for (int i = 0; i < cache->nmodels; i++)
-		if (memcmp(&cache->models[i]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
-		{
-			m = cache->models[i];
-			break;
-		}
 	if (m == NULL)
 		m = load_model(cache, tenant, fcinfo->flinfo->fn_mcxt);
+	cache->last = m;
 	if (!m->found)
 		return -1;
+
+	/* numerics are detoasted once per row rather than once per comparison */
+	for (int f = 0; f < (int) NFIELDS; f++)
+	{
+		original[f] = values[f];
+		if (m->uses_field[f] && !nulls[f] && cache->field_types[f] == NUMERICOID)
+			values[f] = PointerGetDatum(PG_DETOAST_DATUM(values[f]));
+	}
+	if (m->uses_field[ENGAGEMENT_FIELD])
+		now = now_epoch();
 
 	memset(group_totals, 0, sizeof(int) * m->ngroups);
 	for (int i = 0; i < m->nrules; i++)
 	{
-		int			p = rule_points(&m->rules[i], values, nulls);
+		int			p = rule_points(&m->rules[i], values, nulls, now);
 
 		if (parts)
 			parts[i] = p;
@@ -528,6 +690,12 @@ score_fields_of(FunctionCallInfo fcinfo, ScoringCache *cache, pg_uuid_t *tenant,
 	}
 	if (nparts)
 		*nparts = m->nrules;
+	for (int f = 0; f < (int) NFIELDS; f++)
+		if (values[f] != original[f])
+		{
+			pfree(DatumGetPointer(values[f]));
+			values[f] = original[f];
+		}
 	for (int g = 0; g < m->ngroups; g++)
 		total += (m->group_caps[g] >= 0) ? Min(group_totals[g], m->group_caps[g]) : group_totals[g];
 	return Min(total, m->total_cap);

@@ -10,9 +10,19 @@
 --    "caps": {"fit": 100},
 --    "total_cap": 100}
 -- A range has any of min (>=), above (>), max (<=), below (<); the first matching range counts. "in"
--- compares case-insensitively; "else" gives points to any other known value. A rule may name a
--- "group" (default: its name); "caps" caps a group's total; the total is capped at total_cap (at most
--- 100). Unknown (NULL) values score 0.
+-- compares case-insensitively; "else" gives points to any other known value. Unknown (NULL) values
+-- score 0.
+--
+-- Engagement rules give points for the lead's activities, each worth less as it ages:
+--   "engagement": [
+--      {"name": "calls", "type": "call", "outcome": "connected", "points": 10, "half_life_days": 30,
+--       "reason": "recent calls"}]
+-- Each activity of the type (and outcome, when the rule names one) is worth points * 0.5^(age in days /
+-- half_life_days) as of the transaction's start; the rule gives the sum, rounded. The activities come
+-- from crm.leads.engagement (kept by a trigger on crm.activities), never from a query per lead.
+--
+-- A rule may name a "group" (default: its name for a fit rule, "engagement" for an engagement rule);
+-- "caps" caps a group's total; the total is capped at total_cap (at most 100).
 
 CREATE TABLE crm.scoring_models (
     tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant()
@@ -31,7 +41,7 @@ COMMENT ON TABLE crm.scoring_models IS 'Lead scoring models of a tenant: rules v
 COMMENT ON COLUMN crm.scoring_models.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.scoring_models.id IS 'The model''s id (uuid_v7).';
 COMMENT ON COLUMN crm.scoring_models.name IS 'Model name, unique in the tenant.';
-COMMENT ON COLUMN crm.scoring_models.rules IS 'The rules (see crm.validate_scoring_rules): fit rules with points per value, range or set; group caps; a total cap of at most 100. Invalid rules are refused with 22023 and the JSON path of the bad element.';
+COMMENT ON COLUMN crm.scoring_models.rules IS 'The rules (see crm.validate_scoring_rules): fit rules with points per value, range or set; engagement rules with points per activity of a type and outcome, halved every half_life_days; group caps; a total cap of at most 100. Invalid rules are refused with 22023 and the JSON path of the bad element.';
 COMMENT ON COLUMN crm.scoring_models.is_active IS 'The model crm.lead_score uses; activating one deactivates the other.';
 COMMENT ON COLUMN crm.scoring_models.created_at IS 'When the model was created.';
 COMMENT ON COLUMN crm.scoring_models.updated_at IS 'When the model was last changed.';
@@ -69,15 +79,20 @@ BEGIN
         RAISE EXCEPTION 'invalid scoring rules at $: a JSON object is expected' USING ERRCODE = '22023';
     END IF;
     FOR k IN SELECT jsonb_object_keys(rules) LOOP
-        IF k NOT IN ('fit', 'caps', 'total_cap') THEN
+        IF k NOT IN ('fit', 'engagement', 'caps', 'total_cap') THEN
             RAISE EXCEPTION 'invalid scoring rules at $.%: unknown key', k USING ERRCODE = '22023',
-                HINT = 'A model has fit, caps and total_cap.';
+                HINT = 'A model has fit, engagement, caps and total_cap.';
         END IF;
     END LOOP;
-    IF jsonb_typeof(rules->'fit') IS DISTINCT FROM 'array' OR jsonb_array_length(rules->'fit') = 0 THEN
-        RAISE EXCEPTION 'invalid scoring rules at $.fit: a non-empty array of rules is expected' USING ERRCODE = '22023';
+    FOR k IN SELECT unnest(ARRAY['fit', 'engagement']) LOOP
+        IF rules ? k AND jsonb_typeof(rules->k) <> 'array' THEN
+            RAISE EXCEPTION 'invalid scoring rules at $.%: an array of rules is expected', k USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+    IF coalesce(jsonb_array_length(rules->'fit'), 0) + coalesce(jsonb_array_length(rules->'engagement'), 0) = 0 THEN
+        RAISE EXCEPTION 'invalid scoring rules at $.fit: a model has at least one fit or engagement rule' USING ERRCODE = '22023';
     END IF;
-    FOR r IN SELECT value FROM jsonb_array_elements(rules->'fit') LOOP
+    FOR r IN SELECT value FROM jsonb_array_elements(coalesce(rules->'fit', '[]')) LOOP
         path := format('$.fit[%s]', i);
         IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
             RAISE EXCEPTION 'invalid scoring rules at %: a rule is a JSON object', path USING ERRCODE = '22023';
@@ -176,6 +191,48 @@ BEGIN
                 RAISE EXCEPTION 'invalid scoring rules at %.equals: equals applies to a boolean field, with true or false', path USING ERRCODE = '22023';
             END IF;
             PERFORM crm.check_points(r->'points', path || '.points');
+        END IF;
+        i := i + 1;
+    END LOOP;
+    i := 0;
+    FOR r IN SELECT value FROM jsonb_array_elements(coalesce(rules->'engagement', '[]')) LOOP
+        path := format('$.engagement[%s]', i);
+        IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION 'invalid scoring rules at %: a rule is a JSON object', path USING ERRCODE = '22023';
+        END IF;
+        FOR k IN SELECT jsonb_object_keys(r) LOOP
+            IF k NOT IN ('name', 'reason', 'group', 'type', 'outcome', 'points', 'half_life_days') THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.%: unknown key', path, k USING ERRCODE = '22023',
+                    HINT = 'An engagement rule has name, type, outcome (optional), points, half_life_days, group and reason (optional).';
+            END IF;
+        END LOOP;
+        IF jsonb_typeof(r->'name') IS DISTINCT FROM 'string' OR (r->>'name') !~ '^[a-z][a-z0-9_]*$' THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.name: a lowercase identifier is expected', path USING ERRCODE = '22023';
+        END IF;
+        IF (r->>'name') = ANY (names) THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.name: "%" is used twice', path, r->>'name' USING ERRCODE = '22023';
+        END IF;
+        names := names || (r->>'name');
+        IF r ? 'group' AND (jsonb_typeof(r->'group') <> 'string' OR (r->>'group') !~ '^[a-z][a-z0-9_]*$') THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.group: a lowercase identifier is expected', path USING ERRCODE = '22023';
+        END IF;
+        groups := groups || coalesce(r->>'group', 'engagement');
+        IF r ? 'reason' AND jsonb_typeof(r->'reason') <> 'string' THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.reason: a string is expected', path USING ERRCODE = '22023';
+        END IF;
+        IF jsonb_typeof(r->'type') IS DISTINCT FROM 'string' OR NOT (r->>'type') = ANY (enum_range(NULL::crm.activity_type)::text[]) THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.type: % is not an activity type', path, coalesce(r->'type', 'null'::jsonb)
+                USING ERRCODE = '22023', HINT = 'Activity types: call, email, meeting, note, sms, chat.';
+        END IF;
+        IF r ? 'outcome' AND (jsonb_typeof(r->'outcome') <> 'string' OR (r->>'outcome') !~ '^[a-z][a-z0-9_]*$') THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.outcome: an outcome is a lowercase word (connected, replied, held, ...)', path
+                USING ERRCODE = '22023';
+        END IF;
+        PERFORM crm.check_points(r->'points', path || '.points');
+        IF jsonb_typeof(r->'half_life_days') IS DISTINCT FROM 'number' OR (r->>'half_life_days')::numeric <= 0
+           OR (r->>'half_life_days')::numeric > 3650 THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.half_life_days: a number of days above 0 and at most 3650 is expected', path
+                USING ERRCODE = '22023';
         END IF;
         i := i + 1;
     END LOOP;
@@ -280,15 +337,15 @@ CREATE TRIGGER tenants_default_scoring_model AFTER INSERT ON crm.tenants
 CREATE FUNCTION crm.lead_score_parts(lead crm.leads) RETURNS integer[]
     AS 'MODULE_PATHNAME', 'crm_lead_score_parts'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION crm.lead_score_parts(crm.leads) IS 'The points each fit rule of the tenant''s active model gives the lead, in rule order, before caps (crm.explain_lead_score shows them with names).';
+COMMENT ON FUNCTION crm.lead_score_parts(crm.leads) IS 'The points each rule of the tenant''s active model gives the lead, fit rules then engagement rules in their order, before caps (crm.explain_lead_score shows them with names).';
 
 CREATE FUNCTION crm.lead_score_fields(tenant_id uuid, employee_count integer, annual_revenue numeric, budget numeric,
                                       industry text, country character, title text, company text, source crm.lead_source,
-                                      purchase_timeline crm.purchase_timeline, is_decision_maker boolean)
+                                      purchase_timeline crm.purchase_timeline, is_decision_maker boolean, engagement jsonb)
     RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_lead_score_fields'
     LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION crm.lead_score_fields(uuid, integer, numeric, numeric, text, character, text, text, crm.lead_source, crm.purchase_timeline, boolean) IS 'crm.lead_score from a lead''s scored columns: the planner calls it in place of crm.lead_score(l) for rows of crm.leads, so that scoring a table never builds whole rows.';
+COMMENT ON FUNCTION crm.lead_score_fields(uuid, integer, numeric, numeric, text, character, text, text, crm.lead_source, crm.purchase_timeline, boolean, jsonb) IS 'crm.lead_score from a lead''s scored columns: the planner calls it in place of crm.lead_score(l) for rows of crm.leads, so that scoring a table never builds whole rows.';
 
 CREATE FUNCTION crm.lead_score_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'crm_lead_score_support'
@@ -315,41 +372,43 @@ $$
 DECLARE
     m jsonb := (SELECT s.rules FROM crm.scoring_models s WHERE s.tenant_id = lead.tenant_id AND s.is_active);
     parts integer[] := crm.lead_score_parts(lead);
+    score integer := crm.lead_score(lead);
     rules_ jsonb := '[]';
     groups jsonb := '{}';
-    r jsonb;
-    i integer := 0;
-    g text;
-    score integer := crm.lead_score(lead);
+    reasons jsonb;
 BEGIN
     IF m IS NULL THEN
         RETURN jsonb_build_object('score', NULL, 'reason', 'the tenant has no active scoring model');
     END IF;
-    FOR r IN SELECT value FROM jsonb_array_elements(m->'fit') LOOP
-        i := i + 1;
-        g := coalesce(r->>'group', r->>'name');
-        rules_ := rules_ || jsonb_build_object('rule', r->>'name', 'group', g, 'field', r->>'field',
-                                               'value', to_jsonb(lead)->(r->>'field'), 'points', parts[i]);
-        groups := jsonb_set(groups, ARRAY[g], to_jsonb(coalesce((groups->>g)::int, 0) + parts[i]));
-    END LOOP;
-    -- group totals as they count: capped where the model caps them
-    FOR g IN SELECT jsonb_object_keys(coalesce(m->'caps', '{}')) LOOP
-        groups := jsonb_set(groups, ARRAY[g], to_jsonb(least((groups->>g)::int, (m->'caps'->>g)::int)));
-    END LOOP;
-    RETURN jsonb_build_object(
-        'score', score,
-        'grade', crm.lead_grade(score),
-        'rules', rules_,
-        'groups', groups,
-        'top_reasons', (SELECT coalesce(jsonb_agg(x.reason ORDER BY x.points DESC, x.ord), '[]')
-                          FROM (SELECT coalesce(f.value->>'reason', f.value->>'name') || ' (+' || parts[f.ord] || ')' AS reason,
-                                       parts[f.ord] AS points, f.ord
-                                  FROM jsonb_array_elements(m->'fit') WITH ORDINALITY f(value, ord)
-                                 WHERE parts[f.ord] > 0
-                                 ORDER BY parts[f.ord] DESC, f.ord LIMIT 3) x));
+    -- the rules in the engine's order (fit, then engagement), each with what it saw and gave
+    WITH r AS (
+        SELECT x.ord, x.value AS rule, x.kind, parts[x.ord] AS points,
+               coalesce(x.value->>'group', CASE x.kind WHEN 'fit' THEN x.value->>'name' ELSE 'engagement' END) AS grp
+          FROM (SELECT f.value, f.ord, 'fit' AS kind FROM jsonb_array_elements(coalesce(m->'fit', '[]')) WITH ORDINALITY f(value, ord)
+                UNION ALL
+                SELECT e.value, jsonb_array_length(coalesce(m->'fit', '[]')) + e.ord, 'engagement'
+                  FROM jsonb_array_elements(coalesce(m->'engagement', '[]')) WITH ORDINALITY e(value, ord)) x)
+    SELECT jsonb_agg(CASE r.kind
+                     WHEN 'fit' THEN jsonb_build_object('rule', r.rule->>'name', 'group', r.grp, 'field', r.rule->>'field',
+                                                        'value', to_jsonb(lead)->(r.rule->>'field'), 'points', r.points)
+                     ELSE jsonb_build_object('rule', r.rule->>'name', 'group', r.grp, 'activity', r.rule->>'type',
+                                             'outcome', r.rule->>'outcome', 'half_life_days', r.rule->'half_life_days',
+                                             'activities', (SELECT coalesce(sum(jsonb_array_length(o.value)), 0)
+                                                              FROM jsonb_each(coalesce(lead.engagement->(r.rule->>'type'), '{}')) o
+                                                             WHERE r.rule->>'outcome' IS NULL OR o.key = r.rule->>'outcome'),
+                                             'points', r.points) END ORDER BY r.ord),
+           (SELECT jsonb_object_agg(g.grp, CASE WHEN m->'caps' ? g.grp THEN least(g.total, (m->'caps'->>g.grp)::int) ELSE g.total END)
+              FROM (SELECT r2.grp, sum(r2.points)::int AS total FROM r r2 GROUP BY r2.grp) g),
+           (SELECT coalesce(jsonb_agg(t.reason ORDER BY t.points DESC, t.ord), '[]')
+              FROM (SELECT coalesce(r3.rule->>'reason', r3.rule->>'name') || ' (+' || r3.points || ')' AS reason, r3.points, r3.ord
+                      FROM r r3 WHERE r3.points > 0 ORDER BY r3.points DESC, r3.ord LIMIT 3) t)
+      INTO rules_, groups, reasons
+      FROM r;
+    RETURN jsonb_build_object('score', score, 'grade', crm.lead_grade(score), 'rules', rules_, 'groups', groups,
+                              'top_reasons', reasons);
 END
 $$;
-COMMENT ON FUNCTION crm.explain_lead_score(crm.leads) IS 'Why a lead scores what it does: {score, grade, rules: [{rule, group, field, value, points}], groups: {group: points after its cap}, top_reasons: ["decision maker (+25)", ...]} (the three rules that gave most).';
+COMMENT ON FUNCTION crm.explain_lead_score(crm.leads) IS 'Why a lead scores what it does: {score, grade, rules: [{rule, group, field, value, points} for a fit rule, {rule, group, activity, outcome, half_life_days, activities, points} for an engagement rule], groups: {group: points after its cap}, top_reasons: ["decision maker (+25)", ...]} (the three rules that gave most).';
 
 CREATE VIEW crm_api.scoring_models WITH (security_invoker = true) AS
     SELECT tenant_id, id, name, rules, is_active, created_at, updated_at FROM crm.scoring_models;

@@ -53,7 +53,7 @@ SELECT is((crm.complete_task('a0000000-0000-7000-8000-0000000005c2', 'held')).st
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
 SELECT results_eq($$SELECT type FROM crm.events
                     WHERE entity_id IN ('a0000000-0000-7000-8000-0000000005c1', pg_temp.opp(), 'a0000000-0000-7000-8000-0000000005c2') ORDER BY id$$,
-    ARRAY['lead.created', 'opportunity.created', 'lead.converted', 'opportunity.stage_changed', 'opportunity.stage_changed',
+    ARRAY['lead.created', 'lead.qualified', 'opportunity.created', 'lead.converted', 'opportunity.stage_changed', 'opportunity.stage_changed',
           'opportunity.stage_changed', 'opportunity.stage_changed', 'opportunity.won', 'task.completed'],
     '9. the outbox tells the whole story, in order');
 SELECT results_eq($$SELECT new_values->>'status' FROM crm.audit_log

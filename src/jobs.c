@@ -1,0 +1,43 @@
+/*
+ * jobs.c: what crm's batch jobs (rescoring, and later health scores and segments) share in C.
+ *
+ * crm.report_progress(message) shows a running job's progress to every session: the message replaces
+ * the backend's query text in pg_stat_activity (as autovacuum shows what it does), so a DBA sees
+ *   SELECT pid, query FROM pg_stat_activity WHERE query LIKE 'crm.%';
+ * while the job's transaction is still open, which a progress table could not show. A job restores its
+ * statement's text with crm.report_progress(current_query()) when it ends.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "crm.h"
+
+PG_FUNCTION_INFO_V1(crm_report_progress);
+Datum
+crm_report_progress(PG_FUNCTION_ARGS)
+{
+	char	   *message;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	message = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	pgstat_report_activity(STATE_RUNNING, message);
+	pfree(message);
+	PG_RETURN_VOID();
+}
+
+/* crm.batch_size: how many rows a batch job handles per batch; registered once from _PG_init. */
+static int	crm_batch_size = 10000;
+
+void
+crm_jobs_init(void)
+{
+	DefineCustomIntVariable("crm.batch_size",
+							"Rows per batch of crm's batch jobs (crm.rescore_leads, ...).",
+							"Smaller batches report progress more often; larger ones have less overhead.",
+							&crm_batch_size, 10000, 1, 1000000, PGC_USERSET, 0, NULL, NULL, NULL);
+}

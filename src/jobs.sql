@@ -1,0 +1,85 @@
+-- jobs.sql: what crm's batch jobs share (rescoring leads now; health scores and segments later): one
+-- run at a time per job and tenant, progress visible while a run works, and a log of the runs.
+
+CREATE FUNCTION crm.report_progress(message text) RETURNS void
+    AS 'MODULE_PATHNAME', 'crm_report_progress'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION crm.report_progress(text) IS 'Shows a running job''s progress in pg_stat_activity.query of its backend (visible to other sessions at once, unlike a table row); a job restores its statement''s text with crm.report_progress(current_query()) when it ends.';
+
+-- One run of a job per tenant at a time: the second caller gets 55P03 at once instead of waiting.
+CREATE FUNCTION crm.lock_job(job text, tenant uuid) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('crm job ' || job), hashtext(tenant::text)) THEN
+        RAISE EXCEPTION '% is already running for tenant %', job, tenant USING ERRCODE = '55P03',
+            HINT = 'One run at a time: wait for the other run to finish (see pg_stat_activity).';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.lock_job(text, uuid) IS 'Takes the transaction-scoped advisory lock of a job for a tenant; raises 55P03 when another run holds it, so two runs never overlap.';
+
+CREATE TABLE crm.job_runs (
+    tenant_id   uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    job         text        NOT NULL CHECK (job ~ '^[a-z_]+$'),
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    duration    interval    GENERATED ALWAYS AS (finished_at - started_at) STORED,
+    processed   bigint      NOT NULL CHECK (processed >= 0),
+    changed     bigint      NOT NULL CHECK (changed >= 0),
+    details     jsonb       NOT NULL DEFAULT '{}',
+    run_by      uuid,
+    db_role     text        NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX job_runs_tenant_job ON crm.job_runs (tenant_id, job, started_at DESC);
+COMMENT ON TABLE crm.job_runs IS 'The log of batch job runs (rescore_leads, ...): one row per run and tenant with its counts and duration. Written by the jobs; managers and admins read it.';
+COMMENT ON COLUMN crm.job_runs.tenant_id IS 'The tenant the run processed.';
+COMMENT ON COLUMN crm.job_runs.id IS 'The run''s id (uuid_v7).';
+COMMENT ON COLUMN crm.job_runs.job IS 'Which job: rescore_leads, ...';
+COMMENT ON COLUMN crm.job_runs.started_at IS 'When the run started (wall clock).';
+COMMENT ON COLUMN crm.job_runs.finished_at IS 'When it finished (wall clock).';
+COMMENT ON COLUMN crm.job_runs.duration IS 'How long it took.';
+COMMENT ON COLUMN crm.job_runs.processed IS 'Rows it looked at.';
+COMMENT ON COLUMN crm.job_runs.changed IS 'Rows it changed.';
+COMMENT ON COLUMN crm.job_runs.details IS 'Further counts of the job (e.g. leads qualified, batches).';
+COMMENT ON COLUMN crm.job_runs.run_by IS 'The CRM user who ran it (crm.current_user_id()); NULL for a scheduled run.';
+COMMENT ON COLUMN crm.job_runs.db_role IS 'The database role that ran it.';
+ALTER TABLE crm.job_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.job_runs FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.job_runs', '');
+SELECT crm.secure_table('crm.job_runs', 'log');
+
+-- Logs a run. SECURITY DEFINER (nobody writes the log directly), so it checks its caller itself: a
+-- manager or admin for its own tenant, or the operator (a role that bypasses row-level security).
+CREATE FUNCTION crm.log_job_run(tenant uuid, job text, started_at timestamptz, processed bigint, changed bigint,
+                                details jsonb DEFAULT '{}')
+    RETURNS uuid
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
+    run_id uuid;
+BEGIN
+    IF NOT (crm.current_tenant() = tenant AND crm.current_app_role() IN ('manager', 'admin')
+            OR crm.current_tenant() IS NULL AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = caller AND (r.rolsuper OR r.rolbypassrls))) THEN
+        RAISE EXCEPTION 'permission denied: only the tenant''s managers and admins, or the operator, log job runs'
+            USING ERRCODE = '42501';
+    END IF;
+    INSERT INTO crm.job_runs (tenant_id, job, started_at, processed, changed, details, run_by, db_role)
+    VALUES (tenant, job, started_at, processed, changed, coalesce(details, '{}'), crm.current_user_id(), caller)
+    RETURNING id INTO run_id;
+    RETURN run_id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.log_job_run(uuid, text, timestamptz, bigint, bigint, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.log_job_run(uuid, text, timestamptz, bigint, bigint, jsonb) TO crm_manager;
+COMMENT ON FUNCTION crm.log_job_run(uuid, text, timestamptz, bigint, bigint, jsonb) IS 'Internal: appends a run to crm.job_runs (for the tenant''s managers and admins, or the operator); 42501 for anyone else.';
+
+CREATE VIEW crm_api.job_runs WITH (security_invoker = true) AS
+    SELECT tenant_id, id, job, started_at, finished_at, duration, processed, changed, details, run_by, db_role FROM crm.job_runs;
+COMMENT ON VIEW crm_api.job_runs IS 'Runs of the tenant''s batch jobs (rescoring, ...), newest first by started_at (managers and admins).';
+GRANT SELECT ON crm_api.job_runs TO crm_manager;

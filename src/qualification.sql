@@ -1,0 +1,318 @@
+-- qualification.sql: lead scores kept on the leads, their daily history, and qualification by score.
+--
+-- The score of a lead is always the one its tenant's active model gives it: a BEFORE trigger scores
+-- every inserted or updated lead (crm.lead_score is C and the model is parsed once per query), and
+-- logging an activity updates the lead's engagement summary, which rescores it. What changes scores
+-- without touching the lead (a new model, time decaying engagement, a bulk load without triggers) is
+-- caught up by crm.rescore_leads, in batches, one run per tenant at a time, writing changed rows only.
+--
+-- When a new or contacted lead's score reaches the tenant's qualification_threshold, the lead becomes
+-- qualified, once: qualified_at is set, its owner gets one follow-up task and lead.qualified is
+-- emitted. A qualified lead whose score falls below the threshold stays qualified and is flagged
+-- (score_dropped_at, lead.score_dropped) for its owner to review.
+
+------------------------------------------------------------------------------------------------------
+-- Engagement: what engagement rules read of a lead's activities, kept on the lead
+------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.lead_engagement(tenant uuid, lead uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT jsonb_object_agg(o.type, o.outcomes)
+    FROM (SELECT a.type, jsonb_object_agg(a.outcome, a.times) AS outcomes
+          FROM (SELECT x.type::text AS type, coalesce(x.outcome, '') AS outcome,
+                       jsonb_agg(floor(extract(epoch FROM x.occurred_at))::bigint ORDER BY x.occurred_at DESC) AS times
+                FROM (SELECT y.type, y.outcome, y.occurred_at,
+                             row_number() OVER (PARTITION BY y.type, y.outcome ORDER BY y.occurred_at DESC) AS n
+                      FROM crm.activities y
+                      WHERE y.tenant_id = tenant AND y.lead_id = lead) x
+                WHERE x.n <= 50
+                GROUP BY 1, 2) a
+          GROUP BY a.type) o
+$$;
+COMMENT ON FUNCTION crm.lead_engagement(uuid, uuid) IS 'A lead''s engagement summary as crm.leads.engagement keeps it: {"<type>": {"<outcome, or empty>": [epoch seconds of the latest 50, newest first]}}; NULL without activities.';
+
+-- SECURITY DEFINER: a rep logs a call on a lead another rep owns, and the lead is rescored all the same;
+-- only the lead of the activity's own tenant is touched.
+CREATE FUNCTION crm.activities_refresh_engagement() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    tenant uuid := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
+    lead uuid;
+BEGIN
+    FOR lead IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.lead_id END,
+                                                    CASE WHEN TG_OP <> 'DELETE' THEN NEW.lead_id END]) x
+                WHERE x IS NOT NULL LOOP
+        UPDATE crm.leads l SET engagement = e.summary
+          FROM (SELECT crm.lead_engagement(tenant, lead) AS summary) e
+         WHERE l.tenant_id = tenant AND l.id = lead AND l.engagement IS DISTINCT FROM e.summary;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.activities_refresh_engagement() IS 'Trigger: keeps the engagement summary of the lead(s) an inserted, changed or deleted activity concerns, which rescores them.';
+CREATE TRIGGER activities_refresh_engagement AFTER INSERT OR DELETE OR UPDATE OF type, outcome, occurred_at, lead_id ON crm.activities
+    FOR EACH ROW EXECUTE FUNCTION crm.activities_refresh_engagement();
+
+------------------------------------------------------------------------------------------------------
+-- Scores on the leads
+------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.qualification_threshold(tenant uuid) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT (t.settings->>'qualification_threshold')::integer FROM crm.tenants t WHERE t.id = tenant
+$$;
+COMMENT ON FUNCTION crm.qualification_threshold(uuid) IS 'The score from which a tenant''s new and contacted leads become qualified (tenant setting qualification_threshold, default 70).';
+
+CREATE FUNCTION crm.leads_score() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    threshold integer;
+BEGIN
+    NEW.score := crm.lead_score(NEW);
+    NEW.grade := crm.lead_grade(NEW.score);
+    -- the scoring columns are the database's: what a writer puts there is replaced
+    IF TG_OP = 'INSERT' THEN
+        NEW.scored_at := CASE WHEN NEW.score IS NOT NULL THEN pg_catalog.now() END;
+        NEW.score_dropped_at := NULL;
+    ELSE
+        NEW.scored_at := CASE WHEN NEW.score IS DISTINCT FROM OLD.score THEN pg_catalog.now() ELSE OLD.scored_at END;
+        NEW.qualified_at := OLD.qualified_at;
+        NEW.score_dropped_at := OLD.score_dropped_at;
+    END IF;
+    IF NEW.status = 'qualified' AND NEW.qualified_at IS NULL THEN
+        NEW.qualified_at := pg_catalog.now();            -- qualified by hand
+    END IF;
+    IF NEW.status <> 'qualified' THEN
+        NEW.score_dropped_at := NULL;
+    END IF;
+    IF NEW.score IS NULL OR NOT (NEW.status = 'qualified' OR NEW.status IN ('new', 'contacted') AND NEW.qualified_at IS NULL) THEN
+        RETURN NEW;
+    END IF;
+    threshold := crm.qualification_threshold(NEW.tenant_id);
+    IF NEW.status IN ('new', 'contacted') AND NEW.score >= threshold THEN
+        NEW.status := 'qualified';
+        NEW.qualified_at := pg_catalog.now();
+    ELSIF NEW.status = 'qualified' THEN
+        IF NEW.score >= threshold THEN
+            NEW.score_dropped_at := NULL;
+        ELSIF TG_OP = 'UPDATE' AND OLD.score >= threshold AND NEW.score_dropped_at IS NULL THEN
+            NEW.score_dropped_at := pg_catalog.now();
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_score() IS 'Trigger: scores a lead as it is written (score, grade, scored_at), qualifies a new or contacted lead that reaches the threshold (once: qualified_at), and flags a qualified lead whose score falls below it (score_dropped_at).';
+CREATE TRIGGER leads_score BEFORE INSERT OR UPDATE ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.leads_score();
+
+CREATE TABLE crm.lead_score_history (
+    tenant_id   uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    lead_id     uuid        NOT NULL,
+    day         date        NOT NULL,
+    score       integer     NOT NULL CHECK (score BETWEEN 0 AND 100),
+    grade       char(1)     NOT NULL CHECK (grade IN ('A', 'B', 'C', 'D')),
+    recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, lead_id, day),
+    FOREIGN KEY (tenant_id, lead_id) REFERENCES crm.leads (tenant_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE crm.lead_score_history IS 'Score trends: a lead''s score at the end of each day (UTC) its score changed, one row per lead per day. Written by the database only.';
+COMMENT ON COLUMN crm.lead_score_history.tenant_id IS 'The owning tenant.';
+COMMENT ON COLUMN crm.lead_score_history.id IS 'The entry''s id (uuid_v7).';
+COMMENT ON COLUMN crm.lead_score_history.lead_id IS 'The lead.';
+COMMENT ON COLUMN crm.lead_score_history.day IS 'The day (UTC).';
+COMMENT ON COLUMN crm.lead_score_history.score IS 'The lead''s last score that day.';
+COMMENT ON COLUMN crm.lead_score_history.grade IS 'Its grade.';
+COMMENT ON COLUMN crm.lead_score_history.recorded_at IS 'When that score was recorded.';
+ALTER TABLE crm.lead_score_history ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.lead_score_history FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_score_history', '');
+SELECT crm.secure_table('crm.lead_score_history', 'child', 'crm.leads', 'lead_id');
+REVOKE INSERT, UPDATE, DELETE ON crm.lead_score_history FROM crm_rep;
+
+-- What follows a score: the day's history row, the follow-up task and lead.qualified on qualification,
+-- lead.score_dropped on the flag. SECURITY DEFINER: callers write none of these directly.
+CREATE FUNCTION crm.leads_after_scoring() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    threshold integer := crm.qualification_threshold(NEW.tenant_id);
+    by_score boolean;
+    task uuid;
+    label text := coalesce(nullif(btrim(concat_ws(' ', NEW.first_name, NEW.last_name)), ''), NEW.company, NEW.email::text);
+BEGIN
+    IF NEW.score IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.score IS DISTINCT FROM OLD.score) THEN
+        INSERT INTO crm.lead_score_history AS h (tenant_id, lead_id, day, score, grade)
+        VALUES (NEW.tenant_id, NEW.id, (now() AT TIME ZONE 'UTC')::date, NEW.score, NEW.grade)
+        ON CONFLICT (tenant_id, lead_id, day)
+        DO UPDATE SET score = excluded.score, grade = excluded.grade, recorded_at = excluded.recorded_at;
+    END IF;
+    IF NEW.qualified_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.qualified_at IS NULL) THEN
+        by_score := coalesce(NEW.score >= threshold, false);
+        IF by_score THEN
+            INSERT INTO crm.tasks (tenant_id, title, description, type, priority, due_at, assignee_id, lead_id)
+            VALUES (NEW.tenant_id, format('Follow up with %s', label),
+                    format('Qualified by lead scoring: score %s (grade %s), threshold %s.', NEW.score, NEW.grade, threshold),
+                    'follow_up', 'high', now() + interval '1 day', NEW.owner_id, NEW.id)
+            RETURNING id INTO task;
+        END IF;
+        PERFORM crm.emit_event(NEW.tenant_id, 'lead.qualified', 'lead', NEW.id,
+                               jsonb_build_object('score', NEW.score, 'grade', NEW.grade, 'threshold', threshold,
+                                                  'by', CASE WHEN by_score THEN 'score' ELSE 'hand' END,
+                                                  'task_id', task, 'owner_id', NEW.owner_id));
+    END IF;
+    IF NEW.score_dropped_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.score_dropped_at IS NULL) THEN
+        PERFORM crm.emit_event(NEW.tenant_id, 'lead.score_dropped', 'lead', NEW.id,
+                               jsonb_build_object('score', NEW.score, 'previous_score', OLD.score, 'threshold', threshold,
+                                                  'owner_id', NEW.owner_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_after_scoring() IS 'Trigger: records the day''s score in lead_score_history; on a lead''s first qualification emits lead.qualified and, when its score reached the threshold, gives its owner a follow-up task; on the drop flag emits lead.score_dropped.';
+CREATE TRIGGER leads_after_scoring_insert AFTER INSERT ON crm.leads
+    FOR EACH ROW WHEN (NEW.score IS NOT NULL OR NEW.qualified_at IS NOT NULL)
+    EXECUTE FUNCTION crm.leads_after_scoring();
+CREATE TRIGGER leads_after_scoring_update AFTER UPDATE ON crm.leads
+    FOR EACH ROW WHEN (NEW.score IS DISTINCT FROM OLD.score OR NEW.qualified_at IS DISTINCT FROM OLD.qualified_at
+                       OR NEW.score_dropped_at IS DISTINCT FROM OLD.score_dropped_at)
+    EXECUTE FUNCTION crm.leads_after_scoring();
+
+------------------------------------------------------------------------------------------------------
+-- Scoring on demand: one lead, a whole tenant
+------------------------------------------------------------------------------------------------------
+
+-- Whether a lead's stored state lags its score: the score differs, or it reaches the threshold and the
+-- lead is still waiting to be qualified (the threshold was lowered).
+CREATE FUNCTION crm.lead_needs_rescoring(stored integer, fresh integer, status crm.lead_status, qualified_at timestamptz,
+                                         threshold integer)
+    RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT stored IS DISTINCT FROM fresh
+        OR (status IN ('new', 'contacted') AND qualified_at IS NULL AND fresh >= threshold)
+$$;
+COMMENT ON FUNCTION crm.lead_needs_rescoring(integer, integer, crm.lead_status, timestamptz, integer) IS 'Whether a lead must be written when rescored: its stored score differs from the fresh one, or the fresh one reaches the threshold of a lead not yet qualified.';
+
+CREATE FUNCTION crm.score_lead(lead_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    before crm.leads;
+    after crm.leads;
+BEGIN
+    SELECT x.* INTO before FROM crm.leads x WHERE x.tenant_id = crm.current_tenant() AND x.id = score_lead.lead_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('lead', lead_id);
+    END IF;
+    after := before;
+    IF crm.lead_needs_rescoring(before.score, crm.lead_score(before), before.status, before.qualified_at,
+                                crm.qualification_threshold(before.tenant_id)) THEN
+        UPDATE crm.leads x SET score = crm.lead_score(x)
+         WHERE x.tenant_id = before.tenant_id AND x.id = before.id
+        RETURNING x.* INTO after;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'permission denied: lead % is not yours to score', lead_id USING ERRCODE = '42501',
+                HINT = 'Its owner, a manager or an admin can rescore it.';
+        END IF;
+    END IF;
+    RETURN jsonb_build_object(
+        'lead_id', after.id,
+        'score', after.score,
+        'grade', after.grade,
+        'previous_score', before.score,
+        'changed', after.score IS DISTINCT FROM before.score,
+        'status', after.status,
+        'qualified_now', after.qualified_at IS DISTINCT FROM before.qualified_at,
+        'score_dropped', after.score_dropped_at IS NOT NULL,
+        'top_reasons', crm.explain_lead_score(after)->'top_reasons');
+END
+$$;
+COMMENT ON FUNCTION crm.score_lead(uuid) IS 'Scores one lead now and stores the result (score, grade, history, qualification): {lead_id, score, grade, previous_score, changed, status, qualified_now, score_dropped, top_reasons}. Not visible: PT404; visible but not the caller''s to change, when its score changed: 42501.';
+
+CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant()) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    batch integer := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
+    t uuid;
+    threshold integer;
+    started timestamptz;
+    lo uuid;
+    hi uuid;
+    n integer;
+    total bigint;
+    scanned bigint;
+    changed bigint;
+    qualified bigint;
+    batches integer;
+    c bigint;
+    q bigint;
+    all_changed bigint := 0;
+BEGIN
+    IF crm.current_tenant() IS NOT NULL THEN
+        IF tenant IS DISTINCT FROM crm.current_tenant() THEN
+            RAISE EXCEPTION 'permission denied: a request rescores its own tenant only' USING ERRCODE = '42501';
+        END IF;
+        IF crm.current_app_role() NOT IN ('manager', 'admin') THEN
+            RAISE EXCEPTION 'permission denied: rescoring a tenant''s leads is for its managers and admins' USING ERRCODE = '42501',
+                HINT = 'A rep scores one lead with crm.score_lead(lead_id).';
+        END IF;
+    ELSIF row_security_active('crm.leads') THEN
+        RAISE EXCEPTION 'permission denied: without a tenant context only the operator rescores leads' USING ERRCODE = '42501',
+            HINT = 'Set the request context (crm.set_context) or run as a role that bypasses row-level security.';
+    ELSIF tenant IS NOT NULL AND NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = tenant) THEN
+        PERFORM crm.not_found('tenant', tenant);
+    END IF;
+
+    -- one tenant, or (the operator, no tenant given) every tenant in turn
+    FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
+        PERFORM crm.lock_job('rescore_leads', t);
+        started := clock_timestamp();
+        threshold := crm.qualification_threshold(t);
+        total := (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t);
+        lo := '00000000-0000-0000-0000-000000000000';
+        scanned := 0; changed := 0; qualified := 0; batches := 0;
+        LOOP
+            -- the next batch: a range of ids, read through the primary key
+            SELECT max(b.id), count(*) INTO hi, n
+              FROM (SELECT x.id FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo ORDER BY x.id LIMIT batch) b;
+            EXIT WHEN n = 0;
+            WITH fresh AS (
+                SELECT x.id, crm.lead_score(x) AS score, x.score AS stored, x.status, x.qualified_at
+                  FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo AND x.id <= hi),
+            written AS (
+                UPDATE crm.leads x SET score = f.score
+                  FROM fresh f
+                 WHERE x.tenant_id = t AND x.id = f.id
+                   AND crm.lead_needs_rescoring(f.stored, f.score, f.status, f.qualified_at, threshold)
+                RETURNING x.score IS DISTINCT FROM f.stored AS score_changed, x.qualified_at IS DISTINCT FROM f.qualified_at AS became_qualified)
+            SELECT count(*) FILTER (WHERE score_changed), count(*) FILTER (WHERE became_qualified) INTO c, q FROM written;
+            scanned := scanned + n;
+            changed := changed + c;
+            qualified := qualified + q;
+            batches := batches + 1;
+            lo := hi;
+            PERFORM crm.report_progress(format('crm.rescore_leads: tenant %s: %s of %s leads scored, %s changed', t, scanned, total, changed));
+        END LOOP;
+        PERFORM crm.log_job_run(t, 'rescore_leads', started, scanned, changed,
+                                jsonb_build_object('qualified', qualified, 'batches', batches, 'batch_size', batch));
+        all_changed := all_changed + changed;
+    END LOOP;
+    PERFORM crm.report_progress(current_query());
+    RETURN all_changed;
+END
+$$;
+COMMENT ON FUNCTION crm.rescore_leads(uuid) IS 'Rescores a tenant''s leads (the operator, without a tenant context, may pass NULL for every tenant) and returns how many scores changed: batches of crm.batch_size leads (default 10000) in id order, only changed rows written (so a second run returns 0), one run per tenant at a time (55P03 otherwise), progress in pg_stat_activity.query, each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
