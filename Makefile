@@ -30,6 +30,7 @@ SQL_PIECES = src/schemas.sql \
              src/jobs.sql \
              src/scoring.sql \
              src/qualification.sql \
+             src/predictive.sql \
              src/finish.sql
 
 MODULE_big = crm

@@ -20,6 +20,33 @@ END
 $$;
 COMMENT ON FUNCTION crm.lock_job(text, uuid) IS 'Takes the transaction-scoped advisory lock of a job for a tenant; raises 55P03 when another run holds it, so two runs never overlap.';
 
+-- Who may run a job for a tenant: its managers and admins (for their own tenant), or the operator (a
+-- role that bypasses row-level security; without a tenant context, tenant NULL means every tenant).
+-- Works in SECURITY DEFINER jobs too: the caller is the role the session acts as, not the function's owner.
+CREATE FUNCTION crm.check_job_caller(tenant uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
+BEGIN
+    IF crm.current_tenant() IS NOT NULL THEN
+        IF tenant IS DISTINCT FROM crm.current_tenant() THEN
+            RAISE EXCEPTION 'permission denied: a request runs jobs for its own tenant only' USING ERRCODE = '42501';
+        END IF;
+        IF crm.current_app_role() IS DISTINCT FROM 'manager' AND crm.current_app_role() IS DISTINCT FROM 'admin' THEN
+            RAISE EXCEPTION 'permission denied: this job is for the tenant''s managers and admins' USING ERRCODE = '42501';
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = caller AND (r.rolsuper OR r.rolbypassrls)) THEN
+        RAISE EXCEPTION 'permission denied: without a tenant context only the operator runs jobs' USING ERRCODE = '42501',
+            HINT = 'Set the request context (crm.set_context) or run as a role that bypasses row-level security.';
+    ELSIF tenant IS NOT NULL AND NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = tenant) THEN
+        PERFORM crm.not_found('tenant', tenant);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.check_job_caller(uuid) IS 'Raises 42501 unless the caller may run a batch job for the tenant: a manager or admin of that tenant (by the request context), or the operator (a role that bypasses row-level security, without a tenant context); an unknown tenant is PT404.';
+
 CREATE TABLE crm.job_runs (
     tenant_id   uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
     id          uuid        NOT NULL DEFAULT crm.uuid_v7(),
@@ -64,11 +91,7 @@ DECLARE
     caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
     run_id uuid;
 BEGIN
-    IF NOT (crm.current_tenant() = tenant AND crm.current_app_role() IN ('manager', 'admin')
-            OR crm.current_tenant() IS NULL AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = caller AND (r.rolsuper OR r.rolbypassrls))) THEN
-        RAISE EXCEPTION 'permission denied: only the tenant''s managers and admins, or the operator, log job runs'
-            USING ERRCODE = '42501';
-    END IF;
+    PERFORM crm.check_job_caller(tenant);
     INSERT INTO crm.job_runs (tenant_id, job, started_at, processed, changed, details, run_by, db_role)
     VALUES (tenant, job, started_at, processed, changed, coalesce(details, '{}'), crm.current_user_id(), caller)
     RETURNING id INTO run_id;

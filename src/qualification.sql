@@ -262,20 +262,7 @@ DECLARE
     q bigint;
     all_changed bigint := 0;
 BEGIN
-    IF crm.current_tenant() IS NOT NULL THEN
-        IF tenant IS DISTINCT FROM crm.current_tenant() THEN
-            RAISE EXCEPTION 'permission denied: a request rescores its own tenant only' USING ERRCODE = '42501';
-        END IF;
-        IF crm.current_app_role() NOT IN ('manager', 'admin') THEN
-            RAISE EXCEPTION 'permission denied: rescoring a tenant''s leads is for its managers and admins' USING ERRCODE = '42501',
-                HINT = 'A rep scores one lead with crm.score_lead(lead_id).';
-        END IF;
-    ELSIF row_security_active('crm.leads') THEN
-        RAISE EXCEPTION 'permission denied: without a tenant context only the operator rescores leads' USING ERRCODE = '42501',
-            HINT = 'Set the request context (crm.set_context) or run as a role that bypasses row-level security.';
-    ELSIF tenant IS NOT NULL AND NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = tenant) THEN
-        PERFORM crm.not_found('tenant', tenant);
-    END IF;
+    PERFORM crm.check_job_caller(tenant);
 
     -- one tenant, or (the operator, no tenant given) every tenant in turn
     FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
@@ -315,4 +302,26 @@ BEGIN
     RETURN all_changed;
 END
 $$;
-COMMENT ON FUNCTION crm.rescore_leads(uuid) IS 'Rescores a tenant''s leads (the operator, without a tenant context, may pass NULL for every tenant) and returns how many scores changed: batches of crm.batch_size leads (default 10000) in id order, only changed rows written (so a second run returns 0), one run per tenant at a time (55P03 otherwise), progress in pg_stat_activity.query, each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
+COMMENT ON FUNCTION crm.rescore_leads(uuid) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns how many scores changed: batches of crm.batch_size leads (default 10000) in id order, only changed rows written (so a second run returns 0), one run per tenant at a time (55P03 otherwise), progress in pg_stat_activity.query, each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
+
+CREATE FUNCTION crm_api.score_lead(lead_id uuid) RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.score_lead(lead_id)
+$$;
+COMMENT ON FUNCTION crm_api.score_lead(uuid) IS 'Scores a lead now and stores it (POST /rpc/score_lead {"lead_id": ...}): {lead_id, score, grade, previous_score, changed, status, qualified_now, score_dropped, top_reasons}. 404 when the lead is not visible; 403 when its score changed and it is not the caller''s to change.';
+CREATE FUNCTION crm_api.rescore_leads() RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.rescore_leads(crm.current_tenant())
+$$;
+COMMENT ON FUNCTION crm_api.rescore_leads() IS 'Rescores every lead of the caller''s tenant and returns how many scores changed (POST /rpc/rescore_leads; managers and admins, 403 for reps; 409-like 55P03 while another run works).';
+REVOKE EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads() TO crm_rep;
+
+CREATE VIEW crm_api.lead_score_history WITH (security_invoker = true) AS
+    SELECT tenant_id, id, lead_id, day, score, grade, recorded_at FROM crm.lead_score_history;
+COMMENT ON VIEW crm_api.lead_score_history IS 'Daily score trend of the leads the caller reads (read only): GET /lead_score_history?lead_id=eq....&order=day.';
+GRANT SELECT ON crm_api.lead_score_history TO crm_rep;

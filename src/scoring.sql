@@ -415,3 +415,21 @@ CREATE VIEW crm_api.scoring_models WITH (security_invoker = true) AS
 COMMENT ON VIEW crm_api.scoring_models IS 'The tenant''s lead scoring models; admins change them (rules are validated: 400 with the JSON path of the bad element).';
 GRANT SELECT ON crm_api.scoring_models TO crm_rep;
 GRANT INSERT, UPDATE, DELETE ON crm_api.scoring_models TO crm_admin;
+
+CREATE FUNCTION crm_api.explain_lead_score(lead_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    result jsonb;
+BEGIN
+    SELECT crm.explain_lead_score(l) INTO result FROM crm.leads l WHERE l.tenant_id = crm.current_tenant() AND l.id = lead_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('lead', lead_id);
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION crm_api.explain_lead_score(uuid) IS 'Why a lead scores what it does (GET /rpc/explain_lead_score?lead_id=...): score, grade, each rule''s points, group totals and the top reasons in words. 404 when the lead is not visible.';
+REVOKE EXECUTE ON FUNCTION crm_api.explain_lead_score(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.explain_lead_score(uuid) TO crm_rep;
