@@ -11,10 +11,11 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* _PG_init runs once per backend when the library is loaded: it registers the GUCs. */
+/* _PG_init runs once per backend when the library is loaded: it registers the GUCs and the scoring models' invalidation callback. */
 void
 _PG_init(void)
 {
 	crm_jobs_init();
 	crm_context_init();
+	crm_scoring_init();
 }

@@ -274,7 +274,7 @@ BEGIN
         scanned := 0; changed := 0; qualified := 0; batches := 0;
         LOOP
             -- the next batch: a range of ids, read through the primary key
-            SELECT max(b.id), count(*) INTO hi, n
+            SELECT (array_agg(b.id ORDER BY b.id DESC))[1], count(*) INTO hi, n
               FROM (SELECT x.id FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo ORDER BY x.id LIMIT batch) b;
             EXIT WHEN n = 0;
             WITH fresh AS (

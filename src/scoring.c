@@ -18,8 +18,10 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -32,6 +34,7 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -122,9 +125,49 @@ typedef struct Model
 	bool		uses_field[NFIELDS];	/* some rule reads the field */
 } Model;
 
+/*
+ * Models change: a query (or a trigger's expression, which lives for its transaction) must not score
+ * with a model parsed before the change. A statement trigger on crm.scoring_models sends a relcache
+ * invalidation of the table; this backend's callback counts it (for its own changes at the next
+ * command, for other backends' at their next statement), and a cache parsed under an older count is
+ * dropped before the next row.
+ */
+static uint64 models_generation = 1;
+static Oid	scoring_models_relid = InvalidOid;
+
+static void
+models_inval_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == scoring_models_relid)
+		models_generation++;
+}
+
+void
+crm_scoring_init(void)
+{
+	CacheRegisterRelcacheCallback(models_inval_callback, (Datum) 0);
+}
+
+/* crm.scoring_models_changed(): the statement trigger that announces a change of models */
+PG_FUNCTION_INFO_V1(crm_scoring_models_changed);
+Datum
+crm_scoring_models_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.scoring_models_changed() is a trigger")));
+	scoring_models_relid = RelationGetRelid(trigdata->tg_relation);
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
 /* what a query keeps between rows */
 typedef struct ScoringCache
 {
+	uint64		generation;		/* models_generation when the models below were parsed */
 	Oid			field_types[NFIELDS];	/* the type of each scored field */
 	TupleDesc	tupdesc;		/* whole-row entry points: crm.leads, in fn_mcxt */
 	int			tenant_attno;
@@ -387,6 +430,8 @@ load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
 	memcpy(&m->tenant, tenant, sizeof(pg_uuid_t));
 	MemoryContextSwitchTo(old);
 
+	if (!OidIsValid(scoring_models_relid))
+		scoring_models_relid = get_relname_relid("scoring_models", get_namespace_oid("crm", false));
 	args[0] = UUIDPGetDatum(tenant);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -657,12 +702,21 @@ static int
 score_fields_of(FunctionCallInfo fcinfo, ScoringCache *cache, pg_uuid_t *tenant, Datum *values, bool *nulls,
 				int *parts, int *nparts)
 {
-	Model	   *m = find_model(cache, tenant);
+	Model	   *m;
 	int			group_totals[MAX_GROUPS];
 	int			total = 0;
 	Datum		original[NFIELDS];
 	double		now = 0;
 
+	if (cache->generation != models_generation)
+	{
+		/* a model changed: forget the parsed ones (they go with the function's context) */
+		memset(cache->slots, 0, sizeof(cache->slots));
+		cache->nmodels = 0;
+		cache->last = NULL;
+		cache->generation = models_generation;
+	}
+	m = find_model(cache, tenant);
 	if (m == NULL)
 		m = load_model(cache, tenant, fcinfo->flinfo->fn_mcxt);
 	cache->last = m;
