@@ -34,7 +34,8 @@ BEGIN
         IF tenant IS DISTINCT FROM crm.current_tenant() THEN
             RAISE EXCEPTION 'permission denied: a request runs jobs for its own tenant only' USING ERRCODE = '42501';
         END IF;
-        IF crm.current_app_role() IS DISTINCT FROM 'manager' AND crm.current_app_role() IS DISTINCT FROM 'admin' THEN
+        -- the caller's role, not crm.current_app_role(): inside a SECURITY DEFINER job that is the owner's
+        IF NOT pg_has_role(caller, 'crm_manager', 'USAGE') THEN
             RAISE EXCEPTION 'permission denied: this job is for the tenant''s managers and admins' USING ERRCODE = '42501';
         END IF;
     ELSIF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = caller AND (r.rolsuper OR r.rolbypassrls)) THEN
