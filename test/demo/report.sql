@@ -149,3 +149,25 @@ LEFT JOIN crm.opportunities o ON o.tenant_id = s.tenant_id AND o.stage_id = s.id
 GROUP BY s.position, s.name, s.probability, s.forecast_category
 ORDER BY s.position;
 COMMIT;
+
+\echo
+\echo '== Acme''s top 10 open leads (as its manager sees them): score, grade, chance to win, and why'
+\echo '   (the win probability comes from the naive Bayes model of the tenant''s 300 decided past leads)'
+BEGIN;
+SELECT set_config('role', 'crm_manager', true), crm.set_context(pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
+SELECT l.first_name || ' ' || l.last_name AS lead, l.company, l.status, l.score, l.grade,
+       crm.lead_win_probability(l) AS win_pct,
+       (SELECT string_agg(r, ', ') FROM jsonb_array_elements_text(crm.explain_lead_score(l)->'top_reasons') r) AS top_reasons,
+       (SELECT string_agg(f->>'field' || '=' || (f->>'value'), ', ')
+          FROM (SELECT f FROM jsonb_array_elements(crm.explain_lead_win_probability(l)->'fields') f
+                 WHERE f->>'effect' = 'raises' LIMIT 2) x) AS raises_win_chance
+FROM crm.leads l
+WHERE l.status IN ('new', 'contacted', 'qualified')
+ORDER BY l.score DESC, crm.lead_win_probability(l) DESC, l.id
+LIMIT 10;
+SELECT count(*) FILTER (WHERE qualified_at IS NOT NULL AND status = 'qualified') AS qualified_leads,
+       count(*) FILTER (WHERE score_dropped_at IS NOT NULL) AS flagged_for_review,
+       (SELECT count(*) FROM crm.tasks t WHERE t.type = 'follow_up' AND t.lead_id IS NOT NULL) AS follow_up_tasks,
+       (SELECT count(*) FROM crm.job_runs j WHERE j.job = 'rescore_leads') AS rescoring_runs
+FROM crm.leads l;
+COMMIT;
