@@ -161,6 +161,9 @@ DECLARE
     -- the role the caller acts as (PostgREST's SET ROLE), not this function's owner
     db_role_ text := CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user::text
                           ELSE pg_catalog.current_setting('role') END;
+    -- columns the database derives: not logged (a lead's score history is crm.lead_score_history)
+    derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement'];
+    same text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
@@ -171,18 +174,26 @@ BEGIN
         SELECT o.tenant_id, TG_TABLE_NAME, o.id, 'delete', to_jsonb(o) - 'search', who, db_role_
           FROM old_rows o WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = o.tenant_id);
     ELSE
+        -- Rows whose only changes are derived ones (a rescoring, a touched updated_at) are dropped first,
+        -- by a plain comparison of the other columns: only the rest pay for building JSON. The column
+        -- names come from the catalog and are quoted with %I.
+        SELECT string_agg(format('n.%1$I IS NOT DISTINCT FROM o.%1$I', a.attname), ' AND ' ORDER BY a.attnum)
+          INTO same
+          FROM pg_attribute a
+         WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attname = ANY (derived);
+        EXECUTE format($q$
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
-        SELECT d.tenant_id, TG_TABLE_NAME, d.id, 'update', d.old_values, d.new_values, who, db_role_
+        SELECT d.tenant_id, $1, d.id, 'update', d.old_values, d.new_values, $2, $3
           FROM (SELECT n.tenant_id, n.id,
                        (SELECT jsonb_object_agg(k, oj->k) FROM jsonb_object_keys(nj) k
-                         WHERE k NOT IN ('updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement')
-                           AND oj->k IS DISTINCT FROM nj->k) AS old_values,
+                         WHERE NOT k = ANY ($4) AND oj->k IS DISTINCT FROM nj->k) AS old_values,
                        (SELECT jsonb_object_agg(k, nj->k) FROM jsonb_object_keys(nj) k
-                         WHERE k NOT IN ('updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement')
-                           AND oj->k IS DISTINCT FROM nj->k) AS new_values
+                         WHERE NOT k = ANY ($4) AND oj->k IS DISTINCT FROM nj->k) AS new_values
                   FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
-                       LATERAL (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj) j) d
-         WHERE d.new_values IS NOT NULL;
+                       LATERAL (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj) j
+                 WHERE NOT (%s)) d
+         WHERE d.new_values IS NOT NULL$q$, same)
+        USING TG_TABLE_NAME, who, db_role_, derived;
     END IF;
     RETURN NULL;
 END

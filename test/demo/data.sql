@@ -177,11 +177,11 @@ SELECT t, n, pg_temp.demo_id('tenant:' || t) AS tenant_id, pg_temp.demo_id(forma
        random() AS luck, 5 + floor(random() * 10)::int AS rep
 FROM unnest(array['acme', 'borealis']) t, generate_series(1, 300) n ORDER BY t, n;
 ALTER TABLE history ADD COLUMN won boolean;
-UPDATE history SET won = luck < 1 / (1 + exp(-(-1.6 + 1.3 * is_decision_maker::int
-                                               + 1.0 * (purchase_timeline IN ('immediate', 'this_quarter'))::int
-                                               + 0.7 * (industry IN ('software', 'finance'))::int
-                                               + 0.8 * (source IN ('referral', 'partner'))::int
-                                               + 0.5 * (employee_count >= 200)::int)));
+UPDATE history SET won = luck < 1 / (1 + exp(-(-2.4 + 2.0 * is_decision_maker::int
+                                               + 1.5 * (purchase_timeline IN ('immediate', 'this_quarter'))::int
+                                               + 1.0 * (industry IN ('software', 'finance'))::int
+                                               + 1.2 * (source IN ('referral', 'partner'))::int
+                                               + 0.8 * (employee_count >= 200)::int)));
 INSERT INTO crm.opportunities (tenant_id, id, name, account_id, pipeline_id, stage_id, amount, currency, probability,
                                forecast_category, closed_at, stage_changed_at, owner_id, created_at)
 SELECT h.tenant_id, pg_temp.demo_id(format('history-deal:%s:%s', h.t, h.n)), format('Past deal %s', h.n),

@@ -30,10 +30,13 @@ SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid,
        n % 10 <> 0
 FROM generate_series(1, :rows) n;
 
--- Leads: :leads of them over the tenants, round-robin, changed at spread-out times.
+-- Leads: :leads of them over the tenants, round-robin, changed at spread-out times, scored as the
+-- trigger would have scored them (crm.lead_score_fields is what crm.lead_score(l) runs on a scan).
 INSERT INTO crm.leads (tenant_id, first_name, last_name, email, company, source, status, budget, employee_count, industry,
-                       purchase_timeline, is_decision_maker, owner_id, created_at, updated_at)
-SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, 'Lead', 'No. ' || n,
+                       purchase_timeline, is_decision_maker, owner_id, created_at, updated_at, score, grade, scored_at)
+SELECT g.*, s.score, crm.lead_grade(s.score), now()
+FROM (
+SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid AS tenant_id, 'Lead', 'No. ' || n,
        format('lead%s@company%s.example', n, n % 5000), format('Company %s', n % 5000),
        (enum_range(NULL::crm.lead_source))[1 + n % 9], (ARRAY['new', 'contacted', 'qualified', 'unqualified'])[1 + n % 4]::crm.lead_status,
        CASE WHEN n % 11 = 0 THEN NULL ELSE ((n * 13) % 150) * 1000 END,
@@ -42,7 +45,10 @@ SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, 'Lead', 'No. ' || n
        (enum_range(NULL::crm.purchase_timeline))[1 + n % 5], n % 3 = 0,
        md5('crm bench:user:' || (1 + n % :tenants))::uuid,
        timestamptz '2026-01-01' + (n % 300000) * interval '1 minute', timestamptz '2026-01-01' + ((n::bigint * 7919) % 500000) * interval '1 minute'
-FROM generate_series(1, :leads) n;
+FROM generate_series(1, :leads) n) g (tenant_id, first_name, last_name, email, company, source, status, budget, employee_count, industry,
+                                      purchase_timeline, is_decision_maker, owner_id, created_at, updated_at),
+LATERAL (SELECT crm.lead_score_fields(g.tenant_id, g.employee_count, NULL, g.budget, g.industry, NULL, NULL, g.company, g.source,
+                                      g.purchase_timeline, g.is_decision_maker, NULL) AS score) s;
 RESET session_replication_role;
 
 -- Indexes freshly built, as a copy of the table would have them (test/bench/context.sql compares against one).
