@@ -271,12 +271,16 @@ END
 $$;
 COMMENT ON FUNCTION crm_api.lead_win_probability(uuid) IS 'A lead''s chance to be won and why (GET /rpc/lead_win_probability?lead_id=...): {probability (0-100, null below the minimum history), reason, won, lost, prior, fields: [{field, value, weight, effect}]}. 404 when the lead is not visible.';
 CREATE FUNCTION crm_api.rebuild_win_model() RETURNS bigint
-    LANGUAGE sql VOLATILE
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT crm.rebuild_win_model(crm.current_tenant())
+BEGIN
+    RETURN crm.rebuild_win_model(crm.current_tenant());
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
+END
 $$;
-COMMENT ON FUNCTION crm_api.rebuild_win_model() IS 'Recounts the tenant''s won and lost leads for predictive scoring and returns how many it counted (POST /rpc/rebuild_win_model; managers and admins).';
+COMMENT ON FUNCTION crm_api.rebuild_win_model() IS 'Recounts the tenant''s won and lost leads for predictive scoring and returns how many it counted (POST /rpc/rebuild_win_model; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.lead_win_probability(uuid), crm_api.rebuild_win_model() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.lead_win_probability(uuid), crm_api.rebuild_win_model() TO crm_rep;
 

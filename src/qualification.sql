@@ -312,12 +312,17 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.score_lead(uuid) IS 'Scores a lead now and stores it (POST /rpc/score_lead {"lead_id": ...}): {lead_id, score, grade, previous_score, changed, status, qualified_now, score_dropped, top_reasons}. 404 when the lead is not visible; 403 when its score changed and it is not the caller''s to change.';
 CREATE FUNCTION crm_api.rescore_leads() RETURNS bigint
-    LANGUAGE sql VOLATILE
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT crm.rescore_leads(crm.current_tenant())
+BEGIN
+    RETURN crm.rescore_leads(crm.current_tenant());
+EXCEPTION WHEN lock_not_available THEN
+    -- over HTTP another run is a conflict (409), not a server error (PostgREST maps 55P03 to 500)
+    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
+END
 $$;
-COMMENT ON FUNCTION crm_api.rescore_leads() IS 'Rescores every lead of the caller''s tenant and returns how many scores changed (POST /rpc/rescore_leads; managers and admins, 403 for reps; 409-like 55P03 while another run works).';
+COMMENT ON FUNCTION crm_api.rescore_leads() IS 'Rescores every lead of the caller''s tenant and returns how many scores changed (POST /rpc/rescore_leads; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads() TO crm_rep;
 

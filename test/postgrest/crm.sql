@@ -8,15 +8,6 @@ BEGIN;
 SELECT plan(42);
 \ir ../lib/two_tenants.psql
 
-CREATE FUNCTION pg_temp.tok(who text) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT pg_temp.pgrst_claims(CASE WHEN who LIKE '%admin' THEN 'crm_admin' WHEN who LIKE '%manager' THEN 'crm_manager' ELSE 'crm_rep' END,
-        CASE WHEN who LIKE 'a%' THEN 'a0000000-0000-7000-8000-00000000000a' ELSE 'b0000000-0000-7000-8000-00000000000b' END::uuid,
-        CASE who WHEN 'a_rep' THEN 'a0000000-0000-7000-8000-0000000000a3' WHEN 'a_manager' THEN 'a0000000-0000-7000-8000-0000000000a2'
-                 WHEN 'a_admin' THEN 'a0000000-0000-7000-8000-0000000000a1' WHEN 'b_rep' THEN 'b0000000-0000-7000-8000-0000000000b3'
-                 ELSE 'b0000000-0000-7000-8000-0000000000b1' END::uuid)
-$$;
-CREATE FUNCTION pg_temp.role(who text) RETURNS text LANGUAGE sql AS $$ SELECT pg_temp.tok(who)->>'role' $$;
-
 -- lists
 CREATE TEMP TABLE r AS SELECT 'leads' AS req, * FROM pg_temp.pgrst_get(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'leads', 'select=id,company,status&order=company', true);
 SELECT is((SELECT status FROM r WHERE req = 'leads'), 200, 'GET /leads: 200');
