@@ -183,16 +183,13 @@ BEGIN
          WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attname = ANY (derived);
         EXECUTE format($q$
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
-        SELECT d.tenant_id, $1, d.id, 'update', d.old_values, d.new_values, $2, $3
-          FROM (SELECT n.tenant_id, n.id,
-                       (SELECT jsonb_object_agg(k, oj->k) FROM jsonb_object_keys(nj) k
-                         WHERE NOT k = ANY ($4) AND oj->k IS DISTINCT FROM nj->k) AS old_values,
-                       (SELECT jsonb_object_agg(k, nj->k) FROM jsonb_object_keys(nj) k
-                         WHERE NOT k = ANY ($4) AND oj->k IS DISTINCT FROM nj->k) AS new_values
-                  FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
-                       LATERAL (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj) j
-                 WHERE NOT (%s)) d
-         WHERE d.new_values IS NOT NULL$q$, same)
+        SELECT n.tenant_id, $1, n.id, 'update', d.old_values, d.new_values, $2, $3
+          FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
+               -- each row turned into JSON once: the changed keys with their old and new values
+               LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
+                          FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
+                         WHERE NOT nv.key = ANY ($4) AND nv.value IS DISTINCT FROM ov.value) d
+         WHERE NOT (%s) AND d.new_values IS NOT NULL$q$, same)
         USING TG_TABLE_NAME, who, db_role_, derived;
     END IF;
     RETURN NULL;

@@ -241,68 +241,141 @@ END
 $$;
 COMMENT ON FUNCTION crm.score_lead(uuid) IS 'Scores one lead now and stores the result (score, grade, history, qualification): {lead_id, score, grade, previous_score, changed, status, qualified_now, score_dropped, top_reasons}. Not visible: PT404; visible but not the caller''s to change, when its score changed: 42501.';
 
-CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant()) RETURNS bigint
+-- Which leads can have a stale score when nothing about the model changed since the last full run:
+-- engaged ones (their engagement decays with time) and unscored ones (loaded without triggers). Every
+-- other write went through the scoring trigger. Partial indexes find both without reading the rest.
+CREATE INDEX leads_tenant_engaged ON crm.leads (tenant_id, id) WHERE engagement IS NOT NULL;
+CREATE INDEX leads_tenant_unscored ON crm.leads (tenant_id, id) WHERE score IS NULL;
+COMMENT ON INDEX crm.leads_tenant_engaged IS 'Leads with activities (their engagement decays): what an incremental crm.rescore_leads reads.';
+COMMENT ON INDEX crm.leads_tenant_unscored IS 'Leads without a score (loaded without triggers, or no active model): what an incremental crm.rescore_leads reads.';
+
+-- What scores depend on besides the lead: the active model (its id and a digest of its rules) and the threshold. A full
+-- pass runs when it differs from the one the last full pass recorded.
+CREATE FUNCTION crm.scoring_state(tenant uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT jsonb_build_object('model', (SELECT jsonb_build_object('id', m.id, 'rules_md5', md5(m.rules::text))
+                                          FROM crm.scoring_models m WHERE m.tenant_id = tenant AND m.is_active),
+                              'threshold', crm.qualification_threshold(tenant))
+$$;
+COMMENT ON FUNCTION crm.scoring_state(uuid) IS 'What a tenant''s scores depend on besides the leads themselves: its active model (id and an md5 of its rules) and qualification threshold; crm.rescore_leads does a full pass when it changed since the last full pass.';
+
+-- One batch: the next `batch` candidates after `lo` in id order, scored; only the stale ones written.
+-- Returns the last id read (NULL when there was nothing left), and adds to the counts.
+CREATE FUNCTION crm.rescore_batch(t uuid, lo uuid, batch integer, incremental boolean, threshold integer,
+                                  INOUT scanned bigint, INOUT changed bigint, INOUT qualified bigint, OUT hi uuid)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    n bigint;
+    ids uuid[];
+    scores integer[];
+    c bigint;
+BEGIN
+    -- the batch's upper bound, read from the index alone (a partial index for an incremental pass)
+    IF incremental THEN
+        hi := (SELECT x.id FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo AND x.engagement IS NOT NULL
+                UNION SELECT x.id FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo AND x.score IS NULL
+                ORDER BY 1 OFFSET batch - 1 LIMIT 1);
+    ELSE
+        hi := (SELECT x.id FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo ORDER BY x.id OFFSET batch - 1 LIMIT 1);
+    END IF;
+    hi := coalesce(hi, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+    IF incremental THEN
+        SELECT count(*), array_agg(f.id) FILTER (WHERE f.stale), array_agg(f.score) FILTER (WHERE f.stale),
+               count(*) FILTER (WHERE f.stale AND f.score IS DISTINCT FROM f.stored)
+          INTO n, ids, scores, c
+          FROM (SELECT f0.*, crm.lead_needs_rescoring(f0.stored, f0.score, f0.status, f0.qualified_at, threshold) AS stale
+                  FROM (SELECT x.id, x.score AS stored, x.status, x.qualified_at, crm.lead_score(x) AS score
+                          FROM crm.leads x
+                         WHERE x.tenant_id = t AND x.id > lo AND x.id <= hi AND (x.engagement IS NOT NULL OR x.score IS NULL)
+                        OFFSET 0) f0) f;
+    ELSE
+        SELECT count(*), array_agg(f.id) FILTER (WHERE f.stale), array_agg(f.score) FILTER (WHERE f.stale),
+               count(*) FILTER (WHERE f.stale AND f.score IS DISTINCT FROM f.stored)
+          INTO n, ids, scores, c
+          FROM (SELECT f0.*, crm.lead_needs_rescoring(f0.stored, f0.score, f0.status, f0.qualified_at, threshold) AS stale
+                  FROM (SELECT x.id, x.score AS stored, x.status, x.qualified_at, crm.lead_score(x) AS score
+                          FROM crm.leads x
+                         WHERE x.tenant_id = t AND x.id > lo AND x.id <= hi
+                        OFFSET 0) f0) f;
+    END IF;
+    IF n = 0 THEN
+        hi := NULL;
+        RETURN;
+    END IF;
+    IF ids IS NOT NULL THEN
+        -- the scoring trigger scores each written lead again and qualifies or flags it
+        WITH written AS (
+            UPDATE crm.leads x SET score = u.score
+              FROM unnest(ids, scores) u(id, score)
+             WHERE x.tenant_id = t AND x.id = u.id
+            RETURNING x.qualified_at)
+        SELECT qualified + count(*) FILTER (WHERE w.qualified_at = now()) INTO qualified FROM written w;
+    END IF;
+    scanned := scanned + n;
+    changed := changed + c;
+END
+$$;
+COMMENT ON FUNCTION crm.rescore_batch(uuid, uuid, integer, boolean, integer, bigint, bigint, bigint) IS 'Internal to crm.rescore_leads: scores the next batch of a tenant''s leads after lo (all of them, or only engaged and unscored ones) and writes the stale ones; returns the last id read, NULL at the end.';
+
+CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant(), full_pass boolean DEFAULT false) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     batch integer := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
     t uuid;
-    threshold integer;
+    state jsonb;
+    incremental boolean;
     started timestamptz;
     lo uuid;
     hi uuid;
-    n integer;
-    total bigint;
     scanned bigint;
     changed bigint;
     qualified bigint;
     batches integer;
-    c bigint;
-    q bigint;
+    total bigint;
     all_changed bigint := 0;
 BEGIN
     PERFORM crm.check_job_caller(tenant);
-
     -- one tenant, or (the operator, no tenant given) every tenant in turn
     FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
         PERFORM crm.lock_job('rescore_leads', t);
         started := clock_timestamp();
-        threshold := crm.qualification_threshold(t);
-        total := (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t);
+        state := crm.scoring_state(t);
+        -- incremental unless asked, or the model or threshold changed since the last full pass
+        incremental := NOT full_pass AND state IS NOT DISTINCT FROM
+            (SELECT r.details->'state' FROM crm.job_runs r
+              WHERE r.tenant_id = t AND r.job = 'rescore_leads' AND r.details->>'pass' = 'full'
+              ORDER BY r.started_at DESC, r.id DESC LIMIT 1);
+        total := CASE WHEN incremental
+                      THEN (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t AND (x.engagement IS NOT NULL OR x.score IS NULL))
+                      ELSE (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t) END;
         lo := '00000000-0000-0000-0000-000000000000';
         scanned := 0; changed := 0; qualified := 0; batches := 0;
         LOOP
-            -- the next batch: a range of ids, read through the primary key
-            SELECT (array_agg(b.id ORDER BY b.id DESC))[1], count(*) INTO hi, n
-              FROM (SELECT x.id FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo ORDER BY x.id LIMIT batch) b;
-            EXIT WHEN n = 0;
-            WITH fresh AS (
-                SELECT x.id, crm.lead_score(x) AS score, x.score AS stored, x.status, x.qualified_at
-                  FROM crm.leads x WHERE x.tenant_id = t AND x.id > lo AND x.id <= hi),
-            written AS (
-                UPDATE crm.leads x SET score = f.score
-                  FROM fresh f
-                 WHERE x.tenant_id = t AND x.id = f.id
-                   AND crm.lead_needs_rescoring(f.stored, f.score, f.status, f.qualified_at, threshold)
-                RETURNING x.score IS DISTINCT FROM f.stored AS score_changed, x.qualified_at IS DISTINCT FROM f.qualified_at AS became_qualified)
-            SELECT count(*) FILTER (WHERE score_changed), count(*) FILTER (WHERE became_qualified) INTO c, q FROM written;
-            scanned := scanned + n;
-            changed := changed + c;
-            qualified := qualified + q;
+            SELECT r.scanned, r.changed, r.qualified, r.hi INTO scanned, changed, qualified, hi
+              FROM crm.rescore_batch(t, lo, batch, incremental, (state->>'threshold')::integer, scanned, changed, qualified) r;
+            EXIT WHEN hi IS NULL;
             batches := batches + 1;
             lo := hi;
-            PERFORM crm.report_progress(format('crm.rescore_leads: tenant %s: %s of %s leads scored, %s changed', t, scanned, total, changed));
+            PERFORM crm.report_progress(format('crm.rescore_leads: tenant %s: %s of %s leads scored, %s changed (%s pass)',
+                                               t, scanned, total, changed, CASE WHEN incremental THEN 'incremental' ELSE 'full' END));
+            EXIT WHEN lo = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
         END LOOP;
         PERFORM crm.log_job_run(t, 'rescore_leads', started, scanned, changed,
-                                jsonb_build_object('qualified', qualified, 'batches', batches, 'batch_size', batch));
+                                jsonb_build_object('pass', CASE WHEN incremental THEN 'incremental' ELSE 'full' END, 'state', state,
+                                                   'qualified', qualified, 'batches', batches, 'batch_size', batch));
         all_changed := all_changed + changed;
     END LOOP;
     PERFORM crm.report_progress(current_query());
     RETURN all_changed;
 END
 $$;
-COMMENT ON FUNCTION crm.rescore_leads(uuid) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns how many scores changed: batches of crm.batch_size leads (default 10000) in id order, only changed rows written (so a second run returns 0), one run per tenant at a time (55P03 otherwise), progress in pg_stat_activity.query, each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
+COMMENT ON FUNCTION crm.rescore_leads(uuid, boolean) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns how many scores changed. A full pass reads every lead; it runs when full_pass is true or the active model or the threshold changed since the last full pass; otherwise an incremental pass reads only the leads whose score can be stale (engaged ones, whose engagement decays, and unscored ones). Batches of crm.batch_size leads (default 10000) in id order; only stale rows written (a second run returns 0); one run per tenant at a time (55P03 otherwise); progress in pg_stat_activity.query; each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
 
 CREATE FUNCTION crm_api.score_lead(lead_id uuid) RETURNS jsonb
     LANGUAGE sql VOLATILE
@@ -311,20 +384,20 @@ $$
     SELECT crm.score_lead(lead_id)
 $$;
 COMMENT ON FUNCTION crm_api.score_lead(uuid) IS 'Scores a lead now and stores it (POST /rpc/score_lead {"lead_id": ...}): {lead_id, score, grade, previous_score, changed, status, qualified_now, score_dropped, top_reasons}. 404 when the lead is not visible; 403 when its score changed and it is not the caller''s to change.';
-CREATE FUNCTION crm_api.rescore_leads() RETURNS bigint
+CREATE FUNCTION crm_api.rescore_leads(full_pass boolean DEFAULT false) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    RETURN crm.rescore_leads(crm.current_tenant());
+    RETURN crm.rescore_leads(crm.current_tenant(), full_pass);
 EXCEPTION WHEN lock_not_available THEN
     -- over HTTP another run is a conflict (409), not a server error (PostgREST maps 55P03 to 500)
     RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
 END
 $$;
-COMMENT ON FUNCTION crm_api.rescore_leads() IS 'Rescores every lead of the caller''s tenant and returns how many scores changed (POST /rpc/rescore_leads; managers and admins, 403 for reps; 409 while another run works).';
-REVOKE EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads() TO crm_rep;
+COMMENT ON FUNCTION crm_api.rescore_leads(boolean) IS 'Rescores the caller''s tenant''s leads and returns how many scores changed (POST /rpc/rescore_leads, {"full_pass": true} to read every lead even when the model did not change; managers and admins, 403 for reps; 409 while another run works).';
+REVOKE EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads(boolean) TO crm_rep;
 
 CREATE VIEW crm_api.lead_score_history WITH (security_invoker = true) AS
     SELECT tenant_id, id, lead_id, day, score, grade, recorded_at FROM crm.lead_score_history;

@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(40);
+SELECT plan(44);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -99,9 +99,22 @@ SELECT results_eq($$SELECT first_name, score, status::text, score_dropped_at IS 
     $$VALUES ('Joanna'::text, 60, 'qualified'::text, true), ('Lawrence', 0, 'new', false), ('Samir', 60, 'qualified', true), ('Tom', 25, 'contacted', false)$$,
     'both qualified leads now fall below 70: flagged, still qualified');
 SELECT is((SELECT count(*) FROM crm.tasks WHERE type = 'follow_up'), 2::bigint, 'still one follow-up task per qualified lead');
-SELECT results_eq($$SELECT job, processed, changed FROM crm_api.job_runs WHERE job = 'rescore_leads' AND tenant_id = crm.current_tenant() ORDER BY started_at, id$$,
-    $$VALUES ('rescore_leads'::text, 2::bigint, 0::bigint), ('rescore_leads', 4, 0), ('rescore_leads', 4, 2), ('rescore_leads', 4, 0)$$,
-    'each run is logged with what it read and changed (after the fixture''s entry)');
+SELECT results_eq($$SELECT details->>'pass', processed, changed FROM crm_api.job_runs WHERE job = 'rescore_leads' AND tenant_id = crm.current_tenant() ORDER BY started_at, id$$,
+    $$VALUES (NULL::text, 2::bigint, 0::bigint), ('full', 4, 0), ('full', 4, 2), ('incremental', 1, 0)$$,
+    'each run is logged with what it read and changed: full passes on a new model, then only the engaged lead (Tom)');
+-- a lead loaded without triggers (a bulk import) has no score: the incremental pass finds it alone
+RESET ROLE;
+SET LOCAL session_replication_role = replica;
+INSERT INTO crm.leads (tenant_id, first_name, company, employee_count, owner_id)
+VALUES ('a0000000-0000-7000-8000-00000000000a', 'Imported', 'Bulk Co', 5000, 'a0000000-0000-7000-8000-0000000000a2');
+SET LOCAL session_replication_role = origin;
+SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');
+SELECT is(crm.rescore_leads(), 1::bigint, 'an incremental pass scores the imported lead');
+SELECT row_eq($$SELECT details->>'pass', processed FROM crm.job_runs WHERE job = 'rescore_leads' ORDER BY started_at DESC, id DESC LIMIT 1$$,
+    ROW('incremental'::text, 2::bigint), '    reading only it and the engaged lead');
+SELECT is(crm.rescore_leads(full_pass => true), 0::bigint, 'full_pass => true changes nothing');
+SELECT row_eq($$SELECT details->>'pass', processed FROM crm.job_runs WHERE job = 'rescore_leads' ORDER BY started_at DESC, id DESC LIMIT 1$$,
+    ROW('full'::text, 5::bigint), '    after reading every lead');
 SELECT is((SELECT score FROM crm.lead_score_history WHERE lead_id = (pg_temp.lead('Samir')).id), 60, 'the history has the new score');
 
 -- scoring one lead
