@@ -30,11 +30,16 @@ SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid,
        n % 10 <> 0
 FROM generate_series(1, :rows) n;
 
--- Leads: :leads of them over the tenants, round-robin, changed at spread-out times, scored as the
--- trigger would have scored them (crm.lead_score_fields is what crm.lead_score(l) runs on a scan).
+-- Leads: :leads of them over the tenants, round-robin, changed at spread-out times, scored and
+-- qualified as the trigger would have done (crm.lead_score_fields is what crm.lead_score(l) runs on a scan).
 INSERT INTO crm.leads (tenant_id, first_name, last_name, email, company, source, status, budget, employee_count, industry,
-                       purchase_timeline, is_decision_maker, owner_id, created_at, updated_at, score, grade, scored_at)
-SELECT g.*, s.score, crm.lead_grade(s.score), now()
+                       purchase_timeline, is_decision_maker, owner_id, created_at, updated_at, score, grade, scored_at, qualified_at)
+SELECT g.tenant_id, g.first_name, g.last_name, g.email, g.company, g.source,
+       -- new and contacted leads at the threshold were qualified by it, as the trigger does
+       CASE WHEN s.score >= 70 AND g.status IN ('new', 'contacted') THEN 'qualified' ELSE g.status END,
+       g.budget, g.employee_count, g.industry, g.purchase_timeline, g.is_decision_maker, g.owner_id, g.created_at, g.updated_at,
+       s.score, crm.lead_grade(s.score), now(),
+       CASE WHEN s.score >= 70 AND g.status IN ('new', 'contacted') OR g.status = 'qualified' THEN now() END
 FROM (
 SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid AS tenant_id, 'Lead', 'No. ' || n,
        format('lead%s@company%s.example', n, n % 5000), format('Company %s', n % 5000),
