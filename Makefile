@@ -31,6 +31,7 @@ SQL_PIECES = src/schemas.sql \
              src/scoring.sql \
              src/qualification.sql \
              src/predictive.sql \
+             src/support.sql \
              src/finish.sql
 
 MODULE_big = crm

@@ -96,8 +96,10 @@ BEGIN
         END IF;
         -- the parent's own policies apply inside these subqueries: visible parent, writable parent
         parent_visible := format('EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I)', parent, t, t, parent_column);
+        -- (for a child, owner_column names the parent's owner column)
         parent_mine := format('EXISTS (SELECT 1 FROM %s p WHERE p.tenant_id = %s.tenant_id AND p.id = %s.%I'
-                              ' AND (p.owner_id = crm.current_user_id() OR (SELECT crm.changes_all_records())))', parent, t, t, parent_column);
+                              ' AND (p.%I = crm.current_user_id() OR (SELECT crm.changes_all_records())))',
+                              parent, t, t, parent_column, owner_column);
         EXECUTE format('CREATE POLICY child_read ON %s FOR SELECT USING (%s AND %s)', t, in_tenant, parent_visible);
         EXECUTE format('CREATE POLICY child_write ON %s FOR ALL USING (%s AND %s) WITH CHECK (%s AND %s)',
                        t, in_tenant, parent_mine, in_tenant, parent_mine);
@@ -116,4 +118,4 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) FROM PUBLIC;
-COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: checks that a tenant table has RLS enabled and forced and is registered for pg_dump, and gives it the policies of its kind (owned by owner_column, config, shared, log, or child of parent through parent_column), its grants, the tenant guard and updated_at triggers.';
+COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: checks that a tenant table has RLS enabled and forced and is registered for pg_dump, and gives it the policies of its kind (owned by owner_column, config, shared, log, or child of parent through parent_column, writable by whoever may change the parent, owner_column then naming the parent''s owner column), its grants, the tenant guard and updated_at triggers.';
