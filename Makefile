@@ -32,6 +32,7 @@ SQL_PIECES = src/schemas.sql \
              src/qualification.sql \
              src/predictive.sql \
              src/support.sql \
+             src/health.sql \
              src/finish.sql
 
 MODULE_big = crm

@@ -25,7 +25,7 @@ CREATE INDEX events_tenant_entity ON crm.events (tenant_id, entity_type, entity_
 COMMENT ON TABLE crm.events IS 'The outbox: one row per business event, in order of id (uuid_v7), announced on channel crm_events. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.events.tenant_id IS 'The tenant the event belongs to.';
 COMMENT ON COLUMN crm.events.id IS 'The event''s id (uuid_v7: ordered by time).';
-COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.qualified, lead.score_dropped, lead.converted, lead.lost, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed.';
+COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.qualified, lead.score_dropped, lead.converted, lead.lost, account.at_risk, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed.';
 COMMENT ON COLUMN crm.events.entity_type IS 'The kind of record it happened to.';
 COMMENT ON COLUMN crm.events.entity_id IS 'The record it happened to.';
 COMMENT ON COLUMN crm.events.payload IS 'Details of the event (ids, stages, amounts).';
@@ -134,7 +134,7 @@ CREATE TABLE crm.audit_log (
 );
 CREATE INDEX audit_log_row ON crm.audit_log (tenant_id, table_name, row_id, changed_at);
 CREATE INDEX audit_log_changed_at ON crm.audit_log (tenant_id, changed_at);
-COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at and what the database derives aside: the search document, a lead''s score, grade, scored_at, score_dropped_at and engagement, whose history is crm.lead_score_history), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
+COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at and what the database derives aside: the search document, a lead''s score, grade, scored_at, score_dropped_at and engagement, whose history is crm.lead_score_history, and an account''s latest health, whose history is crm.account_health), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.audit_log.tenant_id IS 'The tenant of the changed row.';
 COMMENT ON COLUMN crm.audit_log.id IS 'The entry''s id (uuid_v7).';
 COMMENT ON COLUMN crm.audit_log.table_name IS 'The table changed, without schema (leads, opportunities, ...).';
@@ -162,7 +162,8 @@ DECLARE
     db_role_ text := CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user::text
                           ELSE pg_catalog.current_setting('role') END;
     -- columns the database derives: not logged (a lead's score history is crm.lead_score_history)
-    derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement'];
+    derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement',
+                            'health_score', 'health_band', 'health_trend', 'health_scored_on'];
     same text;
 BEGIN
     IF TG_OP = 'INSERT' THEN

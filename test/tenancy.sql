@@ -65,11 +65,13 @@ SELECT ok(NOT pg_has_role('crm_rep', 'crm_manager', 'MEMBER') AND NOT pg_has_rol
     'the ladder goes one way: a rep is not a manager, anon is not a rep');
 
 -- Tenant settings: defaults, merge, validation.
-SELECT is(crm.tenant_settings('{}'), '{"currency": "USD", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50}'::jsonb,
+SELECT is(crm.tenant_settings('{}'), '{"currency": "USD", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50,
+      "health_weights": {"activity": 20, "commercial": 20, "engagement": 30, "satisfaction": 30}}'::jsonb,
     'tenant settings default to USD, public sharing, a threshold of 70');
 SELECT is(crm.tenant_settings(NULL), crm.tenant_settings('{}'), 'NULL settings are the defaults');
 SELECT is(crm.tenant_settings('{"sharing": "private", "qualification_threshold": 0}'),
-    '{"currency": "USD", "sharing": "private", "qualification_threshold": 0, "win_model_min_history": 50}'::jsonb,
+    '{"currency": "USD", "sharing": "private", "qualification_threshold": 0, "win_model_min_history": 50,
+      "health_weights": {"activity": 20, "commercial": 20, "engagement": 30, "satisfaction": 30}}'::jsonb,
     'given settings are merged over the defaults');
 SELECT is(crm.tenant_settings('{"qualification_threshold": 100, "currency": "EUR"}')->>'currency', 'EUR', 'a currency is kept');
 SELECT throws_ok($$SELECT crm.tenant_settings('{"colour": "blue"}')$$, '22023', 'unknown tenant setting "colour"',
@@ -87,7 +89,8 @@ SELECT isa_ok(crm.create_tenant('Acme'), 'uuid', 'create_tenant returns the new 
 SELECT is(crm.create_tenant('Given', '{"currency": "GBP"}', 'c0000000-0000-7000-8000-00000000000c'),
     'c0000000-0000-7000-8000-00000000000c'::uuid, 'create_tenant keeps a given id');
 SELECT is((SELECT settings FROM crm.tenants WHERE id = 'c0000000-0000-7000-8000-00000000000c'),
-    '{"currency": "GBP", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50}'::jsonb, 'the new tenant''s settings are complete');
+    '{"currency": "GBP", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50,
+      "health_weights": {"activity": 20, "commercial": 20, "engagement": 30, "satisfaction": 30}}'::jsonb, 'the new tenant''s settings are complete');
 SELECT is(substr((SELECT id FROM crm.tenants WHERE name = 'Acme')::text, 15, 1), '7', 'a generated tenant id is a uuid_v7');
 SELECT throws_ok($$SELECT crm.create_tenant('  ')$$, '22023', 'tenant name must not be empty', 'an empty name is refused');
 SELECT throws_ok($$SELECT crm.create_tenant('Bad', '{"sharing": 1}')$$, '22023', NULL, 'bad settings are refused');

@@ -1,0 +1,315 @@
+-- health.sql: customer health. Once a day (crm.refresh_health_scores, scheduled or called), every
+-- account gets a snapshot: four measures on 0-100 from its activities, opportunities, cases and NPS
+-- answers (src/health.c), their weighted mean by the tenant's health_weights (a measure without data
+-- left out, its weight spread over the others), a band, a risk level, a trend against the previous
+-- snapshot, the factors and plain-words recommendations. An account turning red emits account.at_risk
+-- and gives its owner a task, once.
+
+CREATE FUNCTION crm.health_measures(inputs double precision[]) RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'crm_health_measures'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.health_measures(double precision[]) IS 'Internal: an account''s four health measures {engagement, activity, satisfaction, commercial} on 0-100 (NULL where it has no data) from the inputs crm.health_inputs gathers, in their order.';
+
+CREATE FUNCTION crm.health_score(measures double precision[], weights double precision[]) RETURNS integer
+    AS 'MODULE_PATHNAME', 'crm_health_score'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.health_score(double precision[], double precision[]) IS 'The weighted mean of health measures on 0-100, rounded: a NULL measure is left out and its weight spread over the others (never counted as 0); NULL when no measure has data. A measure off 0-100 or a negative weight: 22023.';
+
+CREATE FUNCTION crm.health_band(score integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT CASE WHEN score IS NULL THEN NULL WHEN score >= 75 THEN 'green' WHEN score >= 50 THEN 'yellow' ELSE 'red' END
+$$;
+COMMENT ON FUNCTION crm.health_band(integer) IS 'A health score''s band: green 75-100, yellow 50-74, red below 50.';
+
+CREATE FUNCTION crm.health_risk_level(score integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT CASE WHEN score IS NULL THEN NULL WHEN score >= 75 THEN 'low' WHEN score >= 50 THEN 'medium'
+                WHEN score >= 25 THEN 'high' ELSE 'critical' END
+$$;
+COMMENT ON FUNCTION crm.health_risk_level(integer) IS 'The churn risk of a health score: low from 75, medium 50-74, high 25-49, critical below 25.';
+
+CREATE FUNCTION crm.health_trend(score integer, previous integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT CASE WHEN score IS NULL OR previous IS NULL THEN 'stable'
+                WHEN score > previous + 3 THEN 'improving' WHEN score < previous - 3 THEN 'declining' ELSE 'stable' END
+$$;
+COMMENT ON FUNCTION crm.health_trend(integer, integer) IS 'improving or declining when the score moved by more than 3 points since the previous snapshot, else stable (also without a previous one).';
+
+-- The inputs of the accounts of a tenant in (lo, hi], as of ref: one set-based pass per source, each
+-- through its (tenant_id, account_id) index. An activity counts for an account when it is logged
+-- against it, one of its contacts or one of its opportunities (once, however many of these).
+CREATE FUNCTION crm.health_inputs(t uuid, lo uuid, hi uuid, ref timestamptz)
+    RETURNS TABLE (account_id uuid, inputs double precision[])
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    WITH acc AS (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
+    act AS (SELECT v.account_id AS acc_id, v.id, v.occurred_at, v.sentiment
+              FROM acc JOIN crm.activities v ON v.tenant_id = t AND v.account_id = acc.id WHERE v.occurred_at <= ref
+            UNION
+            SELECT c.account_id, v.id, v.occurred_at, v.sentiment
+              FROM acc JOIN crm.contacts c ON c.tenant_id = t AND c.account_id = acc.id
+              JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id WHERE v.occurred_at <= ref
+            UNION
+            SELECT o.account_id, v.id, v.occurred_at, v.sentiment
+              FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
+              JOIN crm.activities v ON v.tenant_id = t AND v.opportunity_id = o.id WHERE v.occurred_at <= ref),
+    a AS (SELECT acc_id, count(*) AS n,
+                 count(*) FILTER (WHERE occurred_at > ref - interval '30 days') AS n30,
+                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days') AS n90,
+                 max(occurred_at) AS last_at,
+                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment = 'positive') AS pos,
+                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment = 'negative') AS neg,
+                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment IS NOT NULL) AS rated
+            FROM act GROUP BY acc_id),
+    o AS (SELECT o.account_id AS acc_id,
+                 count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
+                 count(*) FILTER (WHERE o.closed_at <= ref) AS closed,
+                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > ref - interval '180 days' AND o.closed_at <= ref), 0) AS won_recent,
+                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > ref - interval '360 days'
+                                                AND o.closed_at <= ref - interval '180 days'), 0) AS won_before,
+                 count(*) FILTER (WHERE s.is_lost AND o.closed_at > ref - interval '180 days' AND o.closed_at <= ref) AS lost_recent
+            FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
+            JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id
+           GROUP BY o.account_id),
+    k AS (SELECT c.account_id AS acc_id, avg(c.satisfaction) AS csat, count(*) AS cases,
+                 count(*) FILTER (WHERE c.status IN ('open', 'pending')) AS open_cases,
+                 count(*) FILTER (WHERE c.status IN ('open', 'pending') AND c.opened_at < ref - interval '7 days') AS overdue
+            FROM acc JOIN crm.cases c ON c.tenant_id = t AND c.account_id = acc.id WHERE c.opened_at <= ref
+           GROUP BY c.account_id),
+    n AS (SELECT r.account_id AS acc_id, avg(r.score) AS nps
+            FROM acc JOIN crm.nps_responses r ON r.tenant_id = t AND r.account_id = acc.id
+           WHERE r.responded_at > ref - interval '365 days' AND r.responded_at <= ref
+           GROUP BY r.account_id)
+    SELECT acc.id,
+           ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), extract(epoch FROM ref - a.last_at) / 86400,
+                 coalesce(a.pos, 0), coalesce(a.neg, 0), coalesce(a.rated, 0), coalesce(o.open_opps, 0), k.csat, n.nps,
+                 coalesce(k.cases, 0), coalesce(k.open_cases, 0), coalesce(k.overdue, 0), coalesce(o.closed, 0),
+                 coalesce(o.won_recent, 0), coalesce(o.won_before, 0), coalesce(o.lost_recent, 0)]::double precision[]
+      FROM acc LEFT JOIN a ON a.acc_id = acc.id LEFT JOIN o ON o.acc_id = acc.id
+      LEFT JOIN k ON k.acc_id = acc.id LEFT JOIN n ON n.acc_id = acc.id
+$$;
+COMMENT ON FUNCTION crm.health_inputs(uuid, uuid, uuid, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant with an id in (lo, hi], as of ref, the inputs of crm.health_measures: activities ever, last 30 and 90 days, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
+
+-- Plain-words advice from the inputs and the measures.
+CREATE FUNCTION crm.health_recommendations(inputs double precision[], measures double precision[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT coalesce(array_agg(r ORDER BY o), '{}') FROM (VALUES
+        (1, CASE WHEN inputs[1] = 0 THEN 'no activity recorded: schedule a first call'
+                 WHEN inputs[4] >= 30 THEN format('no contact in %s days: schedule a check-in', floor(inputs[4])) END),
+        (2, CASE WHEN inputs[13] > 0 THEN format('%s overdue case%s: escalate', inputs[13], CASE WHEN inputs[13] > 1 THEN 's' END) END),
+        (3, CASE WHEN inputs[12] >= 3 THEN format('%s open cases: review the account''s support', inputs[12]) END),
+        (4, CASE WHEN inputs[10] < 7 THEN format('NPS of %s (a detractor): call the contact', round(inputs[10]::numeric, 1)) END),
+        (5, CASE WHEN inputs[9] < 3 THEN format('low case satisfaction (%s of 5): review the handling', round(inputs[9]::numeric, 1)) END),
+        (6, CASE WHEN inputs[16] > 0 AND inputs[15] < inputs[16] THEN 'won revenue is declining: plan a business review' END),
+        (7, CASE WHEN inputs[17] >= 2 THEN format('%s deals lost lately: ask why', inputs[17]) END),
+        (8, CASE WHEN inputs[8] = 0 AND inputs[14] > 0 THEN 'no open opportunity: look for an expansion' END)) v(o, r)
+    WHERE r IS NOT NULL
+$$;
+COMMENT ON FUNCTION crm.health_recommendations(double precision[], double precision[]) IS 'What to do about an account, from its health inputs: schedule a check-in after 30 days without contact, escalate overdue cases, call a detractor, and so on.';
+
+CREATE TABLE crm.account_health (
+    tenant_id       uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id              uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    account_id      uuid        NOT NULL,
+    scored_on       date        NOT NULL,
+    score           integer     CHECK (score BETWEEN 0 AND 100),
+    band            text        CHECK (band IN ('green', 'yellow', 'red')),
+    risk_level      text        CHECK (risk_level IN ('low', 'medium', 'high', 'critical')),
+    trend           text        NOT NULL CHECK (trend IN ('improving', 'stable', 'declining')),
+    factors         jsonb       NOT NULL,
+    recommendations text[]      NOT NULL DEFAULT '{}',
+    computed_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, account_id, scored_on),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE crm.account_health IS 'Daily health snapshots of the accounts (one per account per day, written by crm.refresh_health_scores): score, band, risk level, trend, factors and recommendations. Read with the account; written by the database only.';
+COMMENT ON COLUMN crm.account_health.tenant_id IS 'The owning tenant.';
+COMMENT ON COLUMN crm.account_health.id IS 'The snapshot''s id (uuid_v7).';
+COMMENT ON COLUMN crm.account_health.account_id IS 'The account.';
+COMMENT ON COLUMN crm.account_health.scored_on IS 'The day the snapshot is of.';
+COMMENT ON COLUMN crm.account_health.score IS 'Health, 0 to 100 (NULL: no data about the account yet).';
+COMMENT ON COLUMN crm.account_health.band IS 'green (75-100), yellow (50-74) or red (below 50).';
+COMMENT ON COLUMN crm.account_health.risk_level IS 'Churn risk: low (from 75), medium (50-74), high (25-49), critical (below 25).';
+COMMENT ON COLUMN crm.account_health.trend IS 'improving, stable or declining against the previous snapshot (more than 3 points).';
+COMMENT ON COLUMN crm.account_health.factors IS 'Each measure (engagement, activity, satisfaction, commercial) with its value and the weight it had (0 when it had no data), and the inputs behind them.';
+COMMENT ON COLUMN crm.account_health.recommendations IS 'What to do, in plain words ("no contact in 45 days: schedule a check-in").';
+COMMENT ON COLUMN crm.account_health.computed_at IS 'When the snapshot was computed.';
+ALTER TABLE crm.account_health ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.account_health FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.account_health', '');
+SELECT crm.secure_table('crm.account_health', 'child', 'crm.accounts', 'account_id');
+REVOKE INSERT, UPDATE, DELETE ON crm.account_health FROM crm_rep;
+
+-- The latest snapshot on the account itself, for lists and filters (GET /accounts?health_band=eq.red).
+ALTER TABLE crm.accounts ADD COLUMN health_score integer CHECK (health_score BETWEEN 0 AND 100),
+                         ADD COLUMN health_band text CHECK (health_band IN ('green', 'yellow', 'red')),
+                         ADD COLUMN health_trend text CHECK (health_trend IN ('improving', 'stable', 'declining')),
+                         ADD COLUMN health_scored_on date;
+CREATE INDEX accounts_tenant_health ON crm.accounts (tenant_id, health_band, health_score);
+COMMENT ON COLUMN crm.accounts.health_score IS 'The latest health score (crm.account_health), 0 to 100; set by crm.refresh_health_scores.';
+COMMENT ON COLUMN crm.accounts.health_band IS 'The latest health band: green, yellow or red.';
+COMMENT ON COLUMN crm.accounts.health_trend IS 'The latest health trend: improving, stable or declining.';
+COMMENT ON COLUMN crm.accounts.health_scored_on IS 'The day of the latest health snapshot.';
+COMMENT ON INDEX crm.accounts_tenant_health IS 'Accounts by health band and score (at-risk lists, segments).';
+CREATE OR REPLACE VIEW crm_api.accounts WITH (security_invoker = true) AS
+    SELECT tenant_id, id, name, domain, industry, employee_count, annual_revenue, country, parent_account_id,
+           lifecycle_stage, owner_id, custom, created_at, updated_at, search, health_score, health_band, health_trend,
+           health_scored_on
+    FROM crm.accounts;
+
+CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT current_date) RETURNS bigint
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    batch integer := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
+    -- as of the end of on_date, or now for today
+    ref timestamptz := least(now(), ((on_date + 1)::timestamp AT TIME ZONE 'UTC'));
+    t uuid;
+    weights double precision[];
+    started timestamptz;
+    lo uuid;
+    hi uuid;
+    n bigint;
+    done bigint;
+    total bigint;
+    red uuid[];
+    reds bigint;
+    r record;
+    written bigint := 0;
+BEGIN
+    IF on_date IS NULL OR on_date > current_date THEN
+        RAISE EXCEPTION 'on_date must be a day up to today, not %', coalesce(on_date::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    PERFORM crm.check_job_caller(crm.current_tenant());
+    FOR t IN SELECT x.id FROM crm.tenants x WHERE crm.current_tenant() IS NULL OR x.id = crm.current_tenant() ORDER BY x.id LOOP
+        PERFORM crm.lock_job('refresh_health_scores', t);
+        started := clock_timestamp();
+        weights := (SELECT ARRAY[coalesce((w->>'engagement')::float8, 0), coalesce((w->>'activity')::float8, 0),
+                                 coalesce((w->>'satisfaction')::float8, 0), coalesce((w->>'commercial')::float8, 0)]
+                      FROM (SELECT x.settings->'health_weights' AS w FROM crm.tenants x WHERE x.id = t) s);
+        total := (SELECT count(*) FROM crm.accounts a WHERE a.tenant_id = t);
+        lo := '00000000-0000-0000-0000-000000000000';
+        done := 0; reds := 0;
+        LOOP
+            hi := coalesce((SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo ORDER BY a.id OFFSET batch - 1 LIMIT 1),
+                           'ffffffff-ffff-ffff-ffff-ffffffffffff');
+            WITH fresh AS (
+                SELECT i.account_id, i.inputs, m.measures, crm.health_score(m.measures, weights) AS score
+                  FROM crm.health_inputs(t, lo, hi, ref) i, LATERAL (SELECT crm.health_measures(i.inputs) AS measures) m),
+            judged AS (
+                SELECT f.*, crm.health_band(f.score) AS band, crm.health_risk_level(f.score) AS risk_level,
+                       crm.health_trend(f.score, p.score) AS trend, p.band AS previous_band, s.band AS same_day_band
+                  FROM fresh f
+                  LEFT JOIN LATERAL (SELECT h.score, h.band FROM crm.account_health h
+                                      WHERE h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
+                                      ORDER BY h.scored_on DESC LIMIT 1) p ON true
+                  LEFT JOIN crm.account_health s ON s.tenant_id = t AND s.account_id = f.account_id AND s.scored_on = on_date),
+            snapshot AS (
+                INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
+                SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
+                       jsonb_build_object(
+                           'engagement', jsonb_build_object('value', j.measures[1], 'weight', CASE WHEN j.measures[1] IS NULL THEN 0 ELSE weights[1] END),
+                           'activity', jsonb_build_object('value', j.measures[2], 'weight', CASE WHEN j.measures[2] IS NULL THEN 0 ELSE weights[2] END),
+                           'satisfaction', jsonb_build_object('value', j.measures[3], 'weight', CASE WHEN j.measures[3] IS NULL THEN 0 ELSE weights[3] END),
+                           'commercial', jsonb_build_object('value', j.measures[4], 'weight', CASE WHEN j.measures[4] IS NULL THEN 0 ELSE weights[4] END),
+                           'inputs', jsonb_build_object('activities_30d', j.inputs[2], 'activities_90d', j.inputs[3],
+                                                        'days_since_last_activity', floor(j.inputs[4]), 'open_opportunities', j.inputs[8],
+                                                        'csat', round(j.inputs[9]::numeric, 2), 'nps', round(j.inputs[10]::numeric, 2),
+                                                        'open_cases', j.inputs[12], 'overdue_cases', j.inputs[13],
+                                                        'won_last_180d', j.inputs[15], 'won_previous_180d', j.inputs[16],
+                                                        'lost_last_180d', j.inputs[17])),
+                       crm.health_recommendations(j.inputs, j.measures)
+                  FROM judged j
+                ON CONFLICT (tenant_id, account_id, scored_on) DO UPDATE
+                   SET score = excluded.score, band = excluded.band, risk_level = excluded.risk_level, trend = excluded.trend,
+                       factors = excluded.factors, recommendations = excluded.recommendations, computed_at = excluded.computed_at
+                RETURNING h.account_id),
+            latest AS (
+                UPDATE crm.accounts a SET health_score = j.score, health_band = j.band, health_trend = j.trend, health_scored_on = on_date
+                  FROM judged j
+                 WHERE a.tenant_id = t AND a.id = j.account_id AND on_date >= coalesce(a.health_scored_on, on_date)
+                   AND (a.health_score, a.health_band, a.health_trend, a.health_scored_on) IS DISTINCT FROM (j.score, j.band, j.trend, on_date)
+                RETURNING a.id)
+            SELECT (SELECT count(*) FROM snapshot),
+                   array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
+                                                   AND j.same_day_band IS DISTINCT FROM 'red')
+              INTO n, red FROM judged j;
+            -- accounts that just turned red: an event and a task for the owner, once
+            FOR r IN SELECT a.id, a.name, a.owner_id, a.health_score FROM crm.accounts a
+                      WHERE a.tenant_id = t AND a.id = ANY (coalesce(red, '{}')) LOOP
+                INSERT INTO crm.tasks (tenant_id, title, description, type, priority, due_at, assignee_id, account_id)
+                VALUES (t, format('Check in with %s', r.name),
+                        format('Its health fell to %s (red): %s.', r.health_score,
+                               array_to_string((SELECT h.recommendations FROM crm.account_health h
+                                                 WHERE h.tenant_id = t AND h.account_id = r.id AND h.scored_on = on_date), '; ')),
+                        'call', 'high', now() + interval '2 days', r.owner_id, r.id);
+                PERFORM crm.emit_event(t, 'account.at_risk', 'account', r.id,
+                                       jsonb_build_object('score', r.health_score, 'scored_on', on_date, 'owner_id', r.owner_id));
+                reds := reds + 1;
+            END LOOP;
+            done := done + n;
+            PERFORM crm.report_progress(format('crm.refresh_health_scores: tenant %s: %s of %s accounts scored', t, done, total));
+            EXIT WHEN hi = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+            lo := hi;
+        END LOOP;
+        PERFORM crm.log_job_run(t, 'refresh_health_scores', started, done, done,
+                                jsonb_build_object('on_date', on_date, 'turned_red', reds, 'batch_size', batch));
+        written := written + done;
+    END LOOP;
+    PERFORM crm.report_progress(current_query());
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today; again on the same day replaces it) and returns how many: the tenant of the request context (its managers and admins), or every tenant for the operator without a context. Batches of crm.batch_size accounts, one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once.';
+
+CREATE FUNCTION crm.account_health_history(account_id uuid) RETURNS SETOF crm.account_health
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    PERFORM 1 FROM crm.accounts a WHERE a.tenant_id = crm.current_tenant() AND a.id = account_health_history.account_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('account', account_id);
+    END IF;
+    RETURN QUERY SELECT h.* FROM crm.account_health h
+                  WHERE h.tenant_id = crm.current_tenant() AND h.account_id = account_health_history.account_id
+                  ORDER BY h.scored_on;
+END
+$$;
+COMMENT ON FUNCTION crm.account_health_history(uuid) IS 'An account''s health snapshots, oldest first. Not visible: PT404.';
+
+CREATE VIEW crm_api.account_health WITH (security_invoker = true) AS
+    SELECT tenant_id, id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations, computed_at
+    FROM crm.account_health;
+COMMENT ON VIEW crm_api.account_health IS 'Health snapshots of the accounts the caller reads (read only): GET /account_health?band=eq.red&scored_on=eq.2026-11-23.';
+GRANT SELECT ON crm_api.account_health TO crm_rep;
+
+CREATE FUNCTION crm_api.account_health_history(account_id uuid) RETURNS SETOF crm_api.account_health
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT h.tenant_id, h.id, h.account_id, h.scored_on, h.score, h.band, h.risk_level, h.trend, h.factors, h.recommendations,
+           h.computed_at
+    FROM crm.account_health_history(account_id) h
+$$;
+COMMENT ON FUNCTION crm_api.account_health_history(uuid) IS 'An account''s health snapshots, oldest first (GET /rpc/account_health_history?account_id=...). 404 when the account is not visible.';
+CREATE FUNCTION crm_api.refresh_health_scores(on_date date DEFAULT current_date) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RETURN crm.refresh_health_scores(on_date);
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
+END
+$$;
+COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
+REVOKE EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) TO crm_rep;

@@ -1,0 +1,76 @@
+-- health.sql (pgTAP): refreshing health snapshots end to end: one per account per day however often it
+-- runs, the latest on the account, the trend against yesterday, an account turning red (one task, one
+-- event), the history, who may refresh, and the operator's run over every tenant.
+\ir lib/preamble.psql
+
+BEGIN;
+SELECT plan(20);
+\ir lib/two_tenants.psql
+\ir lib/become.psql
+
+-- Initrode (A's ac2, owned by the manager) is in trouble: three cases open for ten days, a detractor
+INSERT INTO crm.cases (tenant_id, subject, account_id, assignee_id, opened_at)
+SELECT 'a0000000-0000-7000-8000-00000000000a', 'Outage ' || n, 'a0000000-0000-7000-8000-000000000ac2',
+       'a0000000-0000-7000-8000-0000000000a2', now() - interval '10 days'
+FROM generate_series(1, 3) n;
+INSERT INTO crm.contacts (tenant_id, id, account_id, first_name, last_name, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000ad3', 'a0000000-0000-7000-8000-000000000ac2', 'Milton', 'Waddams',
+     'a0000000-0000-7000-8000-0000000000a2');
+INSERT INTO crm.nps_responses (tenant_id, contact_id, score) VALUES ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000ad3', 2);
+CREATE FUNCTION pg_temp.count_of(q text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE n bigint; BEGIN EXECUTE q INTO n; RETURN n; END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.count_of(text) TO crm_rep;
+
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT throws_ok($$SELECT crm.refresh_health_scores()$$, '42501', NULL, 'a rep does not refresh health scores');
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT is(crm.refresh_health_scores(), 2::bigint, 'a manager refreshes the tenant''s two accounts');
+SELECT is(crm.refresh_health_scores(), 2::bigint, 'and again');
+SELECT is((SELECT count(*) FROM crm.account_health WHERE scored_on = current_date), 2::bigint, 'one snapshot per account for today, however often');
+SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' AND scored_on = current_date$$),
+    0::bigint, 'tenant B untouched');
+
+-- Initrode: only satisfaction has data (NPS 2 -> 20, less 3 open and 3 overdue cases): 0, red, critical
+SELECT row_eq($$SELECT score, band, risk_level, recommendations FROM crm.account_health
+                 WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date$$,
+    ROW(0, 'red'::text, 'critical'::text, ARRAY['no activity recorded: schedule a first call', '3 overdue cases: escalate',
+                                                 '3 open cases: review the account''s support', 'NPS of 2.0 (a detractor): call the contact']),
+    'Initrode: 0, red, critical, and what to do');
+SELECT is((SELECT factors->'satisfaction' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date),
+    '{"value": 0, "weight": 30}'::jsonb, '    its one measure, with its weight');
+SELECT is((SELECT factors->'engagement' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date),
+    '{"value": null, "weight": 0}'::jsonb, '    a measure without data weighs nothing');
+SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.tasks WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2'$$), 1::bigint,
+    'turning red gave its owner one task, however often refreshed');
+SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.events WHERE type = 'account.at_risk' AND entity_id = 'a0000000-0000-7000-8000-000000000ac2'$$),
+    1::bigint, '    and emitted account.at_risk once');
+SELECT is((SELECT assignee_id FROM crm.tasks WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2'), 'a0000000-0000-7000-8000-0000000000a2'::uuid,
+    '    the task is the owner''s');
+
+-- Initech: yesterday 80; today it has a recent call, an open deal, an open case and a 6 from Peter
+SELECT row_eq($$SELECT health_score, health_band, health_trend, health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
+    (SELECT ROW(h.score, h.band, 'declining'::text, current_date) FROM crm.account_health h
+      WHERE h.account_id = 'a0000000-0000-7000-8000-000000000ac1' AND h.scored_on = current_date),
+    'the latest score, band and trend are on the account (declining from 80)');
+SELECT ok((SELECT score < 77 FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1' AND scored_on = current_date),
+    '    its score is below 77, hence declining');
+SELECT results_eq($$SELECT scored_on FROM crm.account_health_history('a0000000-0000-7000-8000-000000000ac1')$$,
+    ARRAY[current_date - 1, current_date], 'crm.account_health_history: yesterday, then today');
+SELECT throws_ok($$SELECT * FROM crm.account_health_history('b0000000-0000-7000-8000-000000000bc1')$$, 'PT404', NULL,
+    'another tenant''s account: 404');
+-- a day in the past is refreshed in place
+SELECT is(crm.refresh_health_scores(current_date - 1), 2::bigint, 'refreshing yesterday');
+SELECT is((SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'), 2::bigint,
+    '    replaces yesterday''s snapshot, it does not add one');
+SELECT is((SELECT health_scored_on FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
+    '    and the account keeps today''s, the latest');
+
+-- reps read health; the operator refreshes every tenant
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT is((SELECT count(*) FROM crm_api.account_health WHERE scored_on = current_date), 2::bigint, 'a rep reads the snapshots');
+SELECT pg_temp.become('crm_rep', NULL, NULL, 'none');
+RESET ROLE;
+SELECT is(crm.refresh_health_scores(), (SELECT count(*) FROM crm.accounts), 'the operator, without a context, refreshes every tenant''s accounts');
+
+SELECT * FROM finish();
+ROLLBACK;
