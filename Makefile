@@ -33,6 +33,7 @@ SQL_PIECES = src/schemas.sql \
              src/predictive.sql \
              src/support.sql \
              src/health.sql \
+             src/segments.sql \
              src/finish.sql
 
 MODULE_big = crm

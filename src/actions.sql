@@ -199,6 +199,9 @@ BEGIN
     IF entity IS NULL OR reassign_owner.id IS NULL OR reassign_owner.owner_id IS NULL THEN
         RAISE EXCEPTION 'entity, id and owner_id are required' USING ERRCODE = '22004';
     END IF;
+    IF entity = 'segment' THEN
+        RAISE EXCEPTION 'a segment has no owner to reassign' USING ERRCODE = '22023';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM crm.users u WHERE u.tenant_id = crm.current_tenant() AND u.id = reassign_owner.owner_id AND u.active) THEN
         RAISE EXCEPTION 'user % is not an active user of this tenant', owner_id USING ERRCODE = '22023';
     END IF;

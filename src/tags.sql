@@ -1,17 +1,17 @@
 -- tags.sql: labels anyone in a tenant puts on leads, contacts, accounts, opportunities, activities,
 -- tasks and notes; each tag knows how often it is used.
 
-CREATE TYPE crm.entity_type AS ENUM ('lead', 'contact', 'account', 'opportunity', 'activity', 'task', 'note');
+CREATE TYPE crm.entity_type AS ENUM ('lead', 'contact', 'account', 'opportunity', 'activity', 'task', 'note', 'segment');
 COMMENT ON TYPE crm.entity_type IS 'The kinds of record that tags, events, the audit log and timelines refer to.';
 
 -- The table that holds each kind of record (a whitelist for dynamic SQL).
 CREATE FUNCTION crm.entity_table(entity crm.entity_type) RETURNS regclass
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE AS
 $$
-    SELECT CASE entity
+    SELECT pg_catalog.to_regclass(CASE entity
         WHEN 'lead' THEN 'crm.leads' WHEN 'contact' THEN 'crm.contacts' WHEN 'account' THEN 'crm.accounts'
         WHEN 'opportunity' THEN 'crm.opportunities' WHEN 'activity' THEN 'crm.activities' WHEN 'task' THEN 'crm.tasks'
-        WHEN 'note' THEN 'crm.notes' END::regclass
+        WHEN 'note' THEN 'crm.notes' WHEN 'segment' THEN 'crm.segments' END)
 $$;
 COMMENT ON FUNCTION crm.entity_table(crm.entity_type) IS 'The crm table that holds records of a kind: crm.entity_table(''lead'') = crm.leads.';
 
@@ -126,7 +126,9 @@ DO $untag$
 DECLARE
     e crm.entity_type;
 BEGIN
+    -- (the tables made later, crm.segments, add their own)
     FOREACH e IN ARRAY enum_range(NULL::crm.entity_type) LOOP
+        CONTINUE WHEN crm.entity_table(e) IS NULL;
         EXECUTE format('CREATE TRIGGER untag_deleted AFTER DELETE ON %s REFERENCING OLD TABLE AS gone'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION crm.untag_deleted(%L)', crm.entity_table(e), e);
     END LOOP;

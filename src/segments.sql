@@ -1,0 +1,511 @@
+-- segments.sql: segments of accounts. A static segment's members are added and removed by hand; a
+-- dynamic segment's members are the accounts matching its criteria, refreshed by crm.refresh_segment
+-- and crm.refresh_segments (scheduled or called): membership is diffed, so unchanged members are not
+-- touched and keep their added_at, and additions and removals are announced in bulk.
+--
+-- The criteria language: a node is {"all": [node, ...]}, {"any": [node, ...]}, {"not": node} or
+-- {"field": F, "op": OP, "value": V}. Fields: industry, country, lifecycle_stage, health_band (text),
+-- owner_id (uuid), employee_count, annual_revenue, health_score, days_since_last_activity,
+-- open_pipeline_value, won_revenue, won_revenue_decile (numbers; the decile 1-10 among the tenant's
+-- accounts with won revenue), tags (has_tag only). Operators: = != < <= > >= (numbers; = and != for
+-- every scalar), in and not_in (a list), between ([low, high]), is_null, is_not_null (no value),
+-- contains (text, case-insensitive substring), has_tag (tags). A comparison with an empty field does
+-- not match (as in SQL), and "not" is the opposite of what its node matches. Criteria are validated
+-- when saved (22023 naming the JSON path) and compiled into one SQL predicate: field names come from
+-- the whitelist below and are quoted with %I, values are literals quoted with %L and cast to the
+-- field's type, operators are chosen by CASE: no text of the criteria reaches SQL otherwise.
+
+CREATE TABLE crm.segments (
+    tenant_id         uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id                uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    name              text        NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    description       text,
+    is_dynamic        boolean     NOT NULL DEFAULT true,
+    criteria          jsonb,
+    member_count      integer     NOT NULL DEFAULT 0 CHECK (member_count >= 0),
+    last_refreshed_at timestamptz,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, name),
+    CONSTRAINT segments_criteria CHECK (is_dynamic = (criteria IS NOT NULL))
+);
+COMMENT ON TABLE crm.segments IS 'Segments of accounts: static (members by hand) or dynamic (the accounts matching criteria, refreshed). Everyone in the tenant reads them; admins define them.';
+COMMENT ON COLUMN crm.segments.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
+COMMENT ON COLUMN crm.segments.id IS 'The segment''s id (uuid_v7).';
+COMMENT ON COLUMN crm.segments.name IS 'Name, unique in the tenant.';
+COMMENT ON COLUMN crm.segments.description IS 'What the segment is for.';
+COMMENT ON COLUMN crm.segments.is_dynamic IS 'Dynamic: members are the accounts matching criteria; static: members are added by hand.';
+COMMENT ON COLUMN crm.segments.criteria IS 'A dynamic segment''s criteria: {"all": [...]}, {"any": [...]}, {"not": node} or {"field", "op", "value"} (see crm.validate_segment_criteria); NULL for a static segment.';
+COMMENT ON COLUMN crm.segments.member_count IS 'How many members it has (kept by refreshes and by hand edits of static segments).';
+COMMENT ON COLUMN crm.segments.last_refreshed_at IS 'When its membership was last refreshed.';
+COMMENT ON COLUMN crm.segments.created_at IS 'When the segment was defined.';
+COMMENT ON COLUMN crm.segments.updated_at IS 'When the segment was last changed.';
+ALTER TABLE crm.segments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.segments FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.segments', '');
+SELECT crm.secure_table('crm.segments', 'config');
+
+CREATE TABLE crm.segment_members (
+    tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id         uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    segment_id uuid        NOT NULL,
+    account_id uuid        NOT NULL,
+    added_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, segment_id, account_id),
+    FOREIGN KEY (tenant_id, segment_id) REFERENCES crm.segments (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX segment_members_account ON crm.segment_members (tenant_id, account_id);
+COMMENT ON TABLE crm.segment_members IS 'The accounts in each segment, since when. Admins add and remove members of static segments; refreshes keep dynamic ones.';
+COMMENT ON COLUMN crm.segment_members.tenant_id IS 'The owning tenant.';
+COMMENT ON COLUMN crm.segment_members.id IS 'The membership''s id (uuid_v7).';
+COMMENT ON COLUMN crm.segment_members.segment_id IS 'The segment.';
+COMMENT ON COLUMN crm.segment_members.account_id IS 'The account.';
+COMMENT ON COLUMN crm.segment_members.added_at IS 'Since when the account is a member (kept while it stays one).';
+ALTER TABLE crm.segment_members ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.segment_members FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.segment_members', '');
+SELECT crm.secure_table('crm.segment_members', 'config');
+
+-- a deleted segment takes its tags with it, as other records do (src/tags.sql)
+CREATE TRIGGER untag_deleted AFTER DELETE ON crm.segments REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.untag_deleted('segment');
+
+-- Hand edits of static segments keep member_count (dynamic ones are counted by their refresh).
+CREATE FUNCTION crm.segment_members_recount() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    UPDATE crm.segments s SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.id)
+     WHERE NOT s.is_dynamic
+       AND (s.tenant_id, s.id) IN (SELECT c.tenant_id, c.segment_id FROM changed c);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_members_recount() IS 'Trigger (per statement): recounts the members of the static segments a statement added to or removed from.';
+CREATE TRIGGER segment_members_recount_insert AFTER INSERT ON crm.segment_members REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.segment_members_recount();
+CREATE TRIGGER segment_members_recount_delete AFTER DELETE ON crm.segment_members REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.segment_members_recount();
+
+------------------------------------------------------------------------------------------------------
+-- The criteria language
+------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.segment_field_kind(field text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT CASE field
+        WHEN 'industry' THEN 'text' WHEN 'country' THEN 'text' WHEN 'lifecycle_stage' THEN 'text' WHEN 'health_band' THEN 'text'
+        WHEN 'owner_id' THEN 'uuid'
+        WHEN 'employee_count' THEN 'number' WHEN 'annual_revenue' THEN 'number' WHEN 'health_score' THEN 'number'
+        WHEN 'days_since_last_activity' THEN 'number' WHEN 'open_pipeline_value' THEN 'number' WHEN 'won_revenue' THEN 'number'
+        WHEN 'won_revenue_decile' THEN 'number'
+        WHEN 'tags' THEN 'tags' END
+$$;
+COMMENT ON FUNCTION crm.segment_field_kind(text) IS 'The fields segment criteria may use and their kind (text, uuid, number, tags); NULL for any other (the whitelist of the criteria compiler).';
+
+-- Whether a JSON value is a value of a field kind.
+CREATE FUNCTION crm.segment_value_fits(kind text, v jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT CASE kind
+        WHEN 'number' THEN jsonb_typeof(v) = 'number'
+        WHEN 'text' THEN jsonb_typeof(v) = 'string'
+        WHEN 'uuid' THEN jsonb_typeof(v) = 'string' AND (v #>> '{}') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        ELSE false END
+$$;
+COMMENT ON FUNCTION crm.segment_value_fits(text, jsonb) IS 'Whether a JSON value is a value of a segment field kind (a number, a string, a uuid).';
+
+CREATE FUNCTION crm.validate_segment_criteria(criteria jsonb, path text DEFAULT '$', depth integer DEFAULT 0) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    k text;
+    kind text;
+    op text;
+    v jsonb;
+    i integer;
+BEGIN
+    IF depth > 32 THEN
+        RAISE EXCEPTION 'invalid segment criteria at %: nested too deep (32 levels at most)', path USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(criteria) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'invalid segment criteria at %: a JSON object is expected', path USING ERRCODE = '22023';
+    END IF;
+    IF criteria ? 'all' OR criteria ? 'any' THEN
+        k := CASE WHEN criteria ? 'all' THEN 'all' ELSE 'any' END;
+        IF (SELECT count(*) FROM jsonb_object_keys(criteria)) <> 1 THEN
+            RAISE EXCEPTION 'invalid segment criteria at %: "%" stands alone in its node', path, k USING ERRCODE = '22023';
+        END IF;
+        IF jsonb_typeof(criteria->k) <> 'array' OR jsonb_array_length(criteria->k) = 0 THEN
+            RAISE EXCEPTION 'invalid segment criteria at %.%: a non-empty array of nodes is expected', path, k USING ERRCODE = '22023';
+        END IF;
+        i := 0;
+        FOR v IN SELECT value FROM jsonb_array_elements(criteria->k) LOOP
+            PERFORM crm.validate_segment_criteria(v, format('%s.%s[%s]', path, k, i), depth + 1);
+            i := i + 1;
+        END LOOP;
+        RETURN criteria;
+    END IF;
+    IF criteria ? 'not' THEN
+        IF (SELECT count(*) FROM jsonb_object_keys(criteria)) <> 1 THEN
+            RAISE EXCEPTION 'invalid segment criteria at %: "not" stands alone in its node', path USING ERRCODE = '22023';
+        END IF;
+        PERFORM crm.validate_segment_criteria(criteria->'not', path || '.not', depth + 1);
+        RETURN criteria;
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(criteria) LOOP
+        IF k NOT IN ('field', 'op', 'value') THEN
+            RAISE EXCEPTION 'invalid segment criteria at %.%: unknown key', path, k USING ERRCODE = '22023',
+                HINT = 'A node is {"all": [...]}, {"any": [...]}, {"not": node} or {"field": ..., "op": ..., "value": ...}.';
+        END IF;
+    END LOOP;
+    kind := crm.segment_field_kind(criteria->>'field');
+    IF jsonb_typeof(criteria->'field') IS DISTINCT FROM 'string' OR kind IS NULL THEN
+        RAISE EXCEPTION 'invalid segment criteria at %.field: % is not a field segments can use', path, coalesce(criteria->'field', 'null'::jsonb)
+            USING ERRCODE = '22023',
+                  HINT = 'Fields: industry, country, employee_count, annual_revenue, lifecycle_stage, owner_id, health_score, health_band, days_since_last_activity, open_pipeline_value, won_revenue, won_revenue_decile, tags.';
+    END IF;
+    op := criteria->>'op';
+    IF jsonb_typeof(criteria->'op') IS DISTINCT FROM 'string'
+       OR op NOT IN ('=', '!=', '<', '<=', '>', '>=', 'in', 'not_in', 'between', 'is_null', 'is_not_null', 'contains', 'has_tag') THEN
+        RAISE EXCEPTION 'invalid segment criteria at %.op: % is not an operator', path, coalesce(criteria->'op', 'null'::jsonb)
+            USING ERRCODE = '22023', HINT = 'Operators: =, !=, <, <=, >, >=, in, not_in, between, is_null, is_not_null, contains, has_tag.';
+    END IF;
+    IF kind = 'tags' AND op <> 'has_tag' OR op = 'has_tag' AND kind <> 'tags' THEN
+        RAISE EXCEPTION 'invalid segment criteria at %.op: has_tag is the operator of tags, and tags has no other', path USING ERRCODE = '22023';
+    END IF;
+    IF op IN ('<', '<=', '>', '>=', 'between') AND kind <> 'number' OR op = 'contains' AND kind <> 'text' THEN
+        RAISE EXCEPTION 'invalid segment criteria at %.op: % does not apply to %, a % field', path, op, criteria->>'field', kind USING ERRCODE = '22023';
+    END IF;
+    IF op IN ('is_null', 'is_not_null') THEN
+        IF criteria ? 'value' THEN
+            RAISE EXCEPTION 'invalid segment criteria at %.value: % takes no value', path, op USING ERRCODE = '22023';
+        END IF;
+    ELSIF op IN ('in', 'not_in') THEN
+        IF jsonb_typeof(criteria->'value') IS DISTINCT FROM 'array' OR jsonb_array_length(criteria->'value') = 0
+           OR EXISTS (SELECT 1 FROM jsonb_array_elements(criteria->'value') e WHERE NOT crm.segment_value_fits(kind, e)) THEN
+            RAISE EXCEPTION 'invalid segment criteria at %.value: % takes a non-empty list of % values', path, op, kind USING ERRCODE = '22023';
+        END IF;
+    ELSIF op = 'between' THEN
+        IF jsonb_typeof(criteria->'value') IS DISTINCT FROM 'array' OR jsonb_array_length(criteria->'value') <> 2
+           OR jsonb_typeof(criteria->'value'->0) <> 'number' OR jsonb_typeof(criteria->'value'->1) <> 'number'
+           OR (criteria->'value'->>0)::numeric > (criteria->'value'->>1)::numeric THEN
+            RAISE EXCEPTION 'invalid segment criteria at %.value: between takes [low, high], two numbers, low first', path USING ERRCODE = '22023';
+        END IF;
+    ELSIF op IN ('contains', 'has_tag') THEN
+        IF jsonb_typeof(criteria->'value') IS DISTINCT FROM 'string' THEN
+            RAISE EXCEPTION 'invalid segment criteria at %.value: % takes a string', path, op USING ERRCODE = '22023';
+        END IF;
+    ELSIF NOT crm.segment_value_fits(kind, criteria->'value') THEN
+        RAISE EXCEPTION 'invalid segment criteria at %.value: % is not a % value for %', path, coalesce(criteria->'value', 'null'::jsonb), kind,
+            criteria->>'field' USING ERRCODE = '22023';
+    END IF;
+    RETURN criteria;
+END
+$$;
+COMMENT ON FUNCTION crm.validate_segment_criteria(jsonb, text, integer) IS 'Checks segment criteria and returns them; anything wrong (an unknown field or operator, a value of the wrong type, a malformed node) raises 22023 naming its JSON path, e.g. $.all[1].op.';
+
+-- Compiles validated criteria into a predicate over the row "s" of crm.segment_accounts.
+CREATE FUNCTION crm.segment_predicate(criteria jsonb) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    kind text;
+    col text;
+    cast_to text;
+    v jsonb := criteria->'value';
+BEGIN
+    IF criteria ? 'all' OR criteria ? 'any' THEN
+        RETURN '(' || (SELECT string_agg(crm.segment_predicate(e), CASE WHEN criteria ? 'all' THEN ' AND ' ELSE ' OR ' END ORDER BY n)
+                         FROM jsonb_array_elements(coalesce(criteria->'all', criteria->'any')) WITH ORDINALITY x(e, n)) || ')';
+    END IF;
+    IF criteria ? 'not' THEN
+        RETURN '(NOT ' || crm.segment_predicate(criteria->'not') || ')';
+    END IF;
+    kind := crm.segment_field_kind(criteria->>'field');
+    IF kind IS NULL THEN                      -- the whitelist, again: never compile an unchecked field
+        RAISE EXCEPTION 'invalid segment criteria: % is not a field segments can use', criteria->'field' USING ERRCODE = '22023';
+    END IF;
+    col := format('s.%I', criteria->>'field');
+    cast_to := CASE kind WHEN 'number' THEN '::numeric' WHEN 'uuid' THEN '::uuid' ELSE '::text' END;
+    RETURN CASE criteria->>'op'
+        WHEN '=' THEN format('coalesce(%s = %L%s, false)', col, v #>> '{}', cast_to)
+        WHEN '!=' THEN format('coalesce(%s <> %L%s, false)', col, v #>> '{}', cast_to)
+        WHEN '<' THEN format('coalesce(%s < %L::numeric, false)', col, v #>> '{}')
+        WHEN '<=' THEN format('coalesce(%s <= %L::numeric, false)', col, v #>> '{}')
+        WHEN '>' THEN format('coalesce(%s > %L::numeric, false)', col, v #>> '{}')
+        WHEN '>=' THEN format('coalesce(%s >= %L::numeric, false)', col, v #>> '{}')
+        WHEN 'between' THEN format('coalesce(%s BETWEEN %L::numeric AND %L::numeric, false)', col, v->>0, v->>1)
+        WHEN 'in' THEN format('coalesce(%s IN (%s), false)', col,
+                              (SELECT string_agg(format('%L%s', e #>> '{}', cast_to), ', ') FROM jsonb_array_elements(v) e))
+        WHEN 'not_in' THEN format('coalesce(%s NOT IN (%s), false)', col,
+                                  (SELECT string_agg(format('%L%s', e #>> '{}', cast_to), ', ') FROM jsonb_array_elements(v) e))
+        WHEN 'is_null' THEN format('(%s IS NULL)', col)
+        WHEN 'is_not_null' THEN format('(%s IS NOT NULL)', col)
+        WHEN 'contains' THEN format('coalesce(strpos(lower(%s), lower(%L)) > 0, false)', col, v #>> '{}')
+        WHEN 'has_tag' THEN format('coalesce(lower(%L) = ANY (s.tags), false)', v #>> '{}')
+    END;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_predicate(jsonb) IS 'Compiles validated segment criteria into one SQL predicate over the derived account row s: fields from the whitelist quoted with %I, values as %L literals cast to the field''s type, operators chosen by CASE. A comparison with an empty field is false, so "not" is its opposite.';
+
+-- Accounts of a tenant with an id in (lo, hi] and the fields criteria compare. deciles: the won revenue
+-- that ends each of the tenant's first nine deciles.
+CREATE FUNCTION crm.segment_accounts(t uuid, lo uuid, hi uuid, deciles numeric[])
+    RETURNS TABLE (id uuid, industry text, country text, employee_count numeric, annual_revenue numeric, lifecycle_stage text,
+                   owner_id uuid, health_score numeric, health_band text, days_since_last_activity numeric,
+                   open_pipeline_value numeric, won_revenue numeric, won_revenue_decile numeric, tags text[])
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    WITH acc AS (SELECT a.* FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
+    last AS (SELECT x.acc_id, max(x.at) AS at FROM (
+                 SELECT v.account_id AS acc_id, max(v.occurred_at) AS at
+                   FROM acc JOIN crm.activities v ON v.tenant_id = t AND v.account_id = acc.id GROUP BY v.account_id
+                 UNION ALL
+                 SELECT c.account_id, max(v.occurred_at)
+                   FROM acc JOIN crm.contacts c ON c.tenant_id = t AND c.account_id = acc.id
+                   JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id GROUP BY c.account_id) x
+             GROUP BY x.acc_id),
+    deals AS (SELECT o.account_id AS acc_id,
+                     coalesce(sum(o.amount) FILTER (WHERE o.closed_at IS NULL), 0) AS open_value,
+                     coalesce(sum(o.amount) FILTER (WHERE s.is_won), 0) AS won
+                FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
+                JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id
+               GROUP BY o.account_id),
+    tagged AS (SELECT g.entity_id AS acc_id, array_agg(lower(tg.name)) AS tags
+                 FROM acc JOIN crm.taggings g ON g.tenant_id = t AND g.entity_type = 'account' AND g.entity_id = acc.id
+                 JOIN crm.tags tg ON tg.tenant_id = t AND tg.id = g.tag_id
+                GROUP BY g.entity_id)
+    SELECT acc.id, acc.industry, acc.country::text, acc.employee_count, acc.annual_revenue, acc.lifecycle_stage::text, acc.owner_id,
+           acc.health_score, acc.health_band, floor(extract(epoch FROM now() - last.at) / 86400),
+           coalesce(deals.open_value, 0), coalesce(deals.won, 0),
+           CASE WHEN deals.won > 0 THEN 1 + (SELECT count(*) FROM unnest(deciles) d WHERE d < deals.won) END,
+           coalesce(tagged.tags, '{}')
+      FROM acc LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id
+$$;
+COMMENT ON FUNCTION crm.segment_accounts(uuid, uuid, uuid, numeric[]) IS 'Internal to segment refreshes: the accounts of a tenant with an id in (lo, hi] and the fields criteria compare, derived ones included (days since the last activity with the account or its contacts, open pipeline value, won revenue and its decile, lowercase tags).';
+
+CREATE FUNCTION crm.segments_before_write() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    IF NEW.is_dynamic THEN
+        IF NEW.criteria IS NULL THEN
+            RAISE EXCEPTION 'a dynamic segment needs criteria' USING ERRCODE = '22023';
+        END IF;
+        NEW.criteria := crm.validate_segment_criteria(NEW.criteria);
+    ELSIF NEW.criteria IS NOT NULL THEN
+        RAISE EXCEPTION 'a static segment has no criteria: its members are added by hand' USING ERRCODE = '22023';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.segments_before_write() IS 'Trigger: validates a dynamic segment''s criteria (22023 with the JSON path of the bad element); a static segment has none.';
+CREATE TRIGGER segments_before_write BEFORE INSERT OR UPDATE OF is_dynamic, criteria ON crm.segments
+    FOR EACH ROW EXECUTE FUNCTION crm.segments_before_write();
+
+------------------------------------------------------------------------------------------------------
+-- Refreshing
+------------------------------------------------------------------------------------------------------
+
+-- Refreshes the dynamic segments of a tenant (all, or the one given) in batches of accounts: the
+-- accounts each segment should hold are computed once per batch for every segment together, then
+-- diffed against the members. Returns per segment {id, name, added, removed, members}.
+CREATE FUNCTION crm.refresh_tenant_segments(t uuid, only_segment uuid DEFAULT NULL) RETURNS jsonb
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    batch integer := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
+    ids uuid[];
+    membership text;
+    deciles numeric[];
+    lo uuid := '00000000-0000-0000-0000-000000000000';
+    hi uuid;
+    r record;
+    started timestamptz := clock_timestamp();
+    added jsonb := '{}';
+    removed jsonb := '{}';
+    done bigint := 0;
+    result jsonb;
+BEGIN
+    PERFORM crm.lock_job('refresh_segments', t);
+    SELECT array_agg(s.id ORDER BY s.id),
+           string_agg(format('(%L::uuid, %s)', s.id, crm.segment_predicate(s.criteria)), ', ' ORDER BY s.id)
+      INTO ids, membership
+      FROM crm.segments s WHERE s.tenant_id = t AND s.is_dynamic AND (only_segment IS NULL OR s.id = only_segment);
+    IF ids IS NOT NULL THEN
+        deciles := (SELECT percentile_disc(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) WITHIN GROUP (ORDER BY w.won)
+                      FROM (SELECT sum(o.amount) AS won FROM crm.opportunities o
+                              JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id AND s.is_won
+                             WHERE o.tenant_id = t AND o.account_id IS NOT NULL GROUP BY o.account_id) w);
+        LOOP
+            hi := coalesce((SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo ORDER BY a.id OFFSET batch - 1 LIMIT 1),
+                           'ffffffff-ffff-ffff-ffff-ffffffffffff');
+            -- the diff of one batch: members to remove, accounts to add (all computed from one snapshot)
+            FOR r IN EXECUTE format($q$
+                WITH wanted AS MATERIALIZED (
+                    SELECT v.segment_id, s.id AS account_id
+                      FROM crm.segment_accounts($1, $2, $3, $4) s
+                     CROSS JOIN LATERAL (VALUES %s) v(segment_id, member)
+                     WHERE v.member),
+                gone AS (
+                    DELETE FROM crm.segment_members m
+                     WHERE m.tenant_id = $1 AND m.segment_id = ANY ($5) AND m.account_id > $2 AND m.account_id <= $3
+                       AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.segment_id = m.segment_id AND w.account_id = m.account_id)
+                    RETURNING m.segment_id, m.account_id),
+                came AS (
+                    INSERT INTO crm.segment_members (tenant_id, segment_id, account_id)
+                    SELECT $1, w.segment_id, w.account_id FROM wanted w
+                     WHERE NOT EXISTS (SELECT 1 FROM crm.segment_members m
+                                        WHERE m.tenant_id = $1 AND m.segment_id = w.segment_id AND m.account_id = w.account_id)
+                    RETURNING segment_id, account_id)
+                SELECT 'added' AS change, segment_id, count(*) AS n, (array_agg(account_id ORDER BY account_id))[1:1000] AS sample FROM came GROUP BY segment_id
+                UNION ALL
+                SELECT 'removed', segment_id, count(*), (array_agg(account_id ORDER BY account_id))[1:1000] FROM gone GROUP BY segment_id
+                $q$, membership) USING t, lo, hi, deciles, ids
+            LOOP
+                -- in bulk: one event per segment, change and batch, with (up to 1000 of) the accounts
+                PERFORM crm.emit_event(t, 'segment.member_' || r.change, 'segment', r.segment_id,
+                                       jsonb_build_object('count', r.n, 'account_ids', to_jsonb(r.sample), 'complete', r.n <= 1000));
+                IF r.change = 'added' THEN
+                    added := jsonb_set(added, ARRAY[r.segment_id::text], to_jsonb(coalesce((added->>r.segment_id::text)::bigint, 0) + r.n));
+                ELSE
+                    removed := jsonb_set(removed, ARRAY[r.segment_id::text], to_jsonb(coalesce((removed->>r.segment_id::text)::bigint, 0) + r.n));
+                END IF;
+            END LOOP;
+            done := done + (SELECT count(*) FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi);
+            PERFORM crm.report_progress(format('crm.refresh_segments: tenant %s: %s accounts matched against %s segments', t, done,
+                                               cardinality(ids)));
+            EXIT WHEN hi = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+            lo := hi;
+        END LOOP;
+    END IF;
+    WITH counted AS (
+        UPDATE crm.segments s
+           SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = t AND m.segment_id = s.id),
+               last_refreshed_at = now()
+         WHERE s.tenant_id = t AND (only_segment IS NULL OR s.id = only_segment)
+        RETURNING s.id, s.name, s.member_count)
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'name', c.name,
+                                                 'added', coalesce((added->>c.id::text)::bigint, 0),
+                                                 'removed', coalesce((removed->>c.id::text)::bigint, 0),
+                                                 'members', c.member_count) ORDER BY c.name), '[]')
+      INTO result FROM counted c;
+    PERFORM crm.log_job_run(t, 'refresh_segments', started, done,
+                            (SELECT coalesce(sum((x->>'added')::bigint + (x->>'removed')::bigint), 0)::bigint FROM jsonb_array_elements(result) x),
+                            jsonb_build_object('segments', result));
+    RETURN result;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.refresh_tenant_segments(uuid, uuid) FROM PUBLIC;
+COMMENT ON FUNCTION crm.refresh_tenant_segments(uuid, uuid) IS 'Internal: refreshes a tenant''s dynamic segments (or one), in batches of accounts, diffing membership; emits segment.member_added and segment.member_removed in bulk; logs the run; returns [{id, name, added, removed, members}].';
+
+CREATE FUNCTION crm.refresh_segment(segment_id uuid) RETURNS jsonb
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    s crm.segments;
+    r jsonb;
+BEGIN
+    SELECT x.* INTO s FROM crm.segments x WHERE x.tenant_id = crm.current_tenant() AND x.id = refresh_segment.segment_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('segment', segment_id);
+    END IF;
+    PERFORM crm.check_job_caller(s.tenant_id);
+    r := crm.refresh_tenant_segments(s.tenant_id, s.id)->0;
+    RETURN jsonb_build_object('added', r->'added', 'removed', r->'removed', 'members', r->'members');
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_segment(uuid) IS 'Refreshes one segment of the caller''s tenant (managers and admins): {"added": n, "removed": n, "members": n}. A static segment is only recounted. Not visible: PT404.';
+
+CREATE FUNCTION crm.refresh_segments(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    t uuid;
+    per_tenant jsonb;
+    out jsonb := '[]';
+BEGIN
+    PERFORM crm.check_job_caller(tenant);
+    FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
+        per_tenant := crm.refresh_tenant_segments(t);
+        out := out || per_tenant;
+    END LOOP;
+    RETURN jsonb_build_object(
+        'segments', jsonb_array_length(out),
+        'added', (SELECT coalesce(sum((x->>'added')::bigint), 0) FROM jsonb_array_elements(out) x),
+        'removed', (SELECT coalesce(sum((x->>'removed')::bigint), 0) FROM jsonb_array_elements(out) x),
+        'details', out);
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_segments(uuid) IS 'Refreshes every segment of a tenant (its managers and admins; the operator, without a context, passes NULL for every tenant): {"segments": n, "added": n, "removed": n, "details": [{id, name, added, removed, members}]}. A second refresh with nothing changed adds and removes 0.';
+
+-- Every new tenant starts with four example segments.
+CREATE FUNCTION crm.create_default_segments() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    INSERT INTO crm.segments (tenant_id, name, description, criteria) VALUES
+        (NEW.id, 'Enterprise', 'Accounts with 1000 employees or more.', '{"field": "employee_count", "op": ">=", "value": 1000}'),
+        (NEW.id, 'SMB', 'Accounts with fewer than 200 employees.', '{"field": "employee_count", "op": "<", "value": 200}'),
+        (NEW.id, 'High value', 'Accounts in the top decile of won revenue.', '{"field": "won_revenue_decile", "op": "=", "value": 10}'),
+        (NEW.id, 'At risk', 'Accounts whose health is red.', '{"field": "health_band", "op": "=", "value": "red"}');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.create_default_segments() IS 'Trigger: gives a new tenant the example segments Enterprise, SMB, High value and At risk.';
+CREATE TRIGGER tenants_default_segments AFTER INSERT ON crm.tenants
+    FOR EACH ROW EXECUTE FUNCTION crm.create_default_segments();
+
+CREATE VIEW crm_api.segments WITH (security_invoker = true) AS
+    SELECT tenant_id, id, name, description, is_dynamic, criteria, member_count, last_refreshed_at, created_at, updated_at
+    FROM crm.segments;
+COMMENT ON VIEW crm_api.segments IS 'The tenant''s segments; admins define them (criteria are validated: 400 with the JSON path of the bad element).';
+CREATE VIEW crm_api.segment_members WITH (security_invoker = true) AS
+    SELECT tenant_id, id, segment_id, account_id, added_at FROM crm.segment_members;
+COMMENT ON VIEW crm_api.segment_members IS 'Members of the tenant''s segments; admins add and remove those of static segments.';
+GRANT SELECT ON crm_api.segments, crm_api.segment_members TO crm_rep;
+GRANT INSERT, UPDATE, DELETE ON crm_api.segments, crm_api.segment_members TO crm_admin;
+
+CREATE FUNCTION crm_api.refresh_segment(segment_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RETURN crm.refresh_segment(segment_id);
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
+END
+$$;
+COMMENT ON FUNCTION crm_api.refresh_segment(uuid) IS 'Refreshes a segment (POST /rpc/refresh_segment {"segment_id": ...}; managers and admins): {"added", "removed", "members"}. 403 for reps, 404 for an unknown segment, 409 while another refresh works.';
+CREATE FUNCTION crm_api.segment_members(segment_id uuid) RETURNS SETOF crm_api.accounts
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    PERFORM 1 FROM crm.segments s WHERE s.tenant_id = crm.current_tenant() AND s.id = segment_members.segment_id;
+    IF NOT FOUND THEN
+        PERFORM crm.not_found('segment', segment_id);
+    END IF;
+    RETURN QUERY SELECT a.* FROM crm_api.accounts a
+                  WHERE a.tenant_id = crm.current_tenant()
+                    AND EXISTS (SELECT 1 FROM crm.segment_members m
+                                 WHERE m.tenant_id = a.tenant_id AND m.segment_id = segment_members.segment_id AND m.account_id = a.id)
+                  ORDER BY a.name, a.id;
+END
+$$;
+COMMENT ON FUNCTION crm_api.segment_members(uuid) IS 'The accounts of a segment that the caller reads, by name (GET /rpc/segment_members?segment_id=...). 404 for an unknown segment.';
+REVOKE EXECUTE ON FUNCTION crm_api.refresh_segment(uuid), crm_api.segment_members(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.refresh_segment(uuid), crm_api.segment_members(uuid) TO crm_rep;

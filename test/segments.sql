@@ -1,0 +1,173 @@
+-- segments.sql (pgTAP): dynamic segments: every criteria operator and combinations against the same
+-- condition written in plain SQL, injection attempts, diffs and bulk events, static segments, the
+-- example segments, and who may define and refresh.
+\ir lib/preamble.psql
+
+BEGIN;
+SELECT plan(61);
+\ir lib/two_tenants.psql
+\ir lib/become.psql
+
+-- more accounts for tenant A, with every field set or not (as the superuser)
+INSERT INTO crm.accounts (tenant_id, id, name, industry, country, employee_count, annual_revenue, lifecycle_stage, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a1', 'Globex', 'software', 'US', 5000, 9000000, 'customer', 'a0000000-0000-7000-8000-0000000000a3'),
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a2', 'Hooli', 'software', 'US', 150, 1000000, 'prospect', 'a0000000-0000-7000-8000-0000000000a2'),
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a3', 'Vandelay', 'import/export', 'DE', NULL, NULL, 'lead', 'a0000000-0000-7000-8000-0000000000a3'),
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a4', 'Soylent', 'Food', 'FR', 800, 2500000, 'churned', 'a0000000-0000-7000-8000-0000000000a2');
+UPDATE crm.accounts SET health_band = 'red', health_score = 30 WHERE name = 'Soylent';
+INSERT INTO crm.taggings (tenant_id, tag_id, entity_type, entity_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000a81', 'account', 'a0000000-0000-7000-8000-0000000005a4');
+INSERT INTO crm.opportunities (tenant_id, name, account_id, amount, owner_id, stage_id)
+SELECT 'a0000000-0000-7000-8000-00000000000a', d.name, d.account_id, d.amount, 'a0000000-0000-7000-8000-0000000000a3', s.id
+FROM (VALUES ('Globex deal', 'a0000000-0000-7000-8000-0000000005a1'::uuid, 100000, 'closed_won'),
+             ('Hooli pilot', 'a0000000-0000-7000-8000-0000000005a2'::uuid, 50000, 'proposal')) d(name, account_id, amount, stage)
+JOIN crm.pipeline_stages s ON s.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND s.name = d.stage;
+
+-- the plain SQL side: the same conditions over crm.accounts, written by hand
+CREATE TEMP TABLE cases (label text, criteria jsonb, plain text);
+INSERT INTO cases VALUES
+    ('=',            '{"field": "industry", "op": "=", "value": "software"}', $$industry = 'software'$$),
+    ('!=',           '{"field": "industry", "op": "!=", "value": "software"}', $$industry <> 'software'$$),
+    ('<',            '{"field": "employee_count", "op": "<", "value": 200}', $$employee_count < 200$$),
+    ('<=',           '{"field": "employee_count", "op": "<=", "value": 800}', $$employee_count <= 800$$),
+    ('>',            '{"field": "annual_revenue", "op": ">", "value": 1000000}', $$annual_revenue > 1000000$$),
+    ('>=',           '{"field": "employee_count", "op": ">=", "value": 1000}', $$employee_count >= 1000$$),
+    ('between',      '{"field": "employee_count", "op": "between", "value": [150, 800]}', $$employee_count BETWEEN 150 AND 800$$),
+    ('in',           '{"field": "country", "op": "in", "value": ["US", "FR"]}', $$country IN ('US', 'FR')$$),
+    ('not_in',       '{"field": "country", "op": "not_in", "value": ["US"]}', $$country NOT IN ('US')$$),
+    ('is_null',      '{"field": "employee_count", "op": "is_null"}', $$employee_count IS NULL$$),
+    ('is_not_null',  '{"field": "industry", "op": "is_not_null"}', $$industry IS NOT NULL$$),
+    ('contains',     '{"field": "industry", "op": "contains", "value": "OFT"}', $$industry ILIKE '%oft%'$$),
+    ('contains /',   '{"field": "industry", "op": "contains", "value": "/"}', $$industry LIKE '%/%'$$),
+    ('has_tag',      '{"field": "tags", "op": "has_tag", "value": "vip"}',
+                     $$EXISTS (SELECT 1 FROM crm.taggings g JOIN crm.tags t ON t.id = g.tag_id WHERE g.entity_id = a.id AND lower(t.name) = 'vip')$$),
+    ('= uuid',       '{"field": "owner_id", "op": "=", "value": "a0000000-0000-7000-8000-0000000000a3"}', $$owner_id = 'a0000000-0000-7000-8000-0000000000a3'$$),
+    ('in enum',      '{"field": "lifecycle_stage", "op": "in", "value": ["customer", "churned"]}', $$lifecycle_stage IN ('customer', 'churned')$$),
+    ('health band',  '{"field": "health_band", "op": "=", "value": "red"}', $$health_band = 'red'$$),
+    ('won revenue',  '{"field": "won_revenue", "op": ">", "value": 0}',
+                     $$EXISTS (SELECT 1 FROM crm.opportunities o JOIN crm.pipeline_stages s ON s.id = o.stage_id WHERE o.account_id = a.id AND s.is_won)$$),
+    ('open pipeline', '{"field": "open_pipeline_value", "op": ">=", "value": 50000}',
+                     $$(SELECT sum(o.amount) FROM crm.opportunities o WHERE o.account_id = a.id AND o.closed_at IS NULL) >= 50000$$),
+    ('no activity',  '{"field": "days_since_last_activity", "op": "is_null"}',
+                     $$NOT EXISTS (SELECT 1 FROM crm.activities v WHERE v.account_id = a.id OR v.contact_id IN (SELECT c.id FROM crm.contacts c WHERE c.account_id = a.id))$$),
+    ('all',          '{"all": [{"field": "industry", "op": "=", "value": "software"}, {"field": "employee_count", "op": ">=", "value": 1000}]}',
+                     $$industry = 'software' AND employee_count >= 1000$$),
+    ('any',          '{"any": [{"field": "country", "op": "=", "value": "DE"}, {"field": "tags", "op": "has_tag", "value": "VIP"}]}',
+                     $$country = 'DE' OR EXISTS (SELECT 1 FROM crm.taggings g WHERE g.entity_id = a.id)$$),
+    ('not',          '{"not": {"field": "industry", "op": "=", "value": "software"}}', $$industry IS DISTINCT FROM 'software'$$),
+    ('nested',       '{"all": [{"any": [{"field": "country", "op": "=", "value": "US"}, {"field": "country", "op": "=", "value": "FR"}]}, {"not": {"field": "employee_count", "op": "<", "value": 500}}]}',
+                     $$country IN ('US', 'FR') AND employee_count IS DISTINCT FROM NULL AND employee_count >= 500$$),
+    ('quote in a value', $${"field": "industry", "op": "=", "value": "x' OR '1'='1"}$$, $$industry = 'x'' OR ''1''=''1'$$),
+    ('% in contains', '{"field": "industry", "op": "contains", "value": "%"}', $$strpos(industry, '%') > 0$$);
+
+GRANT SELECT ON cases TO crm_rep;
+CREATE FUNCTION pg_temp.mismatches(label text, criteria jsonb, plain text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    seg uuid;
+    n bigint;
+BEGIN
+    INSERT INTO crm.segments (tenant_id, name, criteria) VALUES ('a0000000-0000-7000-8000-00000000000a', 'case ' || label, criteria) RETURNING id INTO seg;
+    PERFORM crm.refresh_segment(seg);
+    EXECUTE format($q$SELECT count(*) FROM (
+        (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND (%s)
+         EXCEPT SELECT m.account_id FROM crm.segment_members m WHERE m.segment_id = $1)
+        UNION ALL
+        (SELECT m.account_id FROM crm.segment_members m WHERE m.segment_id = $1
+         EXCEPT SELECT a.id FROM crm.accounts a WHERE a.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND (%s))) d$q$, plain, plain)
+    INTO n USING seg;
+    RETURN n;
+END
+$$;
+SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');
+SELECT is(pg_temp.mismatches(label, criteria, plain), 0::bigint, 'criteria ' || label || ' = plain SQL') FROM cases ORDER BY label;
+SELECT ok((SELECT count(DISTINCT member_count) > 5 FROM crm.segments WHERE name LIKE 'case %'), 'the cases select different accounts');
+SELECT is((SELECT member_count FROM crm.segments WHERE name = 'case quote in a value'), 0, 'a quote in a value is only a strange value');
+SELECT is((SELECT count(*) FROM crm.accounts), 6::bigint, '    and every account of the tenant is still there');
+
+-- injection attempts and other bad criteria: 22023 naming the element
+CREATE FUNCTION pg_temp.refused(criteria jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO crm.segments (tenant_id, name, criteria) VALUES ('a0000000-0000-7000-8000-00000000000a', 'bad ' || md5(criteria::text), criteria);
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+SELECT is(pg_temp.refused('{"field": "industry; DROP TABLE crm.accounts", "op": "=", "value": "x"}'),
+    '22023: invalid segment criteria at $.field: "industry; DROP TABLE crm.accounts" is not a field segments can use', 'SQL in a field name');
+SELECT is(pg_temp.refused('{"field": "s.industry", "op": "=", "value": "x"}'),
+    '22023: invalid segment criteria at $.field: "s.industry" is not a field segments can use', 'a qualified field name');
+SELECT is(pg_temp.refused($${"all": [{"field": "industry", "op": "= 'x' OR true --", "value": "x"}]}$$),
+    $$22023: invalid segment criteria at $.all[0].op: "= 'x' OR true --" is not an operator$$, 'SQL in an operator');
+SELECT is(pg_temp.refused('{"field": "employee_count", "op": ">", "value": "1; DROP TABLE crm.accounts"}'),
+    '22023: invalid segment criteria at $.value: "1; DROP TABLE crm.accounts" is not a number value for employee_count', 'SQL in a number');
+SELECT is(pg_temp.refused('{"field": "owner_id", "op": "=", "value": "x'')::uuid OR true --"}'),
+    $$22023: invalid segment criteria at $.value: "x')::uuid OR true --" is not a uuid value for owner_id$$, 'SQL in a uuid');
+SELECT is(pg_temp.refused('{"any": []}'), '22023: invalid segment criteria at $.any: a non-empty array of nodes is expected', 'an empty any');
+SELECT is(pg_temp.refused('{"field": "industry", "op": "<", "value": "m"}'),
+    '22023: invalid segment criteria at $.op: < does not apply to industry, a text field', 'an order on text');
+SELECT is(pg_temp.refused('{"field": "country", "op": "between", "value": [1, 2]}'),
+    '22023: invalid segment criteria at $.op: between does not apply to country, a text field', 'between on text');
+SELECT is(pg_temp.refused('{"field": "employee_count", "op": "between", "value": [10, 1]}'),
+    '22023: invalid segment criteria at $.value: between takes [low, high], two numbers, low first', 'between upside down');
+SELECT is(pg_temp.refused('{"field": "tags", "op": "=", "value": "vip"}'),
+    '22023: invalid segment criteria at $.op: has_tag is the operator of tags, and tags has no other', 'tags with =');
+SELECT is(pg_temp.refused('{"field": "industry", "op": "is_null", "value": 1}'),
+    '22023: invalid segment criteria at $.value: is_null takes no value', 'is_null with a value');
+SELECT is(pg_temp.refused('{"not": {"field": "industry", "op": "in", "value": []}}'),
+    '22023: invalid segment criteria at $.not.value: in takes a non-empty list of text values', 'an empty list');
+SELECT is(pg_temp.refused('{"field": "industry", "op": "=", "value": "x", "sql": "1"}'),
+    '22023: invalid segment criteria at $.sql: unknown key', 'an unknown key');
+SELECT is((SELECT count(*) FROM crm.segments WHERE name LIKE 'bad %'), 0::bigint, 'no refused segment was saved');
+
+-- diffs and events
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT is((crm.refresh_segments()->>'added')::bigint, 3::bigint,
+    'a manager refreshes every segment: Globex joins Enterprise, Hooli SMB, Soylent At risk (one won deal makes no top decile)');
+CREATE TEMP TABLE before AS SELECT segment_id, account_id, added_at FROM crm.segment_members;
+SELECT row_eq($$SELECT (r->>'added')::int, (r->>'removed')::int FROM crm.refresh_segments() r$$, ROW(0, 0), 'a second refresh adds and removes nothing');
+SELECT set_eq($$SELECT segment_id, account_id, added_at FROM crm.segment_members$$, $$SELECT * FROM before$$, '    and leaves every member as it was');
+UPDATE crm.accounts SET employee_count = 2000 WHERE name = 'Hooli';
+SELECT is(crm.refresh_segment((SELECT id FROM crm.segments WHERE name = 'Enterprise')), '{"added": 1, "removed": 0, "members": 2}'::jsonb,
+    'Hooli grows to 2000 employees: it joins Enterprise');
+SELECT is(crm.refresh_segment((SELECT id FROM crm.segments WHERE name = 'SMB')), '{"added": 0, "removed": 1, "members": 0}'::jsonb,
+    '    and leaves SMB');
+SELECT is((SELECT payload FROM crm_api.events WHERE type = 'segment.member_added' AND entity_id = (SELECT id FROM crm.segments WHERE name = 'Enterprise')
+            ORDER BY id DESC LIMIT 1),
+    '{"count": 1, "complete": true, "account_ids": ["a0000000-0000-7000-8000-0000000005a2"]}'::jsonb, 'segment.member_added names it');
+SELECT is((SELECT count(*) FROM crm_api.events WHERE type = 'segment.member_removed' AND entity_id = (SELECT id FROM crm.segments WHERE name = 'SMB')),
+    1::bigint, 'segment.member_removed, once');
+SELECT ok((SELECT added_at FROM crm.segment_members WHERE account_id = 'a0000000-0000-7000-8000-0000000005a1'
+             AND segment_id = (SELECT id FROM crm.segments WHERE name = 'Enterprise'))
+          = (SELECT added_at FROM before WHERE account_id = 'a0000000-0000-7000-8000-0000000005a1'
+             AND segment_id = (SELECT id FROM crm.segments WHERE name = 'Enterprise')), 'Globex, still a member, keeps its added_at');
+SELECT throws_ok($$SELECT crm.refresh_segment('b0000000-0000-7000-8000-00000000000b')$$, 'PT404', NULL, 'an unknown segment: 404');
+
+-- permissions: reps read, admins define, managers refresh
+SELECT throws_ok($$INSERT INTO crm.segments (name, criteria) VALUES ('Mine', '{"field": "country", "op": "=", "value": "US"}')$$, '42501', NULL,
+    'a manager does not define segments');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT is((SELECT count(*) FROM crm_api.segments WHERE name = 'Enterprise'), 1::bigint, 'a rep reads segments');
+SELECT throws_ok($$SELECT crm.refresh_segments()$$, '42501', NULL, 'a rep does not refresh them');
+SELECT throws_ok($$DELETE FROM crm.segments$$, '42501', NULL, '    nor deletes them');
+
+-- a static segment: members by hand, counted
+SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');
+INSERT INTO crm.segments (name, is_dynamic) VALUES ('Trade show list', false);
+INSERT INTO crm.segment_members (segment_id, account_id)
+SELECT (SELECT id FROM crm.segments WHERE name = 'Trade show list'), id FROM crm.accounts WHERE name IN ('Globex', 'Vandelay');
+SELECT is((SELECT member_count FROM crm.segments WHERE name = 'Trade show list'), 2, 'a static segment counts the members added by hand');
+SELECT is(crm.refresh_segment((SELECT id FROM crm.segments WHERE name = 'Trade show list')), '{"added": 0, "removed": 0, "members": 2}'::jsonb,
+    '    and a refresh keeps them');
+SELECT throws_ok($$INSERT INTO crm.segments (name, is_dynamic, criteria) VALUES ('Odd', false, '{"field": "country", "op": "=", "value": "US"}')$$,
+    '22023', NULL, 'a static segment has no criteria');
+SELECT results_eq($$SELECT name FROM crm_api.segment_members((SELECT id FROM crm.segments WHERE name = 'Trade show list'))$$,
+    ARRAY['Globex', 'Vandelay'], 'crm_api.segment_members lists its accounts');
+
+-- every new tenant has the example segments
+RESET ROLE;
+SELECT results_eq($$SELECT name FROM crm.segments WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' ORDER BY name$$,
+    ARRAY['At risk', 'Enterprise', 'High value', 'SMB'], 'the example segments of a new tenant');
+
+SELECT * FROM finish();
+ROLLBACK;
