@@ -34,6 +34,7 @@ SQL_PIECES = src/schemas.sql \
              src/support.sql \
              src/health.sql \
              src/segments.sql \
+             src/maintenance.sql \
              src/finish.sql
 
 MODULE_big = crm
