@@ -115,17 +115,22 @@ health_measures_of(const double *in, const bool *isnull, double *out, bool *out_
 	else
 		out_null[M_SATISFACTION] = true;
 
-	/* commercial: won revenue of the last 180 days against the 180 before, less lost deals */
+	/*
+	 * commercial: won revenue of the last 180 days against the 180 before (60 when even, 100 from
+	 * doubled, 20 when nothing was won lately; 100 for a first win, 50 without wins in a year), less
+	 * 10 per deal lost in the last 180 days
+	 */
 	if (V(IN_CLOSED_OPPORTUNITIES) > 0)
 	{
 		double		recent = V(IN_WON_RECENT);
 		double		before = V(IN_WON_BEFORE);
 		double		trend;
 
+		/* a past buyer buying less is a warning, not a loss: 20 when nothing was won lately */
 		if (before > 0)
-			trend = 50 + 50 * Max(-1.0, Min(1.0, (recent - before) / before));
+			trend = 60 + 40 * Max(-1.0, Min(1.0, (recent - before) / before));
 		else
-			trend = recent > 0 ? 100 : 40;
+			trend = recent > 0 ? 100 : 50;
 		out[M_COMMERCIAL] = clamp100(trend - 10 * V(IN_LOST_RECENT));
 		out_null[M_COMMERCIAL] = false;
 	}

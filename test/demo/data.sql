@@ -161,7 +161,7 @@ BEGIN
 END
 $convert$;
 
--- Last year's leads, 300 per tenant, every one decided: imported the way a migration loads history (a
+-- Earlier years' leads, 300 per tenant, every one decided: imported the way a migration loads history (a
 -- restore, without crm's triggers), won ones with their won opportunity. Whether a lead was won follows
 -- a hidden propensity (deciding, buying soon, a target industry, a referral, a larger company) plus
 -- chance, so the predictive model has something true to find. Then the model is rebuilt from them and
@@ -186,8 +186,8 @@ INSERT INTO crm.opportunities (tenant_id, id, name, account_id, pipeline_id, sta
                                forecast_category, closed_at, stage_changed_at, owner_id, created_at)
 SELECT h.tenant_id, pg_temp.demo_id(format('history-deal:%s:%s', h.t, h.n)), format('Past deal %s', h.n),
        pg_temp.demo_id(format('account:%s:%s', h.t, 1 + h.n % 40)), s.pipeline_id, s.id, h.budget,
-       CASE h.t WHEN 'acme' THEN 'USD' ELSE 'EUR' END, 100, 'closed', TIMESTAMPTZ '2025-06-01' + h.n * interval '1 day',
-       TIMESTAMPTZ '2025-06-01' + h.n * interval '1 day', pg_temp.demo_id(format('user:%s:%s', h.t, h.rep)), TIMESTAMPTZ '2025-03-01'
+       CASE h.t WHEN 'acme' THEN 'USD' ELSE 'EUR' END, 100, 'closed', TIMESTAMPTZ '2024-09-01' + h.n * interval '1 day',
+       TIMESTAMPTZ '2024-09-01' + h.n * interval '1 day', pg_temp.demo_id(format('user:%s:%s', h.t, h.rep)), TIMESTAMPTZ '2024-06-01'
 FROM history h
 JOIN crm.pipeline_stages s ON s.tenant_id = h.tenant_id AND s.name = 'closed_won'
 JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
@@ -199,12 +199,39 @@ SELECT h.tenant_id, h.id, 'Past', 'Lead' || h.n, format('Prospect %s', h.n), h.s
        CASE WHEN h.won THEN 'converted' ELSE 'lost' END::crm.lead_status, h.employee_count, h.industry, h.budget,
        h.purchase_timeline, h.is_decision_maker, h.country, pg_temp.demo_id(format('user:%s:%s', h.t, h.rep)),
        CASE WHEN NOT h.won THEN 'went quiet' END,
-       CASE WHEN h.won THEN TIMESTAMPTZ '2025-05-01' + h.n * interval '1 day' END,
+       CASE WHEN h.won THEN TIMESTAMPTZ '2024-08-01' + h.n * interval '1 day' END,
        CASE WHEN h.won THEN pg_temp.demo_id(format('account:%s:%s', h.t, 1 + h.n % 40)) END,
        CASE WHEN h.won THEN pg_temp.demo_id(format('history-deal:%s:%s', h.t, h.n)) END,
-       TIMESTAMPTZ '2025-03-01' + h.n * interval '1 day'
+       TIMESTAMPTZ '2024-06-01' + h.n * interval '1 day'
 FROM history h;
 SET LOCAL session_replication_role = origin;
 SELECT sum(crm.rebuild_win_model(pg_temp.demo_id('tenant:' || t))) AS counted, sum(crm.rescore_leads(pg_temp.demo_id('tenant:' || t))) AS rescored
 FROM unnest(array['acme', 'borealis']) t \gset
+
+-- The customer side of the last months: calls, emails and meetings with the accounts' contacts (more
+-- with some accounts than with others, some long ago), support cases with their satisfaction, NPS
+-- answers. Then the day's health snapshots and the segments, as the scheduled jobs would make them.
+INSERT INTO crm.activities (tenant_id, type, direction, subject, occurred_at, sentiment, contact_id, owner_id)
+SELECT c.tenant_id, (ARRAY['call', 'email', 'meeting']::crm.activity_type[])[1 + k % 3], 'outbound', 'Check-in',
+       now() - ((a.n % 6) * 9 + k * 2) * interval '1 day',
+       (ARRAY['positive', 'positive', 'neutral', 'negative', NULL]::crm.sentiment[])[1 + (a.n + k) % 5], c.id, c.owner_id
+FROM (SELECT x.*, row_number() OVER (PARTITION BY x.tenant_id ORDER BY x.id) AS n FROM crm.accounts x
+       WHERE x.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))) a
+JOIN LATERAL (SELECT y.* FROM crm.contacts y WHERE y.tenant_id = a.tenant_id AND y.account_id = a.id ORDER BY y.id LIMIT 1) c ON true
+CROSS JOIN generate_series(1, 6) k
+WHERE k <= 6 - a.n % 6;
+INSERT INTO crm.cases (tenant_id, subject, account_id, assignee_id, opened_at, status, satisfaction, priority)
+SELECT a.tenant_id, format('Case %s of %s', k, a.name), a.id, a.owner_id, now() - (k * 9 + a.n % 5) * interval '1 day',
+       CASE WHEN (a.n + k) % 3 = 0 THEN 'open' ELSE 'resolved' END::crm.case_status,
+       CASE WHEN (a.n + k) % 3 <> 0 THEN 2 + (a.n * 7 + k) % 4 END, 'medium'
+FROM (SELECT x.*, row_number() OVER (PARTITION BY x.tenant_id ORDER BY x.id) AS n FROM crm.accounts x
+       WHERE x.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))) a
+CROSS JOIN generate_series(1, 3) k
+WHERE a.n % 4 = 0 OR k = 1 AND a.n % 3 = 0;
+INSERT INTO crm.nps_responses (tenant_id, contact_id, score, responded_at)
+SELECT c.tenant_id, c.id, (c.n * 7) % 11, now() - (c.n % 90) * interval '1 day'
+FROM (SELECT y.*, row_number() OVER (PARTITION BY y.tenant_id ORDER BY y.id) AS n FROM crm.contacts y
+       WHERE y.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))) c
+WHERE c.n % 5 = 0;
+SELECT crm.refresh_health_scores() AS snapshots, crm.refresh_segments(NULL)->'added' AS segment_members \gset
 COMMIT;

@@ -171,3 +171,22 @@ SELECT count(*) FILTER (WHERE qualified_at IS NOT NULL AND status = 'qualified')
        (SELECT count(*) FROM crm.job_runs j WHERE j.job = 'rescore_leads') AS rescoring_runs
 FROM crm.leads l;
 COMMIT;
+
+\echo
+\echo '== Acme''s accounts at risk (today''s health snapshots, as its manager sees them): the 8 lowest and why'
+BEGIN;
+SELECT set_config('role', 'crm_manager', true), crm.set_context(pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
+SELECT a.name AS account, h.score, h.band, h.risk_level, h.trend,
+       (SELECT string_agg(m.key || ' ' || round((m.value->>'value')::numeric), ', ' ORDER BY (m.value->>'value')::numeric)
+          FROM jsonb_each(h.factors - 'inputs') m WHERE m.value->>'value' IS NOT NULL) AS measures,
+       array_to_string(h.recommendations[1:2], '; ') AS what_to_do
+FROM crm.account_health h JOIN crm.accounts a ON a.tenant_id = h.tenant_id AND a.id = h.account_id
+WHERE h.scored_on = current_date AND h.band = 'red'
+ORDER BY h.score, a.name
+LIMIT 8;
+SELECT band, count(*) AS accounts FROM crm.account_health WHERE scored_on = current_date GROUP BY band ORDER BY min(score) DESC;
+\echo
+\echo '== Acme''s segments and their sizes'
+SELECT name, CASE WHEN is_dynamic THEN 'dynamic' ELSE 'static' END AS kind, member_count AS members, criteria::text AS criteria
+FROM crm.segments ORDER BY name;
+COMMIT;
