@@ -47,42 +47,49 @@ CREATE FUNCTION crm.health_inputs(t uuid, lo uuid, hi uuid, ref timestamptz)
     SET search_path = pg_catalog, pg_temp AS
 $$
     WITH acc AS (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
-    act AS (SELECT v.account_id AS acc_id, v.id, v.occurred_at, v.sentiment
+    -- each activity once: through its account; else through its contact; else through its opportunity
+    act AS (SELECT v.account_id AS acc_id, v.occurred_at, v.sentiment
               FROM acc JOIN crm.activities v ON v.tenant_id = t AND v.account_id = acc.id WHERE v.occurred_at <= ref
-            UNION
-            SELECT c.account_id, v.id, v.occurred_at, v.sentiment
+            UNION ALL
+            SELECT c.account_id, v.occurred_at, v.sentiment
               FROM acc JOIN crm.contacts c ON c.tenant_id = t AND c.account_id = acc.id
-              JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id WHERE v.occurred_at <= ref
-            UNION
-            SELECT o.account_id, v.id, v.occurred_at, v.sentiment
+              JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id
+             WHERE v.occurred_at <= ref AND v.account_id IS DISTINCT FROM acc.id
+            UNION ALL
+            SELECT o.account_id, v.occurred_at, v.sentiment
               FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
-              JOIN crm.activities v ON v.tenant_id = t AND v.opportunity_id = o.id WHERE v.occurred_at <= ref),
-    a AS (SELECT acc_id, count(*) AS n,
-                 count(*) FILTER (WHERE occurred_at > ref - interval '30 days') AS n30,
-                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days') AS n90,
-                 max(occurred_at) AS last_at,
-                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment = 'positive') AS pos,
-                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment = 'negative') AS neg,
-                 count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment IS NOT NULL) AS rated
-            FROM act GROUP BY acc_id),
+              JOIN crm.activities v ON v.tenant_id = t AND v.opportunity_id = o.id
+             WHERE v.occurred_at <= ref AND v.account_id IS DISTINCT FROM acc.id
+               AND NOT EXISTS (SELECT 1 FROM crm.contacts c2 WHERE c2.tenant_id = t AND c2.id = v.contact_id AND c2.account_id = acc.id)),
+    -- the window bounds computed once, not per activity
+    b AS MATERIALIZED (SELECT ref - interval '30 days' AS d30, ref - interval '90 days' AS d90, ref - interval '180 days' AS d180,
+                              ref - interval '360 days' AS d360, ref - interval '7 days' AS d7, ref - interval '365 days' AS d365),
+    a AS (SELECT act.acc_id, count(*) AS n,
+                 count(*) FILTER (WHERE act.occurred_at > b.d30) AS n30,
+                 count(*) FILTER (WHERE act.occurred_at > b.d90) AS n90,
+                 max(act.occurred_at) AS last_at,
+                 count(*) FILTER (WHERE act.occurred_at > b.d90 AND act.sentiment = 'positive') AS pos,
+                 count(*) FILTER (WHERE act.occurred_at > b.d90 AND act.sentiment = 'negative') AS neg,
+                 count(*) FILTER (WHERE act.occurred_at > b.d90 AND act.sentiment IS NOT NULL) AS rated
+            FROM act CROSS JOIN b GROUP BY act.acc_id),
     o AS (SELECT o.account_id AS acc_id,
                  count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
                  count(*) FILTER (WHERE o.closed_at <= ref) AS closed,
-                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > ref - interval '180 days' AND o.closed_at <= ref), 0) AS won_recent,
-                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > ref - interval '360 days'
-                                                AND o.closed_at <= ref - interval '180 days'), 0) AS won_before,
-                 count(*) FILTER (WHERE s.is_lost AND o.closed_at > ref - interval '180 days' AND o.closed_at <= ref) AS lost_recent
+                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d180 AND o.closed_at <= ref), 0) AS won_recent,
+                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d360 AND o.closed_at <= b.d180), 0) AS won_before,
+                 count(*) FILTER (WHERE s.is_lost AND o.closed_at > b.d180 AND o.closed_at <= ref) AS lost_recent
             FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
             JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id
+            CROSS JOIN b
            GROUP BY o.account_id),
     k AS (SELECT c.account_id AS acc_id, avg(c.satisfaction) AS csat, count(*) AS cases,
                  count(*) FILTER (WHERE c.status IN ('open', 'pending')) AS open_cases,
-                 count(*) FILTER (WHERE c.status IN ('open', 'pending') AND c.opened_at < ref - interval '7 days') AS overdue
-            FROM acc JOIN crm.cases c ON c.tenant_id = t AND c.account_id = acc.id WHERE c.opened_at <= ref
+                 count(*) FILTER (WHERE c.status IN ('open', 'pending') AND c.opened_at < b.d7) AS overdue
+            FROM acc JOIN crm.cases c ON c.tenant_id = t AND c.account_id = acc.id CROSS JOIN b WHERE c.opened_at <= ref
            GROUP BY c.account_id),
     n AS (SELECT r.account_id AS acc_id, avg(r.score) AS nps
-            FROM acc JOIN crm.nps_responses r ON r.tenant_id = t AND r.account_id = acc.id
-           WHERE r.responded_at > ref - interval '365 days' AND r.responded_at <= ref
+            FROM acc JOIN crm.nps_responses r ON r.tenant_id = t AND r.account_id = acc.id CROSS JOIN b
+           WHERE r.responded_at > b.d365 AND r.responded_at <= ref
            GROUP BY r.account_id)
     SELECT acc.id,
            ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), extract(epoch FROM ref - a.last_at) / 86400,

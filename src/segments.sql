@@ -258,7 +258,7 @@ COMMENT ON FUNCTION crm.segment_predicate(jsonb) IS 'Compiles validated segment 
 
 -- Accounts of a tenant with an id in (lo, hi] and the fields criteria compare. deciles: the won revenue
 -- that ends each of the tenant's first nine deciles.
-CREATE FUNCTION crm.segment_accounts(t uuid, lo uuid, hi uuid, deciles numeric[])
+CREATE FUNCTION crm.segment_accounts(t uuid, lo uuid, hi uuid, deciles numeric[], needs text[])
     RETURNS TABLE (id uuid, industry text, country text, employee_count numeric, annual_revenue numeric, lifecycle_stage text,
                    owner_id uuid, health_score numeric, health_band text, days_since_last_activity numeric,
                    open_pipeline_value numeric, won_revenue numeric, won_revenue_decile numeric, tags text[])
@@ -273,16 +273,19 @@ $$
                  SELECT c.account_id, max(v.occurred_at)
                    FROM acc JOIN crm.contacts c ON c.tenant_id = t AND c.account_id = acc.id
                    JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id GROUP BY c.account_id) x
+             WHERE 'days_since_last_activity' = ANY (needs)
              GROUP BY x.acc_id),
     deals AS (SELECT o.account_id AS acc_id,
                      coalesce(sum(o.amount) FILTER (WHERE o.closed_at IS NULL), 0) AS open_value,
                      coalesce(sum(o.amount) FILTER (WHERE s.is_won), 0) AS won
                 FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
                 JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id
+               WHERE needs && ARRAY['open_pipeline_value', 'won_revenue', 'won_revenue_decile']
                GROUP BY o.account_id),
     tagged AS (SELECT g.entity_id AS acc_id, array_agg(lower(tg.name)) AS tags
                  FROM acc JOIN crm.taggings g ON g.tenant_id = t AND g.entity_type = 'account' AND g.entity_id = acc.id
                  JOIN crm.tags tg ON tg.tenant_id = t AND tg.id = g.tag_id
+                WHERE 'tags' = ANY (needs)
                 GROUP BY g.entity_id)
     SELECT acc.id, acc.industry, acc.country::text, acc.employee_count, acc.annual_revenue, acc.lifecycle_stage::text, acc.owner_id,
            acc.health_score, acc.health_band, floor(extract(epoch FROM now() - last.at) / 86400),
@@ -291,7 +294,7 @@ $$
            coalesce(tagged.tags, '{}')
       FROM acc LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id
 $$;
-COMMENT ON FUNCTION crm.segment_accounts(uuid, uuid, uuid, numeric[]) IS 'Internal to segment refreshes: the accounts of a tenant with an id in (lo, hi] and the fields criteria compare, derived ones included (days since the last activity with the account or its contacts, open pipeline value, won revenue and its decile, lowercase tags).';
+COMMENT ON FUNCTION crm.segment_accounts(uuid, uuid, uuid, numeric[], text[]) IS 'Internal to segment refreshes: the accounts of a tenant with an id in (lo, hi] and the fields criteria compare, the derived ones (days since the last activity with the account or its contacts, open pipeline value, won revenue and its decile, lowercase tags) computed only when named in needs (NULL otherwise).';
 
 CREATE FUNCTION crm.segments_before_write() RETURNS trigger
     LANGUAGE plpgsql AS
@@ -331,6 +334,10 @@ DECLARE
     lo uuid := '00000000-0000-0000-0000-000000000000';
     hi uuid;
     r record;
+    needs text[];
+    drop_ids uuid[];
+    add_segments uuid[];
+    add_accounts uuid[];
     started timestamptz := clock_timestamp();
     added jsonb := '{}';
     removed jsonb := '{}';
@@ -343,6 +350,9 @@ BEGIN
       INTO ids, membership
       FROM crm.segments s WHERE s.tenant_id = t AND s.is_dynamic AND (only_segment IS NULL OR s.id = only_segment);
     IF ids IS NOT NULL THEN
+        -- the fields the criteria name: derived ones cost a join each, so only those are computed
+        needs := (SELECT array_agg(DISTINCT f #>> '{}') FROM crm.segments s, jsonb_path_query(s.criteria, 'strict $.**.field') f
+                   WHERE s.tenant_id = t AND s.id = ANY (ids));
         deciles := (SELECT percentile_disc(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) WITHIN GROUP (ORDER BY w.won)
                       FROM (SELECT sum(o.amount) AS won FROM crm.opportunities o
                               JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id AND s.is_won
@@ -350,28 +360,34 @@ BEGIN
         LOOP
             hi := coalesce((SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo ORDER BY a.id OFFSET batch - 1 LIMIT 1),
                            'ffffffff-ffff-ffff-ffff-ffffffffffff');
-            -- the diff of one batch: members to remove, accounts to add (all computed from one snapshot)
-            FOR r IN EXECUTE format($q$
-                WITH wanted AS MATERIALIZED (
+            -- the diff of one batch, as a full join of the accounts each segment should hold with its
+            -- members (a full join is hashed or merged: never a loop over one side per row of the other)
+            EXECUTE format($q$
+                WITH wanted AS (
                     SELECT v.segment_id, s.id AS account_id
-                      FROM crm.segment_accounts($1, $2, $3, $4) s
+                      FROM crm.segment_accounts($1, $2, $3, $4, $6) s
                      CROSS JOIN LATERAL (VALUES %s) v(segment_id, member)
                      WHERE v.member),
-                gone AS (
-                    DELETE FROM crm.segment_members m
-                     WHERE m.tenant_id = $1 AND m.segment_id = ANY ($5) AND m.account_id > $2 AND m.account_id <= $3
-                       AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.segment_id = m.segment_id AND w.account_id = m.account_id)
+                held AS (
+                    SELECT m.id, m.segment_id, m.account_id FROM crm.segment_members m
+                     WHERE m.tenant_id = $1 AND m.segment_id = ANY ($5) AND m.account_id > $2 AND m.account_id <= $3)
+                SELECT array_agg(h.id) FILTER (WHERE w.account_id IS NULL),
+                       array_agg(w.segment_id) FILTER (WHERE h.id IS NULL), array_agg(w.account_id) FILTER (WHERE h.id IS NULL)
+                  FROM wanted w FULL JOIN held h ON h.segment_id = w.segment_id AND h.account_id = w.account_id
+                 WHERE w.account_id IS NULL OR h.id IS NULL
+                $q$, membership) INTO drop_ids, add_segments, add_accounts USING t, lo, hi, deciles, ids, needs;
+            FOR r IN
+                WITH gone AS (
+                    DELETE FROM crm.segment_members m WHERE m.tenant_id = t AND m.id = ANY (coalesce(drop_ids, '{}'))
                     RETURNING m.segment_id, m.account_id),
                 came AS (
                     INSERT INTO crm.segment_members (tenant_id, segment_id, account_id)
-                    SELECT $1, w.segment_id, w.account_id FROM wanted w
-                     WHERE NOT EXISTS (SELECT 1 FROM crm.segment_members m
-                                        WHERE m.tenant_id = $1 AND m.segment_id = w.segment_id AND m.account_id = w.account_id)
+                    SELECT t, u.segment_id, u.account_id FROM unnest(add_segments, add_accounts) u(segment_id, account_id)
                     RETURNING segment_id, account_id)
-                SELECT 'added' AS change, segment_id, count(*) AS n, (array_agg(account_id ORDER BY account_id))[1:1000] AS sample FROM came GROUP BY segment_id
+                SELECT 'added' AS change, c.segment_id, count(*) AS n, (array_agg(c.account_id ORDER BY c.account_id))[1:1000] AS sample
+                  FROM came c GROUP BY c.segment_id
                 UNION ALL
-                SELECT 'removed', segment_id, count(*), (array_agg(account_id ORDER BY account_id))[1:1000] FROM gone GROUP BY segment_id
-                $q$, membership) USING t, lo, hi, deciles, ids
+                SELECT 'removed', g.segment_id, count(*), (array_agg(g.account_id ORDER BY g.account_id))[1:1000] FROM gone g GROUP BY g.segment_id
             LOOP
                 -- in bulk: one event per segment, change and batch, with (up to 1000 of) the accounts
                 PERFORM crm.emit_event(t, 'segment.member_' || r.change, 'segment', r.segment_id,
