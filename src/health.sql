@@ -38,68 +38,83 @@ $$
 $$;
 COMMENT ON FUNCTION crm.health_trend(integer, integer) IS 'improving or declining when the score moved by more than 3 points since the previous snapshot, else stable (also without a previous one).';
 
--- The inputs of the accounts of a tenant in (lo, hi], as of ref: one set-based pass per source, each
--- through its (tenant_id, account_id) index. An activity counts for an account when it is logged
--- against it, one of its contacts or one of its opportunities (once, however many of these).
-CREATE FUNCTION crm.health_inputs(t uuid, lo uuid, hi uuid, ref timestamptz)
+-- The inputs of every account of a tenant, as of ref: one pass over each source for the whole tenant,
+-- grouped by account (hashed), rather than an index probe per account: an account''s activities lie
+-- all over the table, a pass over them is far cheaper than visiting them account by account. An
+-- activity counts for an account when it is logged against it, else against one of its contacts, else
+-- one of its opportunities (so once, however many of these it names).
+CREATE FUNCTION crm.health_inputs(t uuid, ref timestamptz)
     RETURNS TABLE (account_id uuid, inputs double precision[])
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
-    WITH acc AS (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
-    -- each activity once: through its account; else through its contact; else through its opportunity
-    act AS (SELECT v.account_id AS acc_id, v.occurred_at, v.sentiment
-              FROM acc JOIN crm.activities v ON v.tenant_id = t AND v.account_id = acc.id WHERE v.occurred_at <= ref
-            UNION ALL
-            SELECT c.account_id, v.occurred_at, v.sentiment
-              FROM acc JOIN crm.contacts c ON c.tenant_id = t AND c.account_id = acc.id
-              JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id
-             WHERE v.occurred_at <= ref AND v.account_id IS DISTINCT FROM acc.id
-            UNION ALL
-            SELECT o.account_id, v.occurred_at, v.sentiment
-              FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
-              JOIN crm.activities v ON v.tenant_id = t AND v.opportunity_id = o.id
-             WHERE v.occurred_at <= ref AND v.account_id IS DISTINCT FROM acc.id
-               AND NOT EXISTS (SELECT 1 FROM crm.contacts c2 WHERE c2.tenant_id = t AND c2.id = v.contact_id AND c2.account_id = acc.id)),
-    -- the window bounds computed once, not per activity
-    b AS MATERIALIZED (SELECT ref - interval '30 days' AS d30, ref - interval '90 days' AS d90, ref - interval '180 days' AS d180,
-                              ref - interval '360 days' AS d360, ref - interval '7 days' AS d7, ref - interval '365 days' AS d365),
-    a AS (SELECT act.acc_id, count(*) AS n,
-                 count(*) FILTER (WHERE act.occurred_at > b.d30) AS n30,
-                 count(*) FILTER (WHERE act.occurred_at > b.d90) AS n90,
-                 max(act.occurred_at) AS last_at,
-                 count(*) FILTER (WHERE act.occurred_at > b.d90 AND act.sentiment = 'positive') AS pos,
-                 count(*) FILTER (WHERE act.occurred_at > b.d90 AND act.sentiment = 'negative') AS neg,
-                 count(*) FILTER (WHERE act.occurred_at > b.d90 AND act.sentiment IS NOT NULL) AS rated
-            FROM act CROSS JOIN b GROUP BY act.acc_id),
+    WITH b AS MATERIALIZED (SELECT ref - interval '30 days' AS d30, ref - interval '90 days' AS d90, ref - interval '180 days' AS d180,
+                                   ref - interval '360 days' AS d360, ref - interval '7 days' AS d7, ref - interval '365 days' AS d365),
+    -- activities: partial counts per account, per contact and per opportunity (one grouped pass each),
+    -- then the contacts' and opportunities' partials added to their accounts
+    part AS (SELECT 'account' AS via, v.account_id AS key, count(*) AS n,
+                    count(*) FILTER (WHERE v.occurred_at > b.d30) AS n30, count(*) FILTER (WHERE v.occurred_at > b.d90) AS n90,
+                    max(v.occurred_at) AS last_at,
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'positive') AS pos,
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'negative') AS neg,
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment IS NOT NULL) AS rated
+               FROM crm.activities v CROSS JOIN b
+              WHERE v.tenant_id = t AND v.account_id IS NOT NULL AND v.occurred_at <= ref
+              GROUP BY v.account_id
+             UNION ALL
+             SELECT 'contact', v.contact_id, count(*),
+                    count(*) FILTER (WHERE v.occurred_at > b.d30), count(*) FILTER (WHERE v.occurred_at > b.d90), max(v.occurred_at),
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'positive'),
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'negative'),
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment IS NOT NULL)
+               FROM crm.activities v CROSS JOIN b
+              WHERE v.tenant_id = t AND v.account_id IS NULL AND v.contact_id IS NOT NULL AND v.occurred_at <= ref
+              GROUP BY v.contact_id
+             UNION ALL
+             SELECT 'opportunity', v.opportunity_id, count(*),
+                    count(*) FILTER (WHERE v.occurred_at > b.d30), count(*) FILTER (WHERE v.occurred_at > b.d90), max(v.occurred_at),
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'positive'),
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'negative'),
+                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment IS NOT NULL)
+               FROM crm.activities v CROSS JOIN b
+              WHERE v.tenant_id = t AND v.account_id IS NULL AND v.opportunity_id IS NOT NULL AND v.occurred_at <= ref
+                AND NOT EXISTS (SELECT 1 FROM crm.contacts c2 WHERE c2.tenant_id = t AND c2.id = v.contact_id AND c2.account_id IS NOT NULL)
+              GROUP BY v.opportunity_id),
+    a AS (SELECT coalesce(CASE p.via WHEN 'account' THEN p.key END, c.account_id, o.account_id) AS acc_id,
+                 sum(p.n) AS n, sum(p.n30) AS n30, sum(p.n90) AS n90, max(p.last_at) AS last_at,
+                 sum(p.pos) AS pos, sum(p.neg) AS neg, sum(p.rated) AS rated
+            FROM part p
+            LEFT JOIN crm.contacts c ON p.via = 'contact' AND c.tenant_id = t AND c.id = p.key
+            LEFT JOIN crm.opportunities o ON p.via = 'opportunity' AND o.tenant_id = t AND o.id = p.key
+           GROUP BY 1),
     o AS (SELECT o.account_id AS acc_id,
                  count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
                  count(*) FILTER (WHERE o.closed_at <= ref) AS closed,
                  coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d180 AND o.closed_at <= ref), 0) AS won_recent,
                  coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d360 AND o.closed_at <= b.d180), 0) AS won_before,
                  count(*) FILTER (WHERE s.is_lost AND o.closed_at > b.d180 AND o.closed_at <= ref) AS lost_recent
-            FROM acc JOIN crm.opportunities o ON o.tenant_id = t AND o.account_id = acc.id
-            JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id
-            CROSS JOIN b
+            FROM crm.opportunities o JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id CROSS JOIN b
+           WHERE o.tenant_id = t AND o.account_id IS NOT NULL
            GROUP BY o.account_id),
     k AS (SELECT c.account_id AS acc_id, avg(c.satisfaction) AS csat, count(*) AS cases,
                  count(*) FILTER (WHERE c.status IN ('open', 'pending')) AS open_cases,
                  count(*) FILTER (WHERE c.status IN ('open', 'pending') AND c.opened_at < b.d7) AS overdue
-            FROM acc JOIN crm.cases c ON c.tenant_id = t AND c.account_id = acc.id CROSS JOIN b WHERE c.opened_at <= ref
+            FROM crm.cases c CROSS JOIN b WHERE c.tenant_id = t AND c.account_id IS NOT NULL AND c.opened_at <= ref
            GROUP BY c.account_id),
     n AS (SELECT r.account_id AS acc_id, avg(r.score) AS nps
-            FROM acc JOIN crm.nps_responses r ON r.tenant_id = t AND r.account_id = acc.id CROSS JOIN b
-           WHERE r.responded_at > b.d365 AND r.responded_at <= ref
+            FROM crm.nps_responses r CROSS JOIN b
+           WHERE r.tenant_id = t AND r.account_id IS NOT NULL AND r.responded_at > b.d365 AND r.responded_at <= ref
            GROUP BY r.account_id)
     SELECT acc.id,
            ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), extract(epoch FROM ref - a.last_at) / 86400,
                  coalesce(a.pos, 0), coalesce(a.neg, 0), coalesce(a.rated, 0), coalesce(o.open_opps, 0), k.csat, n.nps,
                  coalesce(k.cases, 0), coalesce(k.open_cases, 0), coalesce(k.overdue, 0), coalesce(o.closed, 0),
                  coalesce(o.won_recent, 0), coalesce(o.won_before, 0), coalesce(o.lost_recent, 0)]::double precision[]
-      FROM acc LEFT JOIN a ON a.acc_id = acc.id LEFT JOIN o ON o.acc_id = acc.id
+      FROM crm.accounts acc LEFT JOIN a ON a.acc_id = acc.id LEFT JOIN o ON o.acc_id = acc.id
       LEFT JOIN k ON k.acc_id = acc.id LEFT JOIN n ON n.acc_id = acc.id
+     WHERE acc.tenant_id = t
 $$;
-COMMENT ON FUNCTION crm.health_inputs(uuid, uuid, uuid, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant with an id in (lo, hi], as of ref, the inputs of crm.health_measures: activities ever, last 30 and 90 days, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
+COMMENT ON FUNCTION crm.health_inputs(uuid, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant, as of ref, the inputs of crm.health_measures: activities ever, last 30 and 90 days, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
 
 -- Plain-words advice from the inputs and the measures.
 CREATE FUNCTION crm.health_recommendations(inputs double precision[], measures double precision[]) RETURNS text[]
@@ -201,15 +216,23 @@ BEGIN
         weights := (SELECT ARRAY[coalesce((w->>'engagement')::float8, 0), coalesce((w->>'activity')::float8, 0),
                                  coalesce((w->>'satisfaction')::float8, 0), coalesce((w->>'commercial')::float8, 0)]
                       FROM (SELECT x.settings->'health_weights' AS w FROM crm.tenants x WHERE x.id = t) s);
-        total := (SELECT count(*) FROM crm.accounts a WHERE a.tenant_id = t);
+        -- the inputs of every account in one pass per source; the batches below judge and write them.
+        -- A fresh table each time: one the caller made under this name (with triggers of its own, say)
+        -- is dropped, never written by this SECURITY DEFINER function.
+        DROP TABLE IF EXISTS pg_temp.crm_health_inputs;
+        CREATE TEMP TABLE crm_health_inputs (account_id uuid PRIMARY KEY, inputs double precision[]) ON COMMIT DROP;
+        INSERT INTO crm_health_inputs SELECT i.account_id, i.inputs FROM crm.health_inputs(t, ref) i;
+        ANALYZE crm_health_inputs;
+        total := (SELECT count(*) FROM crm_health_inputs);
         lo := '00000000-0000-0000-0000-000000000000';
         done := 0; reds := 0;
         LOOP
-            hi := coalesce((SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo ORDER BY a.id OFFSET batch - 1 LIMIT 1),
+            hi := coalesce((SELECT i.account_id FROM crm_health_inputs i WHERE i.account_id > lo ORDER BY i.account_id OFFSET batch - 1 LIMIT 1),
                            'ffffffff-ffff-ffff-ffff-ffffffffffff');
             WITH fresh AS (
                 SELECT i.account_id, i.inputs, m.measures, crm.health_score(m.measures, weights) AS score
-                  FROM crm.health_inputs(t, lo, hi, ref) i, LATERAL (SELECT crm.health_measures(i.inputs) AS measures) m),
+                  FROM crm_health_inputs i, LATERAL (SELECT crm.health_measures(i.inputs) AS measures) m
+                 WHERE i.account_id > lo AND i.account_id <= hi),
             judged AS (
                 SELECT f.*, crm.health_band(f.score) AS band, crm.health_risk_level(f.score) AS risk_level,
                        crm.health_trend(f.score, p.score) AS trend, p.band AS previous_band, s.band AS same_day_band
@@ -237,6 +260,9 @@ BEGIN
                 ON CONFLICT (tenant_id, account_id, scored_on) DO UPDATE
                    SET score = excluded.score, band = excluded.band, risk_level = excluded.risk_level, trend = excluded.trend,
                        factors = excluded.factors, recommendations = excluded.recommendations, computed_at = excluded.computed_at
+                 -- a snapshot that comes out the same is left as it is
+                 WHERE (h.score, h.band, h.risk_level, h.trend, h.factors, h.recommendations)
+                       IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations)
                 RETURNING h.account_id),
             latest AS (
                 UPDATE crm.accounts a SET health_score = j.score, health_band = j.band, health_trend = j.trend, health_scored_on = on_date
@@ -244,7 +270,7 @@ BEGIN
                  WHERE a.tenant_id = t AND a.id = j.account_id AND on_date >= coalesce(a.health_scored_on, on_date)
                    AND (a.health_score, a.health_band, a.health_trend, a.health_scored_on) IS DISTINCT FROM (j.score, j.band, j.trend, on_date)
                 RETURNING a.id)
-            SELECT (SELECT count(*) FROM snapshot),
+            SELECT count(*) + 0 * (SELECT count(*) FROM snapshot),
                    array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
                                                    AND j.same_day_band IS DISTINCT FROM 'red')
               INTO n, red FROM judged j;
@@ -274,7 +300,7 @@ BEGIN
     RETURN written;
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today; again on the same day replaces it) and returns how many: the tenant of the request context (its managers and admins), or every tenant for the operator without a context. Batches of crm.batch_size accounts, one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once.';
+COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today; again on the same day replaces it) and returns how many: the tenant of the request context (its managers and admins), or every tenant for the operator without a context. The inputs are gathered in one pass per source (into a temporary table of the transaction), then judged and written in batches of crm.batch_size accounts, one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once.';
 
 CREATE FUNCTION crm.account_health_history(account_id uuid) RETURNS SETOF crm.account_health
     LANGUAGE plpgsql STABLE
