@@ -256,18 +256,10 @@ $$;
 COMMENT ON FUNCTION crm.lead_win_probability(crm.leads) IS 'The chance, 0 to 100 (4 decimals), that the lead will be won, by the naive Bayes model of the tenant''s won and lost leads (Laplace smoothing); NULL below the tenant''s win_model_min_history (default 50 won + lost leads): crm.explain_lead_win_probability says why.';
 
 CREATE FUNCTION crm_api.lead_win_probability(lead_id uuid) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
-DECLARE
-    result jsonb;
-BEGIN
-    SELECT crm.explain_lead_win_probability(l) INTO result FROM crm.leads l WHERE l.tenant_id = crm.current_tenant() AND l.id = lead_id;
-    IF NOT FOUND THEN
-        PERFORM crm.not_found('lead', lead_id);
-    END IF;
-    RETURN result;
-END
+    SELECT crm.explain_lead_win_probability(crm.visible_lead(lead_id))
 $$;
 COMMENT ON FUNCTION crm_api.lead_win_probability(uuid) IS 'A lead''s chance to be won and why (GET /rpc/lead_win_probability?lead_id=...): {probability (0-100, null below the minimum history), reason, won, lost, prior, fields: [{field, value, weight, effect}]}. 404 when the lead is not visible.';
 CREATE FUNCTION crm_api.rebuild_win_model() RETURNS bigint

@@ -212,10 +212,7 @@ DECLARE
     before crm.leads;
     after crm.leads;
 BEGIN
-    SELECT x.* INTO before FROM crm.leads x WHERE x.tenant_id = crm.current_tenant() AND x.id = score_lead.lead_id;
-    IF NOT FOUND THEN
-        PERFORM crm.not_found('lead', lead_id);
-    END IF;
+    before := crm.visible_lead(lead_id);
     after := before;
     IF crm.lead_needs_rescoring(before.score, crm.lead_score(before), before.status, before.qualified_at,
                                 crm.qualification_threshold(before.tenant_id)) THEN

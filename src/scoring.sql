@@ -422,19 +422,29 @@ COMMENT ON VIEW crm_api.scoring_models IS 'The tenant''s lead scoring models; ad
 GRANT SELECT ON crm_api.scoring_models TO crm_rep;
 GRANT INSERT, UPDATE, DELETE ON crm_api.scoring_models TO crm_admin;
 
-CREATE FUNCTION crm_api.explain_lead_score(lead_id uuid) RETURNS jsonb
+-- The lead of the caller's tenant with this id, if the caller reads it; PT404 otherwise. What the
+-- scoring RPCs, which take an id, start from.
+CREATE FUNCTION crm.visible_lead(lead_id uuid) RETURNS crm.leads
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    result jsonb;
+    l crm.leads;
 BEGIN
-    SELECT crm.explain_lead_score(l) INTO result FROM crm.leads l WHERE l.tenant_id = crm.current_tenant() AND l.id = lead_id;
+    SELECT x.* INTO l FROM crm.leads x WHERE x.tenant_id = crm.current_tenant() AND x.id = visible_lead.lead_id;
     IF NOT FOUND THEN
         PERFORM crm.not_found('lead', lead_id);
     END IF;
-    RETURN result;
+    RETURN l;
 END
+$$;
+COMMENT ON FUNCTION crm.visible_lead(uuid) IS 'The lead with this id in the caller''s tenant, as the caller reads it; PT404 when it does not exist or is not visible.';
+
+CREATE FUNCTION crm_api.explain_lead_score(lead_id uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.explain_lead_score(crm.visible_lead(lead_id))
 $$;
 COMMENT ON FUNCTION crm_api.explain_lead_score(uuid) IS 'Why a lead scores what it does (GET /rpc/explain_lead_score?lead_id=...): score, grade, each rule''s points, group totals and the top reasons in words. 404 when the lead is not visible.';
 REVOKE EXECUTE ON FUNCTION crm_api.explain_lead_score(uuid) FROM PUBLIC;
