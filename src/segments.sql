@@ -322,8 +322,11 @@ CREATE TRIGGER segments_before_write BEFORE INSERT OR UPDATE OF is_dynamic, crit
 -- Refreshes the dynamic segments of a tenant (all, or the one given) in batches of accounts: the
 -- accounts each segment should hold are computed once per batch for every segment together, then
 -- diffed against the members. Returns per segment {id, name, added, removed, members}.
+-- Every statement here reads a bounded range of accounts and their members: through indexes, whatever
+-- the statistics of crm.segment_members say (a refresh that fills it is planned before it is analyzed,
+-- and a sequential scan of every member per batch would make a refresh quadratic).
 CREATE FUNCTION crm.refresh_tenant_segments(t uuid, only_segment uuid DEFAULT NULL) RETURNS jsonb
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off
     LANGUAGE plpgsql AS
 $$
 DECLARE
