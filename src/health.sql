@@ -219,7 +219,9 @@ BEGIN
         -- the inputs of every account in one pass per source; the batches below judge and write them.
         -- A fresh table each time: one the caller made under this name (with triggers of its own, say)
         -- is dropped, never written by this SECURITY DEFINER function.
-        DROP TABLE IF EXISTS pg_temp.crm_health_inputs;
+        IF to_regclass('pg_temp.crm_health_inputs') IS NOT NULL THEN
+            DROP TABLE pg_temp.crm_health_inputs;
+        END IF;
         CREATE TEMP TABLE crm_health_inputs (account_id uuid PRIMARY KEY, inputs double precision[]) ON COMMIT DROP;
         INSERT INTO crm_health_inputs SELECT i.account_id, i.inputs FROM crm.health_inputs(t, ref) i;
         ANALYZE crm_health_inputs;

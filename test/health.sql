@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -24,7 +24,11 @@ GRANT EXECUTE ON FUNCTION pg_temp.count_of(text) TO crm_rep;
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
 SELECT throws_ok($$SELECT crm.refresh_health_scores()$$, '42501', NULL, 'a rep does not refresh health scores');
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+-- a table the caller made under the name of the refresh's working table is dropped, never written
+CREATE TEMP TABLE crm_health_inputs (planted integer);
 SELECT is(crm.refresh_health_scores(), 2::bigint, 'a manager refreshes the tenant''s two accounts');
+SELECT ok(NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'pg_temp.crm_health_inputs'::regclass AND attname = 'planted'),
+    '    (a planted working table was replaced, not used)');
 SELECT is(crm.refresh_health_scores(), 2::bigint, 'and again');
 SELECT is((SELECT count(*) FROM crm.account_health WHERE scored_on = current_date), 2::bigint, 'one snapshot per account for today, however often');
 SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' AND scored_on = current_date$$),
