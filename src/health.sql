@@ -276,19 +276,28 @@ BEGIN
                    array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
                                                    AND j.same_day_band IS DISTINCT FROM 'red')
               INTO n, red FROM judged j;
-            -- accounts that just turned red: an event and a task for the owner, once
-            FOR r IN SELECT a.id, a.name, a.owner_id, a.health_score FROM crm.accounts a
-                      WHERE a.tenant_id = t AND a.id = ANY (coalesce(red, '{}')) LOOP
+            -- accounts that just turned red: a task for the owner and an event, once; in bulk (one
+            -- statement each: a daily run after an import may turn thousands red at once)
+            IF red IS NOT NULL THEN
                 INSERT INTO crm.tasks (tenant_id, title, description, type, priority, due_at, assignee_id, account_id)
-                VALUES (t, format('Check in with %s', r.name),
-                        format('Its health fell to %s (red): %s.', r.health_score,
-                               array_to_string((SELECT h.recommendations FROM crm.account_health h
-                                                 WHERE h.tenant_id = t AND h.account_id = r.id AND h.scored_on = on_date), '; ')),
-                        'call', 'high', now() + interval '2 days', r.owner_id, r.id);
-                PERFORM crm.emit_event(t, 'account.at_risk', 'account', r.id,
-                                       jsonb_build_object('score', r.health_score, 'scored_on', on_date, 'owner_id', r.owner_id));
-                reds := reds + 1;
-            END LOOP;
+                SELECT t, format('Check in with %s', a.name),
+                       format('Its health fell to %s (red): %s.', a.health_score, array_to_string(h.recommendations, '; ')),
+                       'call', 'high', now() + interval '2 days', a.owner_id, a.id
+                  FROM crm.accounts a
+                  JOIN crm.account_health h ON h.tenant_id = t AND h.account_id = a.id AND h.scored_on = on_date
+                 WHERE a.tenant_id = t AND a.id = ANY (red);
+                FOR r IN
+                    INSERT INTO crm.events (tenant_id, type, entity_type, entity_id, payload, actor_id)
+                    SELECT t, 'account.at_risk', 'account', a.id,
+                           jsonb_build_object('score', a.health_score, 'scored_on', on_date, 'owner_id', a.owner_id), crm.current_user_id()
+                      FROM crm.accounts a WHERE a.tenant_id = t AND a.id = ANY (red)
+                    RETURNING id
+                LOOP
+                    -- announced as crm.emit_event announces every event
+                    PERFORM pg_notify('crm_events', t::text || ':' || r.id::text);
+                    reds := reds + 1;
+                END LOOP;
+            END IF;
             done := done + n;
             PERFORM crm.report_progress(format('crm.refresh_health_scores: tenant %s: %s of %s accounts scored', t, done, total));
             EXIT WHEN hi = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
