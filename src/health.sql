@@ -50,36 +50,27 @@ CREATE FUNCTION crm.health_inputs(t uuid, ref timestamptz)
 $$
     WITH b AS MATERIALIZED (SELECT ref - interval '30 days' AS d30, ref - interval '90 days' AS d90, ref - interval '180 days' AS d180,
                                    ref - interval '360 days' AS d360, ref - interval '7 days' AS d7, ref - interval '365 days' AS d365),
-    -- activities: partial counts per account, per contact and per opportunity (one grouped pass each),
-    -- then the contacts' and opportunities' partials added to their accounts
-    part AS (SELECT 'account' AS via, v.account_id AS key, count(*) AS n,
-                    count(*) FILTER (WHERE v.occurred_at > b.d30) AS n30, count(*) FILTER (WHERE v.occurred_at > b.d90) AS n90,
-                    max(v.occurred_at) AS last_at,
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'positive') AS pos,
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'negative') AS neg,
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment IS NOT NULL) AS rated
-               FROM crm.activities v CROSS JOIN b
-              WHERE v.tenant_id = t AND v.account_id IS NOT NULL AND v.occurred_at <= ref
-              GROUP BY v.account_id
+    -- activities: counts per account, per contact and per opportunity they are logged against (one
+    -- grouped pass), then the contacts' and opportunities' counts added to their accounts
+    hits AS (SELECT 'account' AS via, v.account_id AS key, v.occurred_at, v.sentiment
+               FROM crm.activities v WHERE v.tenant_id = t AND v.account_id IS NOT NULL AND v.occurred_at <= ref
              UNION ALL
-             SELECT 'contact', v.contact_id, count(*),
-                    count(*) FILTER (WHERE v.occurred_at > b.d30), count(*) FILTER (WHERE v.occurred_at > b.d90), max(v.occurred_at),
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'positive'),
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'negative'),
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment IS NOT NULL)
-               FROM crm.activities v CROSS JOIN b
+             SELECT 'contact', v.contact_id, v.occurred_at, v.sentiment
+               FROM crm.activities v
               WHERE v.tenant_id = t AND v.account_id IS NULL AND v.contact_id IS NOT NULL AND v.occurred_at <= ref
-              GROUP BY v.contact_id
              UNION ALL
-             SELECT 'opportunity', v.opportunity_id, count(*),
-                    count(*) FILTER (WHERE v.occurred_at > b.d30), count(*) FILTER (WHERE v.occurred_at > b.d90), max(v.occurred_at),
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'positive'),
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment = 'negative'),
-                    count(*) FILTER (WHERE v.occurred_at > b.d90 AND v.sentiment IS NOT NULL)
-               FROM crm.activities v CROSS JOIN b
+             SELECT 'opportunity', v.opportunity_id, v.occurred_at, v.sentiment
+               FROM crm.activities v
               WHERE v.tenant_id = t AND v.account_id IS NULL AND v.opportunity_id IS NOT NULL AND v.occurred_at <= ref
-                AND NOT EXISTS (SELECT 1 FROM crm.contacts c2 WHERE c2.tenant_id = t AND c2.id = v.contact_id AND c2.account_id IS NOT NULL)
-              GROUP BY v.opportunity_id),
+                AND NOT EXISTS (SELECT 1 FROM crm.contacts c2 WHERE c2.tenant_id = t AND c2.id = v.contact_id AND c2.account_id IS NOT NULL)),
+    part AS (SELECT h.via, h.key, count(*) AS n,
+                    count(*) FILTER (WHERE h.occurred_at > b.d30) AS n30, count(*) FILTER (WHERE h.occurred_at > b.d90) AS n90,
+                    max(h.occurred_at) AS last_at,
+                    count(*) FILTER (WHERE h.occurred_at > b.d90 AND h.sentiment = 'positive') AS pos,
+                    count(*) FILTER (WHERE h.occurred_at > b.d90 AND h.sentiment = 'negative') AS neg,
+                    count(*) FILTER (WHERE h.occurred_at > b.d90 AND h.sentiment IS NOT NULL) AS rated
+               FROM hits h CROSS JOIN b
+              GROUP BY h.via, h.key),
     a AS (SELECT coalesce(CASE p.via WHEN 'account' THEN p.key END, c.account_id, o.account_id) AS acc_id,
                  sum(p.n) AS n, sum(p.n30) AS n30, sum(p.n90) AS n90, max(p.last_at) AS last_at,
                  sum(p.pos) AS pos, sum(p.neg) AS neg, sum(p.rated) AS rated
@@ -272,7 +263,7 @@ BEGIN
                  WHERE a.tenant_id = t AND a.id = j.account_id AND on_date >= coalesce(a.health_scored_on, on_date)
                    AND (a.health_score, a.health_band, a.health_trend, a.health_scored_on) IS DISTINCT FROM (j.score, j.band, j.trend, on_date)
                 RETURNING a.id)
-            SELECT count(*) + 0 * (SELECT count(*) FROM snapshot),
+            SELECT count(*),
                    array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
                                                    AND j.same_day_band IS DISTINCT FROM 'red')
               INTO n, red FROM judged j;
