@@ -34,6 +34,11 @@ SQL_PIECES = src/schemas.sql \
              src/support.sql \
              src/health.sql \
              src/segments.sql \
+             src/pipeline.sql \
+             src/forecast.sql \
+             src/campaigns.sql \
+             src/attribution.sql \
+             src/dashboard.sql \
              src/maintenance.sql \
              src/finish.sql
 

@@ -39,6 +39,7 @@ CREATE TABLE crm.leads (
     converted_contact_id     uuid,
     converted_opportunity_id uuid,
     lost_reason              text,
+    campaign_id              uuid,
     custom                   jsonb                 NOT NULL DEFAULT '{}' CHECK (pg_catalog.jsonb_typeof(custom) = 'object'),
     created_at               timestamptz           NOT NULL DEFAULT pg_catalog.now(),
     updated_at               timestamptz           NOT NULL DEFAULT pg_catalog.now(),
@@ -88,6 +89,7 @@ COMMENT ON COLUMN crm.leads.converted_account_id IS 'The account the lead was co
 COMMENT ON COLUMN crm.leads.converted_contact_id IS 'The contact the lead was converted into (or matched to).';
 COMMENT ON COLUMN crm.leads.converted_opportunity_id IS 'The opportunity created on conversion, if any.';
 COMMENT ON COLUMN crm.leads.lost_reason IS 'Why the lead was lost; required when status is lost.';
+COMMENT ON COLUMN crm.leads.campaign_id IS 'The campaign the lead came from, if any (crm.campaigns, same tenant).';
 COMMENT ON COLUMN crm.leads.custom IS 'Tenant-defined fields, a JSON object.';
 COMMENT ON COLUMN crm.leads.created_at IS 'When the lead was created.';
 COMMENT ON COLUMN crm.leads.search IS 'Full-text search document (simple configuration: names and company A, email B, title and industry C), GIN-indexed: WHERE search @@ websearch_to_tsquery(''simple'', ''chotchkies''), or PostgREST''s ?search=wfts(simple).chotchkies.';
@@ -123,8 +125,8 @@ CREATE VIEW crm_api.leads WITH (security_invoker = true) AS
     SELECT tenant_id, id, first_name, last_name, email, phone, company, title, source, status, employee_count,
            industry, annual_revenue, budget, purchase_timeline, is_decision_maker, country, score, grade, scored_at,
            qualified_at, score_dropped_at, owner_id,
-           converted_at, converted_account_id, converted_contact_id, converted_opportunity_id, lost_reason, custom,
-           created_at, updated_at, search
+           converted_at, converted_account_id, converted_contact_id, converted_opportunity_id, lost_reason, campaign_id,
+           custom, created_at, updated_at, search
     FROM crm.leads;
 COMMENT ON VIEW crm_api.leads IS 'Leads of the caller''s tenant (those it owns only, for a rep of a private tenant). Convert with POST /rpc/convert_lead.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.leads TO crm_rep;

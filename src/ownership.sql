@@ -6,6 +6,7 @@
 --           changes the records it owns; a manager or an admin reads and changes every record.
 --   config  tenant configuration (pipelines, stages, products, tags): everyone reads, admins change.
 --   shared  rows anyone in the tenant reads and writes (tags and taggings).
+--   managed targets set by the tenant's managers (quotas): everyone reads, managers and admins change.
 --   child   rows that belong to a parent record (a contact's emails, an opportunity's lines): read by
 --           whoever reads the parent, changed by whoever may change the parent.
 --   log     rows written by crm's own triggers only (events, audit log): managers and admins read them.
@@ -59,7 +60,7 @@ DECLARE
     parent_visible text;
     parent_mine text;
 BEGIN
-    IF kind NOT IN ('owned', 'config', 'shared', 'child', 'log') THEN
+    IF kind NOT IN ('owned', 'config', 'shared', 'managed', 'child', 'log') THEN
         RAISE EXCEPTION 'unknown table kind %', kind USING ERRCODE = '22023';
     END IF;
     -- each table's file enables and forces RLS and registers it for pg_dump, in plain sight; this checks it
@@ -86,6 +87,12 @@ BEGIN
     ELSIF kind = 'shared' THEN
         EXECUTE format('CREATE POLICY shared_all ON %s FOR ALL USING (%s) WITH CHECK (%s)', t, in_tenant, in_tenant);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
+    ELSIF kind = 'managed' THEN
+        EXECUTE format('CREATE POLICY managed_read ON %s FOR SELECT USING (%s)', t, in_tenant);
+        EXECUTE format('CREATE POLICY managed_write ON %s FOR ALL USING (%s AND (SELECT crm.changes_all_records()))'
+                       ' WITH CHECK (%s AND (SELECT crm.changes_all_records()))', t, in_tenant, in_tenant);
+        EXECUTE format('GRANT SELECT ON %s TO crm_rep', t);
+        EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s TO crm_manager', t);
     ELSIF kind = 'log' THEN
         -- written by crm's own SECURITY DEFINER triggers only; read by managers and admins
         EXECUTE format('CREATE POLICY log_read ON %s FOR SELECT USING (%s AND (SELECT crm.changes_all_records()))', t, in_tenant);
@@ -118,4 +125,4 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) FROM PUBLIC;
-COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: checks that a tenant table has RLS enabled and forced and is registered for pg_dump, and gives it the policies of its kind (owned by owner_column, config, shared, log, or child of parent through parent_column, writable by whoever may change the parent, owner_column then naming the parent''s owner column), its grants, the tenant guard and updated_at triggers.';
+COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: checks that a tenant table has RLS enabled and forced and is registered for pg_dump, and gives it the policies of its kind (owned by owner_column, config, shared, managed (quotas: managers and admins write), log, or child of parent through parent_column, writable by whoever may change the parent, owner_column then naming the parent''s owner column), its grants, the tenant guard and updated_at triggers.';

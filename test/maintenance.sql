@@ -8,16 +8,17 @@ SELECT plan(13);
 \ir lib/become.psql
 
 SELECT results_eq($$SELECT jobname, schedule, command FROM crm.schedule_maintenance()$$,
-    $$VALUES ('crm-health-scores'::text, '0 2 * * *'::text, 'SELECT crm.refresh_health_scores()'::text),
+    $$VALUES ('crm-forecast-snapshot'::text, '0 3 * * 1'::text, 'SELECT crm.snapshot_forecast()'::text),
+             ('crm-health-scores', '0 2 * * *', 'SELECT crm.refresh_health_scores()'),
              ('crm-lead-rescoring', '30 2 * * *', 'SELECT crm.rescore_leads(NULL)'),
              ('crm-segments', '*/15 * * * *', 'SELECT crm.refresh_segments(NULL)')$$,
-    'the three jobs, with their default schedules');
-SELECT is((SELECT count(*) FROM crm.schedule_maintenance(segments_cron => '*/5 * * * *')), 3::bigint, 'scheduling again');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'crm-%'), 3::bigint, '    updates the jobs, it does not add any');
+    'the four jobs, with their default schedules (the forecast snapshot weekly)');
+SELECT is((SELECT count(*) FROM crm.schedule_maintenance(segments_cron => '*/5 * * * *')), 4::bigint, 'scheduling again');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'crm-%'), 4::bigint, '    updates the jobs, it does not add any');
 SELECT is((SELECT schedule FROM cron.job WHERE jobname = 'crm-segments'), '*/5 * * * *', '    with the new schedule');
 SELECT is((SELECT schedule FROM cron.job WHERE jobname = 'crm-health-scores'), '0 2 * * *', '    and the others as they were');
 SELECT throws_ok($$SELECT crm.schedule_maintenance(health_cron => 'every day')$$, '22023', NULL, 'a bad schedule: 22023');
-SELECT is(crm.unschedule_maintenance(), 3, 'unscheduling removes the three');
+SELECT is(crm.unschedule_maintenance(), 4, 'unscheduling removes the four');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'crm-%'), 0::bigint, '    and leaves none');
 
 SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', NULL, 'guc');
@@ -49,7 +50,7 @@ SELECT is(:'jobs_after_drop'::bigint, 0::bigint, 'DROP EXTENSION crm removes its
 SELECT is(:'no_cron_error', '55000: pg_cron is not installed in database ' || current_database(),
     'without pg_cron: 55000, pg_cron is not installed here');
 SELECT is(:'no_cron_unscheduled'::int, 0, '    and there is nothing to unschedule');
-SELECT ok((SELECT count(*) FROM crm.maintenance_jobs('x', 'y', 'z')) = 3 AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'crm'),
+SELECT ok((SELECT count(*) FROM crm.maintenance_jobs('w', 'x', 'y', 'z')) = 4 AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'crm'),
     'after the rollbacks crm is still here');
 
 SELECT * FROM finish();

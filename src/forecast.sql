@@ -1,0 +1,269 @@
+-- forecast.sql: quotas, the forecast by month or quarter (by owner or team), and weekly snapshots of
+-- it, so that what was forecast can later be set against what was won.
+--
+-- The forecast categories are the opportunities' own (DESIGN.md: pipeline, best_case, commit, closed,
+-- omitted, defaulted from the stage). Each open deal counts once, in its category, in the period of its
+-- expected close date; won deals count as closed_won in the period they closed; lost and omitted deals
+-- do not count.
+
+CREATE TABLE crm.quotas (
+    tenant_id    uuid          NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id           uuid          NOT NULL DEFAULT crm.uuid_v7(),
+    user_id      uuid,
+    team_id      uuid,
+    period       text          NOT NULL CHECK (period IN ('month', 'quarter')),
+    period_start date          NOT NULL,
+    amount       numeric(18,2) NOT NULL CHECK (amount >= 0),
+    created_at   timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id),
+    CONSTRAINT quotas_user_or_team CHECK ((user_id IS NULL) <> (team_id IS NULL)),
+    CONSTRAINT quotas_period_start CHECK (period_start = pg_catalog.date_trunc(period, period_start::timestamp)::date),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES crm.users (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, team_id) REFERENCES crm.teams (tenant_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX quotas_user_period ON crm.quotas (tenant_id, user_id, period, period_start) WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX quotas_team_period ON crm.quotas (tenant_id, team_id, period, period_start) WHERE team_id IS NOT NULL;
+COMMENT ON TABLE crm.quotas IS 'Sales targets: what a user or a team should win in a month or a quarter. Managers and admins set them; everyone in the tenant reads them.';
+COMMENT ON COLUMN crm.quotas.tenant_id IS 'The owning tenant.';
+COMMENT ON COLUMN crm.quotas.id IS 'The quota''s id (uuid_v7).';
+COMMENT ON COLUMN crm.quotas.user_id IS 'The user it is for (exactly one of user_id and team_id).';
+COMMENT ON COLUMN crm.quotas.team_id IS 'The team it is for (exactly one of user_id and team_id).';
+COMMENT ON COLUMN crm.quotas.period IS 'month or quarter.';
+COMMENT ON COLUMN crm.quotas.period_start IS 'The first day of the month or quarter.';
+COMMENT ON COLUMN crm.quotas.amount IS 'The amount to win in the period.';
+COMMENT ON COLUMN crm.quotas.created_at IS 'When the quota was set.';
+COMMENT ON COLUMN crm.quotas.updated_at IS 'When the quota was last changed.';
+COMMENT ON INDEX crm.quotas_user_period IS 'One quota per user and period.';
+COMMENT ON INDEX crm.quotas_team_period IS 'One quota per team and period.';
+ALTER TABLE crm.quotas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.quotas FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.quotas', '');
+SELECT crm.secure_table('crm.quotas', 'managed');
+
+CREATE FUNCTION crm.check_forecast_args(period text, starting date, periods integer, group_by text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF period IS NULL OR period NOT IN ('month', 'quarter') THEN
+        RAISE EXCEPTION 'period must be month or quarter, not %', coalesce(quote_literal(period), 'NULL') USING ERRCODE = '22023';
+    END IF;
+    IF starting IS NULL THEN
+        RAISE EXCEPTION 'starting must be a day' USING ERRCODE = '22023';
+    END IF;
+    IF periods IS NULL OR periods NOT BETWEEN 1 AND 60 THEN
+        RAISE EXCEPTION 'periods must be between 1 and 60, not %', coalesce(periods::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    IF group_by IS NOT NULL AND group_by NOT IN ('owner', 'team') THEN
+        RAISE EXCEPTION 'group_by must be owner, team or NULL, not %', quote_literal(group_by) USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.check_forecast_args(text, date, integer, text) IS 'Raises 22023 unless period is month or quarter, starting a day, periods 1 to 60 and group_by owner, team or NULL.';
+
+-- The forecast of tenant t as its caller reads it (RLS applies; crm.snapshot_forecast, the operator,
+-- reads everything of t). Quotas: an owner's own; a team's own, else the sum of its members'; the
+-- whole tenant's the sum of its users', else of its teams'.
+CREATE FUNCTION crm.forecast_of(t uuid, period text, starting date, periods integer, group_by text)
+    RETURNS TABLE (period_start date, period_end date, group_key text, closed_won numeric, commit numeric, best_case numeric,
+                   pipeline numeric, weighted numeric, quota numeric, attainment numeric)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    step interval := CASE period WHEN 'month' THEN interval '1 month' ELSE interval '3 months' END;
+    first_day date;
+    last_day date;
+BEGIN
+    PERFORM crm.check_forecast_args(period, starting, periods, group_by);
+    first_day := date_trunc(period, starting::timestamp)::date;
+    last_day := (first_day + step * periods - interval '1 day')::date;
+    RETURN QUERY
+    WITH p AS (
+        SELECT g::date AS ps, (g + step - interval '1 day')::date AS pe
+          FROM generate_series(first_day::timestamp, (first_day + step * (periods - 1))::timestamp, step) g),
+    deals AS (
+        SELECT o.amount, o.probability, o.forecast_category, s.is_won,
+               CASE forecast_of.group_by WHEN 'owner' THEN o.owner_id::text WHEN 'team' THEN u.team_id::text END AS gk,
+               CASE WHEN s.is_won THEN o.closed_at::date ELSE o.expected_close_date END AS d
+          FROM crm.opportunities o
+          JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
+          LEFT JOIN crm.users u ON u.tenant_id = o.tenant_id AND u.id = o.owner_id
+         WHERE o.tenant_id = t AND NOT s.is_lost AND o.forecast_category <> 'omitted'
+           AND ((s.is_won AND o.closed_at >= first_day::timestamptz AND o.closed_at < (last_day + 1)::timestamptz)
+                OR (o.closed_at IS NULL AND o.expected_close_date BETWEEN first_day AND last_day))),
+    totals AS (
+        SELECT p.ps, d.gk,
+               coalesce(sum(d.amount) FILTER (WHERE d.is_won), 0) AS closed_won,
+               coalesce(sum(d.amount) FILTER (WHERE NOT d.is_won AND d.forecast_category = 'commit'), 0) AS commit,
+               coalesce(sum(d.amount) FILTER (WHERE NOT d.is_won AND d.forecast_category = 'best_case'), 0) AS best_case,
+               coalesce(sum(d.amount) FILTER (WHERE NOT d.is_won AND d.forecast_category = 'pipeline'), 0) AS pipeline,
+               coalesce(sum(CASE WHEN d.is_won THEN d.amount ELSE d.amount * d.probability / 100 END), 0) AS weighted
+          FROM p JOIN deals d ON d.d BETWEEN p.ps AND p.pe
+         GROUP BY p.ps, d.gk),
+    q AS (
+        SELECT x.user_id, x.team_id, x.period_start AS ps, x.amount
+          FROM crm.quotas x
+         WHERE x.tenant_id = t AND x.period = forecast_of.period AND x.period_start BETWEEN first_day AND last_day),
+    quotas AS (
+        SELECT p.ps, NULL::text AS gk,
+               coalesce((SELECT sum(q.amount) FROM q WHERE q.ps = p.ps AND q.user_id IS NOT NULL),
+                        (SELECT sum(q.amount) FROM q WHERE q.ps = p.ps AND q.team_id IS NOT NULL)) AS amount
+          FROM p WHERE forecast_of.group_by IS NULL
+        UNION ALL
+        SELECT q.ps, q.user_id::text, q.amount FROM q WHERE forecast_of.group_by = 'owner' AND q.user_id IS NOT NULL
+        UNION ALL
+        SELECT k.ps, k.team_id::text,
+               coalesce((SELECT sum(q.amount) FROM q WHERE q.ps = k.ps AND q.team_id = k.team_id),
+                        (SELECT sum(q.amount) FROM q JOIN crm.users u ON u.tenant_id = t AND u.id = q.user_id
+                          WHERE q.ps = k.ps AND u.team_id = k.team_id))
+          FROM (SELECT DISTINCT q.ps, coalesce(q.team_id, u.team_id) AS team_id
+                  FROM q LEFT JOIN crm.users u ON u.tenant_id = t AND u.id = q.user_id) k
+         WHERE forecast_of.group_by = 'team' AND k.team_id IS NOT NULL),
+    groups AS (
+        SELECT NULL::text AS gk WHERE forecast_of.group_by IS NULL
+        UNION
+        SELECT x.gk FROM totals x WHERE forecast_of.group_by IS NOT NULL
+        UNION
+        SELECT x.gk FROM quotas x WHERE forecast_of.group_by IS NOT NULL AND x.amount IS NOT NULL)
+    SELECT p.ps, p.pe, g.gk,
+           coalesce(x.closed_won, 0), coalesce(x.commit, 0), coalesce(x.best_case, 0), coalesce(x.pipeline, 0),
+           round(coalesce(x.weighted, 0), 2), y.amount,
+           round(100 * coalesce(x.closed_won, 0) / nullif(y.amount, 0), 2)
+      FROM p CROSS JOIN groups g
+      LEFT JOIN totals x ON x.ps = p.ps AND x.gk IS NOT DISTINCT FROM g.gk
+      LEFT JOIN quotas y ON y.ps = p.ps AND y.gk IS NOT DISTINCT FROM g.gk
+     ORDER BY p.ps, g.gk NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION crm.forecast_of(uuid, text, date, integer, text) IS 'Internal to crm.forecast and crm.snapshot_forecast: the forecast of one tenant, as the caller reads it.';
+
+CREATE FUNCTION crm.forecast(period text DEFAULT 'quarter', starting date DEFAULT current_date, periods integer DEFAULT 4,
+                             group_by text DEFAULT NULL)
+    RETURNS TABLE (period_start date, period_end date, group_key text, closed_won numeric, commit numeric, best_case numeric,
+                   pipeline numeric, weighted numeric, quota numeric, attainment numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT * FROM crm.forecast_of(crm.current_tenant(), period, starting, periods, group_by)
+$$;
+COMMENT ON FUNCTION crm.forecast(text, date, integer, text) IS 'The sales forecast of the deals the caller reads, for periods months or quarters from the one containing starting, in total or per owner or team (group_key: the user''s or team''s id; NULL for the total, or for owners without a team). Each deal counts once: closed_won (won deals, by close day), commit, best_case and pipeline (open deals of that forecast category, by expected close date; omitted and lost ones never), weighted (closed_won plus the open deals'' amount x probability / 100), quota (the user''s; the team''s own, else its members''; for the total the users'', else the teams''), attainment (closed_won / quota, percent). Every period is listed, empty ones with zeros. 22023 for a bad period, periods (1-60) or group_by.';
+
+------------------------------------------------------------------------------------------------------
+-- Snapshots
+------------------------------------------------------------------------------------------------------
+
+CREATE TABLE crm.forecast_snapshots (
+    tenant_id    uuid          NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id           uuid          NOT NULL DEFAULT crm.uuid_v7(),
+    taken_on     date          NOT NULL,
+    period       text          NOT NULL CHECK (period IN ('month', 'quarter')),
+    group_by     text          NOT NULL CHECK (group_by IN ('total', 'owner', 'team')),
+    period_start date          NOT NULL,
+    period_end   date          NOT NULL,
+    group_key    text,
+    closed_won   numeric(18,2) NOT NULL,
+    commit       numeric(18,2) NOT NULL,
+    best_case    numeric(18,2) NOT NULL,
+    pipeline     numeric(18,2) NOT NULL,
+    weighted     numeric(18,2) NOT NULL,
+    quota        numeric(18,2),
+    attainment   numeric,
+    taken_at     timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX forecast_snapshots_taken ON crm.forecast_snapshots (tenant_id, taken_on, period, group_by);
+CREATE INDEX forecast_snapshots_period ON crm.forecast_snapshots (tenant_id, period, period_start, group_by);
+COMMENT ON TABLE crm.forecast_snapshots IS 'The forecast as it stood on a day (crm.snapshot_forecast, weekly under crm.schedule_maintenance): in total, per owner and per team, to set later against what was won. Written by the database only; managers and admins read it.';
+COMMENT ON COLUMN crm.forecast_snapshots.tenant_id IS 'The owning tenant.';
+COMMENT ON COLUMN crm.forecast_snapshots.id IS 'The row''s id (uuid_v7).';
+COMMENT ON COLUMN crm.forecast_snapshots.taken_on IS 'The day the snapshot was taken (one snapshot per day: taking it again replaces it).';
+COMMENT ON COLUMN crm.forecast_snapshots.period IS 'month or quarter.';
+COMMENT ON COLUMN crm.forecast_snapshots.group_by IS 'total, owner or team.';
+COMMENT ON COLUMN crm.forecast_snapshots.period_start IS 'The first day of the forecast period.';
+COMMENT ON COLUMN crm.forecast_snapshots.period_end IS 'The last day of the forecast period.';
+COMMENT ON COLUMN crm.forecast_snapshots.group_key IS 'The user''s or team''s id; NULL for the total (or owners without a team).';
+COMMENT ON COLUMN crm.forecast_snapshots.closed_won IS 'Won by then in the period.';
+COMMENT ON COLUMN crm.forecast_snapshots.commit IS 'Open deals in the commit category.';
+COMMENT ON COLUMN crm.forecast_snapshots.best_case IS 'Open deals in the best_case category.';
+COMMENT ON COLUMN crm.forecast_snapshots.pipeline IS 'Open deals in the pipeline category.';
+COMMENT ON COLUMN crm.forecast_snapshots.weighted IS 'closed_won plus the open deals'' amount x probability / 100.';
+COMMENT ON COLUMN crm.forecast_snapshots.quota IS 'The quota of the period, if any.';
+COMMENT ON COLUMN crm.forecast_snapshots.attainment IS 'closed_won / quota, percent.';
+COMMENT ON COLUMN crm.forecast_snapshots.taken_at IS 'When the snapshot was computed.';
+ALTER TABLE crm.forecast_snapshots ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.forecast_snapshots FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.forecast_snapshots', '');
+SELECT crm.secure_table('crm.forecast_snapshots', 'log');
+
+CREATE FUNCTION crm.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS bigint
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    t uuid;
+    started timestamptz;
+    n bigint;
+    written bigint := 0;
+BEGIN
+    PERFORM crm.check_forecast_args(period, current_date, periods, NULL);
+    PERFORM crm.check_job_caller(crm.current_tenant());
+    FOR t IN SELECT x.id FROM crm.tenants x WHERE crm.current_tenant() IS NULL OR x.id = crm.current_tenant() ORDER BY x.id LOOP
+        PERFORM crm.lock_job('snapshot_forecast', t);
+        started := clock_timestamp();
+        PERFORM crm.report_progress(format('crm.snapshot_forecast: tenant %s', t));
+        DELETE FROM crm.forecast_snapshots s WHERE s.tenant_id = t AND s.taken_on = current_date AND s.period = snapshot_forecast.period;
+        INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, period_start, period_end, group_key, closed_won,
+                                            commit, best_case, pipeline, weighted, quota, attainment)
+        SELECT t, current_date, snapshot_forecast.period, coalesce(g.by, 'total'), f.period_start, f.period_end, f.group_key,
+               f.closed_won, f.commit, f.best_case, f.pipeline, f.weighted, f.quota, f.attainment
+          FROM (VALUES (NULL::text), ('owner'), ('team')) g(by),
+               LATERAL crm.forecast_of(t, snapshot_forecast.period, current_date, periods, g.by) f;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        written := written + n;
+        PERFORM crm.log_job_run(t, 'snapshot_forecast', started, n, n, jsonb_build_object('period', period, 'periods', periods));
+    END LOOP;
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns the rows written. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs.';
+REVOKE EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) TO crm_manager;
+
+CREATE VIEW crm_api.quotas WITH (security_invoker = true) AS
+    SELECT tenant_id, id, user_id, team_id, period, period_start, amount, created_at, updated_at FROM crm.quotas;
+COMMENT ON VIEW crm_api.quotas IS 'Sales quotas of the tenant''s users and teams; everyone reads them, managers and admins set them.';
+CREATE VIEW crm_api.forecast_snapshots WITH (security_invoker = true) AS
+    SELECT tenant_id, id, taken_on, period, group_by, period_start, period_end, group_key, closed_won, commit, best_case, pipeline,
+           weighted, quota, attainment, taken_at
+    FROM crm.forecast_snapshots;
+COMMENT ON VIEW crm_api.forecast_snapshots IS 'Past forecasts (managers and admins, read only).';
+GRANT SELECT ON crm_api.quotas TO crm_rep;
+GRANT INSERT, UPDATE, DELETE ON crm_api.quotas TO crm_manager;
+GRANT SELECT ON crm_api.forecast_snapshots TO crm_manager;
+
+CREATE FUNCTION crm_api.forecast(period text DEFAULT 'quarter', starting date DEFAULT current_date, periods integer DEFAULT 4,
+                                 group_by text DEFAULT NULL)
+    RETURNS TABLE (period_start date, period_end date, group_key text, closed_won numeric, commit numeric, best_case numeric,
+                   pipeline numeric, weighted numeric, quota numeric, attainment numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT * FROM crm.forecast(period, starting, periods, group_by)
+$$;
+COMMENT ON FUNCTION crm_api.forecast(text, date, integer, text) IS 'The sales forecast by month or quarter, in total or per owner or team (GET /rpc/forecast?period=month&periods=3&group_by=owner). 400 for a bad period, periods or group_by.';
+CREATE FUNCTION crm_api.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RETURN crm.snapshot_forecast(period, periods);
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
+END
+$$;
+COMMENT ON FUNCTION crm_api.snapshot_forecast(text, integer) IS 'Stores today''s forecast (POST /rpc/snapshot_forecast; managers and admins): the rows written. 403 for reps, 409 while another run works.';
+REVOKE EXECUTE ON FUNCTION crm_api.forecast(text, date, integer, text), crm_api.snapshot_forecast(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.forecast(text, date, integer, text) TO crm_rep;
+GRANT EXECUTE ON FUNCTION crm_api.snapshot_forecast(text, integer) TO crm_manager;
