@@ -1,6 +1,6 @@
 -- attribution.sql: which touchpoints won the revenue. The touchpoints of a won opportunity are the
--- activities logged against it, its contacts (its main contact and the contacts its leads became) or
--- its leads (the one it came from and any converted into it), and the campaigns those leads and
+-- activities logged against it, its contacts (its main contact, the contacts of its account and the
+-- contacts its leads became) or its leads (the one it came from and any converted into it), and the campaigns those leads and
 -- contacts were members of, up to the moment it was won. A model splits the won amount among them;
 -- the credits are rounded to the cent and the remainder handed out by largest remainder, so that they
 -- always sum exactly to the amount.
@@ -49,7 +49,7 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH won AS (
-        SELECT o.id, o.amount, o.closed_at, o.contact_id, o.lead_id
+        SELECT o.id, o.amount, o.closed_at, o.contact_id, o.lead_id, o.account_id
           FROM crm.opportunities o
           JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id AND s.is_won
          WHERE o.tenant_id = t AND o.closed_at >= from_date::timestamptz AND o.closed_at < (to_date + 1)::timestamptz),
@@ -61,6 +61,8 @@ BEGIN
           FROM won w JOIN crm.leads l ON l.tenant_id = t AND l.converted_opportunity_id = w.id),
     deal_contacts AS (
         SELECT w.id AS opp, w.contact_id FROM won w WHERE w.contact_id IS NOT NULL
+        UNION
+        SELECT w.id, c.id FROM won w JOIN crm.contacts c ON c.tenant_id = t AND c.account_id = w.account_id
         UNION
         SELECT d.opp, d.converted_contact_id FROM deal_leads d WHERE d.converted_contact_id IS NOT NULL),
     touches AS (
@@ -116,7 +118,7 @@ BEGIN
      ORDER BY r.opp, r.at, r.kind, r.touch;
 END
 $$;
-COMMENT ON FUNCTION crm.revenue_attribution(date, date, text) IS 'Revenue attribution of the deals the caller reads won from from_date to to_date: one row per touchpoint of each (an activity logged against it, its contacts or its leads, or a campaign that reached them, up to the win; touchpoint_type activity or campaign, touchpoint_id the activity''s or the campaign''s id, channel the activity''s or the campaign''s type) with its credit under model: first_touch, last_touch, linear, time_decay (a touch''s weight halves every 7 days before the win) or position_based (40% first, 40% last, 20% shared by the rest; half each for two). Credits are in cents and sum exactly to the won amount per deal (the rounding remainder goes to the largest fractions); a deal without touchpoints gets one unattributed row with its whole amount. 22023 for bad dates or an unknown model.';
+COMMENT ON FUNCTION crm.revenue_attribution(date, date, text) IS 'Revenue attribution of the deals the caller reads won from from_date to to_date: one row per touchpoint of each (an activity logged against it, its contacts (its main contact, its account''s, its leads'') or its leads, or a campaign that reached them, up to the win; touchpoint_type activity or campaign, touchpoint_id the activity''s or the campaign''s id, channel the activity''s or the campaign''s type) with its credit under model: first_touch, last_touch, linear, time_decay (a touch''s weight halves every 7 days before the win) or position_based (40% first, 40% last, 20% shared by the rest; half each for two). Credits are in cents and sum exactly to the won amount per deal (the rounding remainder goes to the largest fractions); a deal without touchpoints gets one unattributed row with its whole amount. 22023 for bad dates or an unknown model.';
 
 CREATE FUNCTION crm_api.revenue_attribution(from_date date, to_date date, model text DEFAULT 'linear')
     RETURNS TABLE (opportunity_id uuid, touchpoint_type text, touchpoint_id uuid, channel text, credit numeric)

@@ -15,18 +15,22 @@ DECLARE
     who uuid := owner_id;
     deals jsonb;
     leads jsonb;
+    default_pipeline uuid := (SELECT p.id FROM crm.pipelines p WHERE p.tenant_id = t AND p.is_default);
+    stage_totals crm.stage_totals[];
 BEGIN
     PERFORM crm.check_user_and_team(who);
 
-    -- every deal once: open ones, won and lost ones
+    -- every deal once: open ones, won and lost ones, and the default pipeline's stage totals in the
+    -- same pass (crm.pipeline_totals, as crm.pipeline_summary has them)
     SELECT jsonb_build_object(
                'open_opportunities', count(*) FILTER (WHERE o.closed_at IS NULL),
                'pipeline_value', coalesce(sum(o.amount) FILTER (WHERE o.closed_at IS NULL), 0),
                'weighted_pipeline_value', round(coalesce(sum(o.amount * o.probability) FILTER (WHERE o.closed_at IS NULL), 0) / 100, 2),
                'win_rate', round(100.0 * count(*) FILTER (WHERE s.is_won) / nullif(count(*) FILTER (WHERE s.is_won OR s.is_lost), 0), 2),
                'average_deal_size', round(avg(o.amount) FILTER (WHERE s.is_won), 2),
-               'sales_cycle_days', round((avg(extract(epoch FROM o.closed_at - o.created_at)) FILTER (WHERE s.is_won) / 86400)::numeric, 1))
-      INTO deals
+               'sales_cycle_days', round((avg(extract(epoch FROM o.closed_at - o.created_at)) FILTER (WHERE s.is_won) / 86400)::numeric, 1)),
+           crm.pipeline_totals(o.stage_id, o.amount, o.probability, NULL) FILTER (WHERE o.pipeline_id = default_pipeline)
+      INTO deals, stage_totals
       FROM crm.opportunities o
       JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
      WHERE o.tenant_id = t AND (who IS NULL OR o.owner_id = who);
@@ -70,13 +74,13 @@ BEGIN
                                        WHERE x.tenant_id = t AND x.closed_at IS NULL AND (who IS NULL OR x.owner_id = who)
                                        ORDER BY x.amount DESC, x.id LIMIT 5) o
                                 JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id),
-        'stage_pipeline', CASE WHEN EXISTS (SELECT 1 FROM crm.pipelines x WHERE x.tenant_id = t AND x.is_default) THEN
-                              (SELECT coalesce(jsonb_agg(jsonb_build_object('stage', p.stage, 'position', p.position,
-                                                                            'deal_count', p.deal_count, 'amount', p.amount,
-                                                                            'weighted_amount', p.weighted_amount)
-                                                         ORDER BY p.position), '[]')
-                                 FROM crm.pipeline_summary(NULL, who) p)
-                          ELSE '[]' END,
+        'stage_pipeline', (SELECT coalesce(jsonb_agg(jsonb_build_object('stage', s.name, 'position', s.position,
+                                                                         'deal_count', coalesce(x.deal_count, 0),
+                                                                         'amount', coalesce(x.amount, 0.00),
+                                                                         'weighted_amount', coalesce(x.weighted_amount, 0.00))
+                                                      ORDER BY s.position), '[]')
+                             FROM crm.pipeline_stages s LEFT JOIN unnest(stage_totals) x ON x.stage_id = s.id
+                            WHERE s.tenant_id = t AND s.pipeline_id = default_pipeline),
         'leads_by_source', leads->'leads_by_source',
         'at_risk_accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'name', a.name, 'health_score', a.health_score,
                                                                            'health_trend', a.health_trend, 'owner_id', a.owner_id)

@@ -128,13 +128,13 @@ SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('product:%s:%s', 
 FROM unnest(array['acme', 'borealis']) t, generate_series(1, 5) n;
 
 -- Opportunities: 30 per tenant, one per account, spread over the default pipeline's stages.
-INSERT INTO crm.opportunities (tenant_id, id, name, account_id, amount, expected_close_date, owner_id, stage_id, lost_reason)
+INSERT INTO crm.opportunities (tenant_id, id, name, account_id, amount, expected_close_date, owner_id, stage_id, lost_reason, created_at)
 SELECT a.tenant_id, pg_temp.demo_id(format('opportunity:%s:%s', t, n)), a.name || ': ' || (array['pilot','rollout','renewal','expansion'])[1 + n % 4],
        a.id, round((5000 + random() * 95000)::numeric, -2), DATE '2026-12-31' - (n * 9),
        a.owner_id,
        (SELECT s.id FROM crm.pipeline_stages s JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
          WHERE s.tenant_id = a.tenant_id AND s.position = n % 6),
-       CASE WHEN n % 6 = 5 THEN 'chose a competitor' END
+       CASE WHEN n % 6 = 5 THEN 'chose a competitor' END, now() - (15 + n * 4) * interval '1 day'
 FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30) n
 JOIN crm.accounts a ON a.tenant_id = pg_temp.demo_id('tenant:' || t) AND a.id = pg_temp.demo_id(format('account:%s:%s', t, n))
 ORDER BY t, n;
@@ -233,5 +233,32 @@ SELECT c.tenant_id, c.id, (c.n * 7) % 11, now() - (c.n % 90) * interval '1 day'
 FROM (SELECT y.*, row_number() OVER (PARTITION BY y.tenant_id ORDER BY y.id) AS n FROM crm.contacts y
        WHERE y.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))) c
 WHERE c.n % 5 = 0;
+-- Marketing and targets: two campaigns per tenant (a webinar and paid ads, with what they cost); a third
+-- of the campaign leads came from them; the first contact of every account was reached by one of them
+-- (as a touchpoint before its deals were won). Quarterly quotas for every rep, this quarter and the next
+-- three. Then a first forecast snapshot, as the weekly job takes it.
+INSERT INTO crm.campaigns (tenant_id, id, name, type, status, budget, spent, starts_on, ends_on, owner_id)
+SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('campaign:%s:%s', t, n)),
+       (ARRAY['Autumn webinar', 'Search ads'])[n], (ARRAY['webinar', 'paid_ads']::crm.campaign_type[])[n], 'active',
+       (ARRAY[8000, 20000])[n], (ARRAY[6500, 18200])[n], current_date - 120, current_date + 30, pg_temp.demo_id(format('user:%s:2', t))
+FROM unnest(array['acme', 'borealis']) t, generate_series(1, 2) n;
+UPDATE crm.leads l SET campaign_id = pg_temp.demo_id(format('campaign:%s:%s', CASE WHEN l.tenant_id = pg_temp.demo_id('tenant:acme') THEN 'acme' ELSE 'borealis' END,
+                                                          1 + get_byte(uuid_send(l.id), 15) % 2))
+ WHERE l.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis')) AND l.source IN ('campaign', 'email', 'social')
+   AND get_byte(uuid_send(l.id), 14) % 3 = 0;
+INSERT INTO crm.campaign_members (tenant_id, campaign_id, lead_id, status, responded_at)
+SELECT l.tenant_id, l.campaign_id, l.id, 'converted', l.created_at FROM crm.leads l WHERE l.campaign_id IS NOT NULL;
+INSERT INTO crm.campaign_members (tenant_id, campaign_id, contact_id, status, responded_at)
+SELECT c.tenant_id, pg_temp.demo_id(format('campaign:%s:%s', CASE WHEN c.tenant_id = pg_temp.demo_id('tenant:acme') THEN 'acme' ELSE 'borealis' END, 1 + c.n % 2)),
+       c.id, CASE WHEN c.n % 3 = 0 THEN 'sent' ELSE 'responded' END::crm.campaign_member_status,
+       CASE WHEN c.n % 3 <> 0 THEN now() - (20 + c.n % 60) * interval '1 day' END
+FROM (SELECT DISTINCT ON (y.tenant_id, y.account_id) y.*, dense_rank() OVER (PARTITION BY y.tenant_id ORDER BY y.account_id) AS n
+        FROM crm.contacts y WHERE y.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis')) AND y.account_id IS NOT NULL
+       ORDER BY y.tenant_id, y.account_id, y.id) c;
+INSERT INTO crm.quotas (tenant_id, user_id, period, period_start, amount)
+SELECT u.tenant_id, u.id, 'quarter', (date_trunc('quarter', current_date) + k * interval '3 months')::date, 25000
+FROM crm.users u, generate_series(0, 3) k
+WHERE u.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis')) AND u.role = 'rep';
+SELECT crm.snapshot_forecast() AS forecast_rows \gset
 SELECT crm.refresh_health_scores() AS snapshots, crm.refresh_segments(NULL)->'added' AS segment_members \gset
 COMMIT;

@@ -138,19 +138,6 @@ UNION ALL SELECT * FROM pg_temp.rep_view('Borealis rep (private sharing)', pg_te
 COMMIT;
 
 \echo
-\echo '== Acme''s default pipeline (as its manager sees it)'
-BEGIN;
-SELECT set_config('role', 'crm_manager', true), crm.set_context(pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
-SELECT s.position, s.name AS stage, s.probability, count(o.id) AS opportunities, coalesce(sum(o.amount), 0) AS amount,
-       s.forecast_category
-FROM crm.pipeline_stages s
-JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
-LEFT JOIN crm.opportunities o ON o.tenant_id = s.tenant_id AND o.stage_id = s.id
-GROUP BY s.position, s.name, s.probability, s.forecast_category
-ORDER BY s.position;
-COMMIT;
-
-\echo
 \echo '== Acme''s top 10 open leads (as its manager sees them): score, grade, chance to win, and why'
 \echo '   (the win probability comes from the naive Bayes model of the tenant''s 300 decided past leads)'
 BEGIN;
@@ -189,4 +176,43 @@ SELECT band, count(*) AS accounts FROM crm.account_health WHERE scored_on = curr
 \echo '== Acme''s segments and their sizes'
 SELECT name, CASE WHEN is_dynamic THEN 'dynamic' ELSE 'static' END AS kind, member_count AS members, criteria::text AS criteria
 FROM crm.segments ORDER BY name;
+COMMIT;
+
+\echo
+\echo '== Acme''s pipeline (crm.pipeline_summary, as its manager sees it): deals, amount and weighted amount per stage'
+BEGIN;
+SELECT set_config('role', 'crm_manager', true), crm.set_context(pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
+SELECT p.position AS pos, p.stage, p.probability || ' %' AS prob, p.deal_count AS deals, p.amount, round(p.weighted_amount, 2) AS weighted,
+       p.avg_days_in_stage AS days_in_stage,
+       rpad(repeat('#', round(30 * p.amount / nullif(max(p.amount) OVER (), 0))::int), 30) AS amount_bar
+FROM crm.pipeline_summary() p ORDER BY p.position;
+
+\echo
+\echo '== Acme''s forecast (crm.forecast): this quarter and the next three, in total and per rep'
+SELECT f.period_start AS quarter, f.closed_won, f.commit, f.best_case, f.pipeline, f.weighted, f.quota, f.attainment || ' %' AS attainment
+FROM crm.forecast() f;
+SELECT f.period_start AS quarter, u.name AS rep, f.closed_won, f.commit + f.best_case + f.pipeline AS open, f.weighted, f.quota,
+       f.attainment || ' %' AS attainment
+FROM crm.forecast(periods => 1, group_by => 'owner') f JOIN crm.users u ON u.id = f.group_key::uuid
+ORDER BY f.weighted DESC, u.name LIMIT 8;
+
+\echo
+\echo '== Acme''s sales over the last 12 months (crm.sales_metrics, crm.lead_source_analytics, crm.revenue_attribution)'
+SELECT key AS metric, value AS figure FROM jsonb_each(crm.sales_metrics(current_date - 365, current_date) - 'stage_conversion')
+WHERE key NOT IN ('from_date', 'to_date', 'owner_id', 'team_id') ORDER BY key;
+SELECT x->>'stage' AS stage, x->>'entered' AS entered, x->>'advanced' AS advanced, x->>'conversion_rate' AS conversion_pct
+FROM jsonb_array_elements(crm.sales_metrics(current_date - 365, current_date)->'stage_conversion') x;
+SELECT * FROM crm.lead_source_analytics(current_date - 365, current_date);
+SELECT coalesce(a.channel, a.touchpoint_type) AS channel, count(*) AS touchpoints, sum(a.credit) AS credited_revenue
+FROM crm.revenue_attribution(current_date - 365, current_date, 'position_based') a
+GROUP BY 1 ORDER BY sum(a.credit) DESC;
+
+\echo
+\echo '== Acme''s dashboard (crm.dashboard, one call)'
+SELECT key AS figure, value FROM jsonb_each(crm.dashboard()) WHERE jsonb_typeof(value) NOT IN ('array', 'object') ORDER BY key;
+SELECT key AS source, value AS leads FROM jsonb_each(crm.dashboard()->'leads_by_source') ORDER BY value::int DESC;
+SELECT o->>'name' AS top_opportunity, o->>'stage' AS stage, o->>'probability' AS prob, o->>'amount' AS amount
+FROM jsonb_array_elements(crm.dashboard()->'top_opportunities') o;
+SELECT a->>'name' AS at_risk_account, a->>'health_score' AS health, a->>'health_trend' AS trend
+FROM jsonb_array_elements(crm.dashboard()->'at_risk_accounts') a LIMIT 5;
 COMMIT;
