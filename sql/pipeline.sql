@@ -77,3 +77,18 @@ SELECT crm.pipeline_totals_result(NULL);
 
 DROP VIEW by_aggregate, by_group_by;
 DROP TABLE opps;
+
+-- infinite entry times leave a deal out of the mean days (they say nothing about time in stage)
+SELECT * FROM unnest((SELECT crm.pipeline_totals(s, 10, 10, e)
+                      FROM (VALUES ('00000000-0000-4000-8000-000000000001'::uuid, now() - interval '2 days'),
+                                   ('00000000-0000-4000-8000-000000000001', 'infinity'::timestamptz),
+                                   ('00000000-0000-4000-8000-000000000001', '-infinity'::timestamptz)) v(s, e)));
+-- an aggregate of one's own around the support functions cannot feed them a forged state
+CREATE AGGREGATE pg_temp.forged(uuid, numeric, integer, timestamptz)
+    (SFUNC = crm.pipeline_totals_add, STYPE = bytea, INITCOND = '\x000000000a00000000000000');
+SELECT pg_temp.forged('00000000-0000-4000-8000-000000000001', 1, 1, NULL);
+CREATE AGGREGATE pg_temp.forged_merge(bytea) (SFUNC = crm.pipeline_totals_merge, STYPE = bytea, INITCOND = '\x000000000a00000000000000');
+SELECT pg_temp.forged_merge(NULL::bytea);
+-- and only the aggregate's owner may call them at all
+SELECT has_function_privilege('crm_rep', 'crm.pipeline_totals_add(bytea, uuid, numeric, integer, timestamptz)', 'EXECUTE') AS rep_calls_add,
+       has_function_privilege('crm_rep', 'crm.pipeline_totals(uuid, numeric, integer, timestamptz)', 'EXECUTE') AS rep_calls_aggregate;

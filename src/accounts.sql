@@ -46,7 +46,7 @@ CREATE TABLE crm.accounts (
     domain            text                CHECK (domain ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'),
     industry          text,
     employee_count    integer             CHECK (employee_count >= 0),
-    annual_revenue    numeric(18,2)       CHECK (annual_revenue >= 0),
+    annual_revenue    numeric(18,2)       CHECK (annual_revenue >= 0 AND annual_revenue <> 'NaN'),
     country           char(2)             CHECK (country ~ '^[A-Z]{2}$'),
     parent_account_id uuid,
     lifecycle_stage   crm.lifecycle_stage NOT NULL DEFAULT 'lead',

@@ -16,7 +16,7 @@ CREATE TABLE crm.activities (
     direction        crm.activity_direction,
     subject          text,
     body             text,
-    occurred_at      timestamptz            NOT NULL DEFAULT pg_catalog.now(),
+    occurred_at      timestamptz            NOT NULL DEFAULT pg_catalog.now() CHECK (pg_catalog.isfinite(occurred_at)),
     duration_minutes integer                CHECK (duration_minutes >= 0),
     outcome          text                   CHECK (outcome ~ '^[a-z][a-z0-9_]*$'),
     next_step        text,

@@ -12,7 +12,9 @@ $$
 $$;
 COMMENT ON FUNCTION crm.attribution_models() IS 'The attribution models crm.revenue_attribution knows: first_touch, last_touch, linear, time_decay (7-day half-life) and position_based (40/20/40).';
 
--- The weight of the i-th of n touchpoints (oldest first), days before the win, under a model.
+-- The weight of the i-th of n touchpoints (oldest first), days before the latest touch, under a model
+-- (time decay is counted from the latest touch rather than the win: the same shares once normalised,
+-- and the largest weight is 1, so that no share underflows however old the others are).
 CREATE FUNCTION crm.attribution_weight(model text, i bigint, n bigint, days double precision) RETURNS numeric
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$
@@ -21,7 +23,8 @@ $$
                WHEN 'last_touch' THEN CASE WHEN i = n THEN 1 ELSE 0 END
                WHEN 'linear' THEN 1
                -- halved for every 7 days between the touch and the win
-               WHEN 'time_decay' THEN power(0.5::double precision, greatest(days, 0) / 7)::numeric
+               -- (capped at 7000 days, 2^-1000, where the double underflows to nothing anyway)
+               WHEN 'time_decay' THEN power(0.5::double precision, least(greatest(days, 0), 7000) / 7)::numeric
                -- 40% to the first, 40% to the last, 20% shared by those between (two touches: half each)
                WHEN 'position_based' THEN CASE WHEN n = 1 THEN 1
                                                WHEN n = 2 THEN 0.5
@@ -29,7 +32,7 @@ $$
                                                ELSE 0.2 / (n - 2) END
            END
 $$;
-COMMENT ON FUNCTION crm.attribution_weight(text, bigint, bigint, double precision) IS 'The share of the i-th of n touchpoints (oldest first, days before the win) under an attribution model, before normalising.';
+COMMENT ON FUNCTION crm.attribution_weight(text, bigint, bigint, double precision) IS 'The share of the i-th of n touchpoints (oldest first, days before the latest touch) under an attribution model, before normalising.';
 
 CREATE FUNCTION crm.revenue_attribution(from_date date, to_date date, model text)
     RETURNS TABLE (opportunity_id uuid, touchpoint_type text, touchpoint_id uuid, channel text, credit numeric)
@@ -90,26 +93,31 @@ BEGIN
          WHERE m.status NOT IN ('targeted', 'bounced') AND m.at <= w.closed_at
          GROUP BY m.opp, m.campaign_id, cg.type),
     ordered AS (
-        SELECT x.*, row_number() OVER w AS i, count(*) OVER (PARTITION BY x.opp) AS n
+        SELECT x.*, row_number() OVER w AS i, count(*) OVER (PARTITION BY x.opp) AS n, max(x.at) OVER (PARTITION BY x.opp) AS latest
           FROM touches x
+         WHERE pg_catalog.isfinite(x.at)
         WINDOW w AS (PARTITION BY x.opp ORDER BY x.at, x.kind, x.touch)),
     weighted AS (
-        SELECT o.*, crm.attribution_weight(model, o.i, o.n, extract(epoch FROM w.closed_at - o.at)::double precision / 86400) AS weight,
+        SELECT o.*, crm.attribution_weight(model, o.i, o.n, extract(epoch FROM o.latest - o.at)::double precision / 86400) AS weight,
                w.amount
           FROM ordered o JOIN won w ON w.id = o.opp),
     raw AS (
-        SELECT x.*, x.amount * x.weight / sum(x.weight) OVER (PARTITION BY x.opp) AS exact
+        -- at 30 decimals, so that a share of a large amount is never rounded past a cent before it is floored
+        SELECT x.*, round(x.amount * x.weight, 30) / sum(x.weight) OVER (PARTITION BY x.opp) AS exact
           FROM weighted x),
     floored AS (
         SELECT x.*, floor(x.exact * 100) / 100 AS cents FROM raw x),
     ranked AS (
         SELECT x.*,
                ((x.amount - sum(x.cents) OVER (PARTITION BY x.opp)) * 100)::bigint AS remainder,
-               row_number() OVER (PARTITION BY x.opp ORDER BY x.exact - x.cents DESC, x.i) AS k
+               row_number() OVER (PARTITION BY x.opp ORDER BY x.exact - x.cents DESC, x.i) AS k,
+               row_number() OVER (PARTITION BY x.opp ORDER BY x.exact - x.cents, x.i DESC) AS k_back
           FROM floored x)
     SELECT r.opp, r.kind, r.touch, r.via, r.credit
       FROM (SELECT x.opp, x.kind, x.touch, x.via,
-                   (x.cents + CASE WHEN x.k <= x.remainder THEN 0.01 ELSE 0 END)::numeric(18,2) AS credit, x.at
+                   (x.cents + CASE WHEN x.k <= x.remainder THEN 0.01
+                                   -- (never expected: the cents taken back from the smallest fractions)
+                                   WHEN x.k_back <= -x.remainder THEN -0.01 ELSE 0 END)::numeric(18,2) AS credit, x.at
               FROM ranked x
             UNION ALL
             -- a deal without any touchpoint: its revenue is unattributed, not lost

@@ -14,8 +14,8 @@ CREATE TABLE crm.campaigns (
     name       text                NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
     type       crm.campaign_type   NOT NULL,
     status     crm.campaign_status NOT NULL DEFAULT 'draft',
-    budget     numeric(18,2)       CHECK (budget >= 0),
-    spent      numeric(18,2)       CHECK (spent >= 0),
+    budget     numeric(18,2)       CHECK (budget >= 0 AND budget <> 'NaN'),
+    spent      numeric(18,2)       CHECK (spent >= 0 AND spent <> 'NaN'),
     currency   char(3)             NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     starts_on  date,
     ends_on    date,
@@ -73,7 +73,7 @@ CREATE TABLE crm.campaign_members (
     lead_id      uuid,
     contact_id   uuid,
     status       crm.campaign_member_status NOT NULL DEFAULT 'targeted',
-    responded_at timestamptz,
+    responded_at timestamptz                CHECK (pg_catalog.isfinite(responded_at)),
     created_at   timestamptz                NOT NULL DEFAULT pg_catalog.now(),
     updated_at   timestamptz                NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
@@ -124,6 +124,19 @@ CREATE INDEX leads_tenant_created ON crm.leads (tenant_id, created_at);
 COMMENT ON INDEX crm.leads_tenant_campaign IS 'The leads of a campaign (cost per lead).';
 COMMENT ON INDEX crm.leads_tenant_created IS 'Leads by creation time (analytics over a period).';
 
+-- How many leads came from a campaign of the caller's tenant, whoever owns them: a campaign's cost per
+-- lead is shared among all its leads, also when the caller reads only some of them (a rep of a
+-- private tenant). SECURITY DEFINER for that count only.
+CREATE FUNCTION crm.campaign_lead_count(campaign_id uuid) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT count(*) FROM crm.leads l WHERE l.tenant_id = crm.current_tenant() AND l.campaign_id = campaign_lead_count.campaign_id
+$$;
+REVOKE EXECUTE ON FUNCTION crm.campaign_lead_count(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.campaign_lead_count(uuid) TO crm_rep;
+COMMENT ON FUNCTION crm.campaign_lead_count(uuid) IS 'The number of leads of a campaign of the caller''s tenant, whoever owns them (cost per lead); 0 without a tenant context.';
+
 -- Per lead source, over the leads created from from_date to to_date (the session's time zone).
 CREATE FUNCTION crm.lead_source_analytics(from_date date, to_date date)
     RETURNS TABLE (source text, leads bigint, converted bigint, conversion_rate numeric, won_revenue numeric,
@@ -147,7 +160,7 @@ BEGIN
          WHERE x.tenant_id = t AND x.created_at >= from_date::timestamptz AND x.created_at < (to_date + 1)::timestamptz),
     -- a lead's cost: its campaign's spend shared among all the campaign's leads
     cost AS (
-        SELECT c.id, c.spent / nullif((SELECT count(*) FROM crm.leads y WHERE y.tenant_id = t AND y.campaign_id = c.id), 0) AS per_lead
+        SELECT c.id, c.spent / nullif(crm.campaign_lead_count(c.id), 0) AS per_lead
           FROM crm.campaigns c
          WHERE c.tenant_id = t AND c.spent IS NOT NULL AND c.id IN (SELECT DISTINCT l.campaign_id FROM l))
     SELECT l.source::text, count(*), count(l.converted_at),

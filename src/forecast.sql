@@ -13,7 +13,7 @@ CREATE TABLE crm.quotas (
     team_id      uuid,
     period       text          NOT NULL CHECK (period IN ('month', 'quarter')),
     period_start date          NOT NULL,
-    amount       numeric(18,2) NOT NULL CHECK (amount >= 0),
+    amount       numeric(18,2) NOT NULL CHECK (amount >= 0 AND amount <> 'NaN'),
     created_at   timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     updated_at   timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
@@ -148,7 +148,7 @@ CREATE FUNCTION crm.forecast(period text DEFAULT 'quarter', starting date DEFAUL
 $$
     SELECT * FROM crm.forecast_of(crm.current_tenant(), period, starting, periods, group_by)
 $$;
-COMMENT ON FUNCTION crm.forecast(text, date, integer, text) IS 'The sales forecast of the deals the caller reads, for periods months or quarters from the one containing starting, in total or per owner or team (group_key: the user''s or team''s id; NULL for the total, or for owners without a team). Each deal counts once: closed_won (won deals, by close day), commit, best_case and pipeline (open deals of that forecast category, by expected close date; omitted and lost ones never), weighted (closed_won plus the open deals'' amount x probability / 100), quota (the user''s; the team''s own, else its members''; for the total the users'', else the teams''), attainment (closed_won / quota, percent). Every period is listed, empty ones with zeros. 22023 for a bad period, periods (1-60) or group_by.';
+COMMENT ON FUNCTION crm.forecast(text, date, integer, text) IS 'The sales forecast of the deals the caller reads, for periods months or quarters from the one containing starting, in total or per owner or team (group_key: the user''s or team''s id; NULL for the total, or for owners without a team). Each deal counts once: closed_won (won deals, by close day), commit, best_case and pipeline (open deals of that forecast category, by expected close date; omitted and lost ones never), weighted (closed_won plus the open deals'' amount x probability / 100), quota (the user''s; the team''s own, else its members''; for the total the users'', else the teams''), attainment (closed_won / quota, percent). Every period is listed, empty ones with zeros (grouped: for each owner or team with deals or a quota in the periods). Open deals count in the period of their expected close date, also when it has passed. 22023 for a bad period, periods (1-60) or group_by.';
 
 ------------------------------------------------------------------------------------------------------
 -- Snapshots

@@ -193,8 +193,9 @@ state_read(Datum d)
 		len = 0;
 	else
 		memcpy(&header, v, offsetof(PipelineState, stages));
-	if (len == 0 || header.capacity < 0 || header.capacity > MAX_STAGES ||
-		header.nstages < 0 || header.nstages > header.capacity || len != STATE_SIZE(header.capacity))
+	if (len == 0 || header.capacity < 0 || header.capacity > MAX_STAGES || header.nstages < 0 ||
+		header.nstages > header.capacity || header.last < 0 || header.last > header.capacity ||
+		len != STATE_SIZE(header.capacity))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 						errmsg("invalid crm.pipeline_totals state")));
 	if (((uintptr_t) v % MAXIMUM_ALIGNOF) == 0)
@@ -243,12 +244,28 @@ state_stage(PipelineState **sp, const pg_uuid_t *stage)
 	return t;
 }
 
-/* The transition and combine functions change their state in place: only an aggregate may call them. */
-static void
-check_aggregate_call(FunctionCallInfo fcinfo, const char *name)
+/*
+ * The transition and combine functions change their state in place: only an aggregate may call them,
+ * and the state they change must be one of ours (an aggregate of the user's own making could pass any
+ * bytea as its initial state), so its header is checked on every call: a few comparisons.
+ */
+static PipelineState *
+own_state(FunctionCallInfo fcinfo, const char *name)
 {
+	PipelineState *s;
+
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "%s called in non-aggregate context", name);
+	if (PG_ARGISNULL(0))
+		return NULL;
+	s = (PipelineState *) PG_GETARG_POINTER(0);
+	if (VARATT_IS_EXTENDED(s) || ((uintptr_t) s % MAXIMUM_ALIGNOF) != 0 ||
+		VARSIZE(s) < offsetof(PipelineState, stages) || s->capacity < 1 || s->capacity > MAX_STAGES ||
+		VARSIZE(s) != STATE_SIZE(s->capacity) || s->nstages < 0 || s->nstages > s->capacity ||
+		s->last < 0 || s->last > s->capacity)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						errmsg("invalid crm.pipeline_totals state")));
+	return s;
 }
 
 /*
@@ -260,11 +277,10 @@ PG_FUNCTION_INFO_V1(crm_pipeline_totals_add);
 Datum
 crm_pipeline_totals_add(PG_FUNCTION_ARGS)
 {
-	PipelineState *s = PG_ARGISNULL(0) ? NULL : (PipelineState *) PG_GETARG_POINTER(0);
+	PipelineState *s = own_state(fcinfo, "crm_pipeline_totals_add");
 	StageTotal *t;
 	int128		cents = 0;
 
-	check_aggregate_call(fcinfo, "crm_pipeline_totals_add");
 	if (PG_ARGISNULL(1))
 	{
 		if (s == NULL)
@@ -287,8 +303,9 @@ crm_pipeline_totals_add(PG_FUNCTION_ARGS)
 							errmsg("a probability must be between 0 and 100, not %d", probability)));
 		t->weighted += cents * probability;
 	}
-	if (!PG_ARGISNULL(4))
+	if (!PG_ARGISNULL(4) && !TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(4)))
 	{
+		/* an infinite entry time says nothing about days in stage: the deal counts as undated */
 		t->dated++;
 		t->entered += PG_GETARG_TIMESTAMPTZ(4);
 	}
@@ -300,19 +317,18 @@ PG_FUNCTION_INFO_V1(crm_pipeline_totals_merge);
 Datum
 crm_pipeline_totals_merge(PG_FUNCTION_ARGS)
 {
-	PipelineState *s;
+	PipelineState *s = own_state(fcinfo, "crm_pipeline_totals_merge");
 	PipelineState *other;
 
-	check_aggregate_call(fcinfo, "crm_pipeline_totals_merge");
 	if (PG_ARGISNULL(1))
 	{
-		if (PG_ARGISNULL(0))
+		if (s == NULL)
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+		PG_RETURN_POINTER(s);
 	}
 	other = state_read(PG_GETARG_DATUM(1));
-	/* the first argument is always a state of ours (made here or by the transition function) */
-	s = PG_ARGISNULL(0) ? state_new(Max(other->nstages, 8)) : (PipelineState *) PG_GETARG_POINTER(0);
+	if (s == NULL)
+		s = state_new(Max(other->nstages, 8));
 	for (int i = 0; i < other->nstages; i++)
 	{
 		const StageTotal *o = &other->stages[i];

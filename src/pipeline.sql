@@ -35,7 +35,11 @@ CREATE AGGREGATE crm.pipeline_totals(stage_id uuid, amount numeric, probability 
     FINALFUNC = crm.pipeline_totals_result,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE crm.pipeline_totals(uuid, numeric, integer, timestamptz) IS 'Per stage, in one pass: the count of deals, their amount and weighted amount (amount x probability / 100), exact to the cent for any mix of amounts, and the mean days since they entered the stage. Rows without a stage are skipped; NULL amounts count as deals with no amount. Parallel safe, with a combine function and a bytea state (so Citus pushes it down). Use: SELECT * FROM unnest((SELECT crm.pipeline_totals(stage_id, amount, probability, stage_changed_at) FROM crm.opportunities)).';
+-- The support functions change or trust their bytea state: only the aggregate (whose owner may call
+-- them) uses them; nobody builds an aggregate of their own around them.
+REVOKE EXECUTE ON FUNCTION crm.pipeline_totals_add(bytea, uuid, numeric, integer, timestamptz),
+                           crm.pipeline_totals_merge(bytea, bytea), crm.pipeline_totals_result(bytea) FROM PUBLIC;
+COMMENT ON AGGREGATE crm.pipeline_totals(uuid, numeric, integer, timestamptz) IS 'Per stage, in one pass: the count of deals, their amount and weighted amount (amount x probability / 100), exact to the cent for any mix of amounts, and the mean days since they entered the stage. Rows without a stage are skipped; NULL amounts count as deals with no amount; NULL or infinite entry times leave a deal out of the mean days. Parallel safe, with a combine function and a bytea state (so Citus pushes it down). Use: SELECT * FROM unnest((SELECT crm.pipeline_totals(stage_id, amount, probability, stage_changed_at) FROM crm.opportunities)).';
 
 -- The tenant's pipeline by id, or its default one; PT404 when there is none or it is not the tenant's.
 CREATE FUNCTION crm.pipeline_or_default(pipeline_id uuid) RETURNS uuid
@@ -168,20 +172,21 @@ BEGIN
     -- stage to stage: of the deals that entered a stage in the period, those that later reached a
     -- further stage of their pipeline that is not a lost one (skipping stages counts as advancing)
     WITH entered AS (
-        SELECT DISTINCT ON (h.opportunity_id, h.to_stage_id) h.opportunity_id, h.to_stage_id AS stage_id, h.changed_at
+        SELECT DISTINCT ON (h.opportunity_id, h.to_stage_id) h.opportunity_id, h.to_stage_id AS stage_id, h.changed_at, h.id
           FROM crm.opportunity_stage_history h
           JOIN crm.opportunities o ON o.tenant_id = h.tenant_id AND o.id = h.opportunity_id
          WHERE h.tenant_id = t AND h.changed_at >= lo AND h.changed_at < hi
            AND (sales_metrics.owner_id IS NULL OR o.owner_id = sales_metrics.owner_id)
            AND (sales_metrics.team_id IS NULL OR o.owner_id IN (SELECT u.id FROM crm.users u WHERE u.tenant_id = t AND u.team_id = sales_metrics.team_id))
-         ORDER BY h.opportunity_id, h.to_stage_id, h.changed_at),
+         ORDER BY h.opportunity_id, h.to_stage_id, h.changed_at, h.id),
     per_stage AS (
         SELECT e.stage_id, count(*) AS entered,
                count(*) FILTER (WHERE EXISTS (
                    SELECT 1 FROM crm.opportunity_stage_history n
                      JOIN crm.pipeline_stages ns ON ns.tenant_id = n.tenant_id AND ns.id = n.to_stage_id
                      JOIN crm.pipeline_stages es ON es.tenant_id = n.tenant_id AND es.id = e.stage_id
-                    WHERE n.tenant_id = t AND n.opportunity_id = e.opportunity_id AND n.changed_at > e.changed_at
+                    -- later: a move of the same transaction (the same now()) is later by its id (uuid_v7)
+                    WHERE n.tenant_id = t AND n.opportunity_id = e.opportunity_id AND (n.changed_at, n.id) > (e.changed_at, e.id)
                       AND ns.pipeline_id = es.pipeline_id AND ns.position > es.position AND NOT ns.is_lost)) AS advanced
           FROM entered e GROUP BY e.stage_id)
     SELECT coalesce(jsonb_agg(jsonb_build_object('pipeline', p.name, 'stage', s.name, 'entered', coalesce(x.entered, 0),

@@ -6,7 +6,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 SET LOCAL timezone = 'UTC';
 \ir lib/two_tenants.psql
 \ir lib/sales.psql
@@ -48,6 +48,20 @@ SELECT is((SELECT array_agg(DISTINCT m) FROM unnest(crm.attribution_models()) m
     NULL, 'under every model the credits sum to each won amount');
 SELECT is((SELECT count(DISTINCT opportunity_id) FROM crm.revenue_attribution('2025-01-01', '2025-03-31', 'linear')), 3::bigint,
     'the deals won in the period (not the one won in April, nor lost or open ones)');
+-- a touch decades old weighs nothing under time decay (and breaks nothing); a huge amount over 300
+-- touches still sums to the cent
+INSERT INTO crm.activities (type, occurred_at, opportunity_id) VALUES ('call', '1990-01-01', 'a0000000-0000-7000-8000-000000000ae9');
+SELECT is(pg_temp.credits('time_decay', 'a0000000-0000-7000-8000-000000000ae9'), '{250.00}', 'time decay: a touch 35 years before the win, the only one, gets it all');
+RESET ROLE;
+UPDATE crm.opportunities SET amount = 9000000000000002.99 WHERE id = 'a0000000-0000-7000-8000-000000000ae9';
+INSERT INTO crm.activities (tenant_id, type, occurred_at, opportunity_id, owner_id)
+SELECT 'a0000000-0000-7000-8000-00000000000a', 'email', timestamptz '2025-03-01' + n * interval '1 minute', 'a0000000-0000-7000-8000-000000000ae9',
+       'a0000000-0000-7000-8000-0000000000a3'
+FROM generate_series(1, 299) n;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT is((SELECT sum(credit) FROM crm.revenue_attribution('2025-01-01', '2025-03-31', 'linear') WHERE opportunity_id = 'a0000000-0000-7000-8000-000000000ae9'),
+    9000000000000002.99, '    and 9000000000000002.99 over 300 touches, linear: the credits sum exactly');
+UPDATE crm.opportunities SET amount = 250 WHERE id = 'a0000000-0000-7000-8000-000000000ae9';
 SELECT throws_ok($$SELECT * FROM crm.revenue_attribution('2025-01-01', '2025-03-31', 'w_shaped')$$, '22023', 'unknown attribution model ''w_shaped''',
     'an unknown model: 22023');
 SELECT throws_ok($$SELECT * FROM crm.revenue_attribution('2025-03-31', '2025-01-01', 'linear')$$, '22023', NULL, 'reversed dates: 22023');

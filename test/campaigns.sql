@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 SET LOCAL timezone = 'UTC';
 \ir lib/two_tenants.psql
 \ir lib/sales.psql
@@ -48,6 +48,14 @@ SELECT results_eq($$SELECT * FROM crm.lead_source_analytics('2025-01-01', '2025-
              ('referral', 1, 1, 100.00, 0, NULL, NULL)$$,
     'per source: leads, conversions, the won revenue of their deals (a lost one brings none), cost per lead where spend is known (300 over two leads)');
 SELECT is((SELECT count(*) FROM crm.lead_source_analytics('2024-01-01', '2024-12-31')), 0::bigint, 'a period without leads: no rows');
+RESET ROLE;
+-- a rep of a private tenant who reads one of the campaign's two leads: the spend is still shared by both
+UPDATE crm.tenants SET settings = settings || '{"sharing": "private"}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
+UPDATE crm.leads SET owner_id = 'a0000000-0000-7000-8000-0000000000a2' WHERE id = 'a0000000-0000-7000-8000-000000000ab7';
+UPDATE crm.campaigns SET owner_id = 'a0000000-0000-7000-8000-0000000000a3' WHERE id = 'a0000000-0000-7000-8000-000000000a85';
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT is((SELECT cost_per_lead FROM crm.lead_source_analytics('2025-01-01', '2025-03-31') WHERE source = 'campaign'), 150.00,
+    'a rep reading one of the campaign''s two leads: still 300 over both');
 RESET ROLE;
 UPDATE crm.campaigns SET spent = NULL WHERE id = 'a0000000-0000-7000-8000-000000000a85';
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
