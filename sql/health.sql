@@ -74,3 +74,33 @@ SELECT f AS call, pg_temp.try(f) AS result FROM (VALUES
     ('SELECT crm.tenant_settings(''{"health_weights": {"engagement": 0}}'')'),
     ('SELECT crm.refresh_health_scores(''2999-01-01'')')
 ) v(f);
+
+-- the activity figures in one pass (crm.activity_stats): all, after since_30, after since_90, the latest
+-- (Unix epoch), positive, negative and rated ones after since_90; a row at a boundary is not after it
+SELECT crm.activity_stats(at, s::crm.sentiment, '2026-01-31 00:00+00', '2025-11-02 00:00+00') AS stats
+FROM (VALUES ('2026-02-10 00:00+00'::timestamptz, 'positive'), ('2026-01-31 00:00+00', 'negative'), ('2026-01-15 00:00+00', NULL),
+             ('2025-12-01 00:00+00', 'neutral'), ('2025-11-02 00:00+00', 'positive'), ('2024-01-01 00:00+00', 'negative'),
+             (NULL, 'positive')) v(at, s);
+SELECT crm.activity_stats(at, NULL, now(), now()) AS no_activities FROM (SELECT now() AS at WHERE false) v;
+-- parallel: partial states combined give the same figures
+SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+CREATE TABLE acts AS SELECT timestamptz '2026-01-01' + (i % 400) * interval '1 day' AS at,
+                            (ARRAY['positive', 'neutral', 'negative', NULL])[1 + i % 4]::crm.sentiment AS s
+                     FROM generate_series(1, 50000) i;
+ANALYZE acts;
+EXPLAIN (COSTS OFF) SELECT crm.activity_stats(at, s, '2026-10-01', '2026-08-01') FROM acts;
+SELECT crm.activity_stats(at, s, '2026-10-01', '2026-08-01') =
+       ARRAY[count(*), count(*) FILTER (WHERE at > '2026-10-01'), count(*) FILTER (WHERE at > '2026-08-01'),
+             extract(epoch FROM max(at)), count(*) FILTER (WHERE at > '2026-08-01' AND s = 'positive'),
+             count(*) FILTER (WHERE at > '2026-08-01' AND s = 'negative'), count(*) FILTER (WHERE at > '2026-08-01' AND s IS NOT NULL)]::float8[]
+       AS same_as_filtered_counts
+FROM acts;
+RESET max_parallel_workers_per_gather; RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+DROP TABLE acts;
+-- its support functions are for the aggregate only, with a state of its shape
+SELECT f AS call, pg_temp.try(f) AS result FROM (VALUES
+    ('SELECT crm.activity_stats_add(''{0,0,0,0,0,0,0}'', now(), NULL, now(), now())'),
+    ('SELECT crm.activity_stats_merge(''{0,0,0,0,0,0,0}'', ''{0,0,0,0,0,0,0}'')')
+) v(f);
+CREATE AGGREGATE pg_temp.bad_stats(float8[]) (SFUNC = crm.activity_stats_merge, STYPE = float8[], INITCOND = '{1,2}');
+SELECT pg_temp.bad_stats('{0,0,0,0,0,0,0}');

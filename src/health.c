@@ -10,10 +10,15 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "crm.h"
 
@@ -222,4 +227,142 @@ crm_health_score(PG_FUNCTION_ARGS)
 	if (weight <= 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32((int32) floor(sum / weight + 0.5));
+}
+
+
+/*
+ * crm.activity_stats(occurred_at, sentiment, since_30, since_90): an aggregate of one account's (or
+ * contact's, or opportunity's) activities, the activity inputs of health in one transition call per row
+ * instead of seven filtered counts: {activities, in the last 30 days, in the last 90 days, the latest
+ * (Unix epoch seconds, -Infinity for none), positive, negative and rated ones of the last 90 days}. The
+ * state is that float8[7] itself, changed in place (as float8_accum does); the combine function adds
+ * two of them, so the aggregate is parallel safe with a concrete state.
+ */
+enum
+{
+	AS_N,
+	AS_N30,
+	AS_N90,
+	AS_LAST,
+	AS_POSITIVE,
+	AS_NEGATIVE,
+	AS_RATED,
+	N_ACTIVITY_STATS
+};
+
+/* activity_stats_values: the seven values of a state, checked (a state can be any float8[] given) */
+static float8 *
+activity_stats_values(ArrayType *a)
+{
+	if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != N_ACTIVITY_STATS || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an activity_stats state is a float8[] of %d values without NULLs", N_ACTIVITY_STATS)));
+	/* no NULLs, one dimension: the data follow the fixed header (ARR_DATA_PTR, without its sign warning) */
+	return (float8 *) (((char *) a) + ARR_OVERHEAD_NONULLS(1));
+}
+
+/* The OIDs of the sentiment labels positive and negative, looked up once per query. */
+typedef struct SentimentLabels
+{
+	Oid			type;
+	Oid			positive;
+	Oid			negative;
+} SentimentLabels;
+
+static Oid
+enum_label_oid(Oid type, const char *label)
+{
+	HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(type), CStringGetDatum(label));
+	Oid			oid;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "enum %s has no label %s", format_type_be(type), label);
+	oid = ((Form_pg_enum) GETSTRUCT(tup))->oid;
+	ReleaseSysCache(tup);
+	return oid;
+}
+
+static SentimentLabels *
+sentiment_labels(FunctionCallInfo fcinfo)
+{
+	SentimentLabels *labels = (SentimentLabels *) fcinfo->flinfo->fn_extra;
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 2);
+
+	if (labels == NULL || labels->type != type)
+	{
+		if (!OidIsValid(type))
+			elog(ERROR, "crm_activity_stats_add: unknown sentiment type");
+		labels = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(SentimentLabels));
+		labels->type = type;
+		labels->positive = enum_label_oid(type, "positive");
+		labels->negative = enum_label_oid(type, "negative");
+		fcinfo->flinfo->fn_extra = labels;
+	}
+	return labels;
+}
+
+PG_FUNCTION_INFO_V1(crm_activity_stats_add);
+Datum
+crm_activity_stats_add(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state;
+	float8	   *v;
+	TimestampTz at;
+	double		epoch;
+	bool		recent;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "crm_activity_stats_add called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "crm_activity_stats_add: the state cannot be NULL");
+	state = PG_GETARG_ARRAYTYPE_P(0);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		PG_RETURN_ARRAYTYPE_P(state);
+	v = activity_stats_values(state);
+	at = PG_GETARG_TIMESTAMPTZ(1);
+	epoch = (double) at / USECS_PER_SEC + (double) ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
+	v[AS_N] += 1;
+	if (at > PG_GETARG_TIMESTAMPTZ(3))
+		v[AS_N30] += 1;
+	recent = at > PG_GETARG_TIMESTAMPTZ(4);
+	if (recent)
+		v[AS_N90] += 1;
+	if (epoch > v[AS_LAST])
+		v[AS_LAST] = epoch;
+	if (recent && !PG_ARGISNULL(2))
+	{
+		SentimentLabels *labels = sentiment_labels(fcinfo);
+		Oid			sentiment = PG_GETARG_OID(2);
+
+		v[AS_RATED] += 1;
+		if (sentiment == labels->positive)
+			v[AS_POSITIVE] += 1;
+		else if (sentiment == labels->negative)
+			v[AS_NEGATIVE] += 1;
+	}
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+PG_FUNCTION_INFO_V1(crm_activity_stats_merge);
+Datum
+crm_activity_stats_merge(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state;
+	float8	   *v;
+	float8	   *w;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "crm_activity_stats_merge called in non-aggregate context");
+	state = PG_GETARG_ARRAYTYPE_P(0);
+	v = activity_stats_values(state);
+	w = activity_stats_values(PG_GETARG_ARRAYTYPE_P(1));
+	for (int i = 0; i < N_ACTIVITY_STATS; i++)
+	{
+		if (i == AS_LAST)
+			v[i] = Max(v[i], w[i]);
+		else
+			v[i] += w[i];
+	}
+	PG_RETURN_ARRAYTYPE_P(state);
 }

@@ -38,6 +38,27 @@ $$
 $$;
 COMMENT ON FUNCTION crm.health_trend(integer, integer) IS 'improving or declining when the score moved by more than 3 points since the previous snapshot, else stable (also without a previous one).';
 
+CREATE FUNCTION crm.activity_stats_add(state double precision[], occurred_at timestamptz, sentiment crm.sentiment,
+                                       since_30 timestamptz, since_90 timestamptz)
+    RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'crm_activity_stats_add'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.activity_stats_add(double precision[], timestamptz, crm.sentiment, timestamptz, timestamptz) IS 'Transition function of crm.activity_stats (aggregates only).';
+CREATE FUNCTION crm.activity_stats_merge(state double precision[], other double precision[]) RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'crm_activity_stats_merge'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.activity_stats_merge(double precision[], double precision[]) IS 'Combine function of crm.activity_stats (aggregates only).';
+REVOKE EXECUTE ON FUNCTION crm.activity_stats_add(double precision[], timestamptz, crm.sentiment, timestamptz, timestamptz),
+                           crm.activity_stats_merge(double precision[], double precision[]) FROM PUBLIC;
+CREATE AGGREGATE crm.activity_stats(occurred_at timestamptz, sentiment crm.sentiment, since_30 timestamptz, since_90 timestamptz) (
+    SFUNC = crm.activity_stats_add,
+    STYPE = double precision[],
+    COMBINEFUNC = crm.activity_stats_merge,
+    INITCOND = '{0,0,0,-Infinity,0,0,0}',
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.activity_stats(timestamptz, crm.sentiment, timestamptz, timestamptz) IS 'Activity figures of health in one pass (C): {activities, those after since_30, those after since_90, the latest as Unix epoch seconds (-Infinity for none), the positive, negative and rated ones after since_90}. Rows without an occurred_at are skipped.';
+
 -- The inputs of every account of a tenant, as of ref: one pass over each source for the whole tenant,
 -- grouped by account (hashed), rather than an index probe per account: an account''s activities lie
 -- all over the table, a pass over them is far cheaper than visiting them account by account. An
@@ -50,33 +71,20 @@ CREATE FUNCTION crm.health_inputs(t uuid, ref timestamptz)
 $$
     WITH b AS MATERIALIZED (SELECT ref - interval '30 days' AS d30, ref - interval '90 days' AS d90, ref - interval '180 days' AS d180,
                                    ref - interval '360 days' AS d360, ref - interval '7 days' AS d7, ref - interval '365 days' AS d365),
-    -- activities: counts per account, per contact and per opportunity they are logged against (one
-    -- grouped pass), then the contacts' and opportunities' counts added to their accounts
-    hits AS (SELECT 'account' AS via, v.account_id AS key, v.occurred_at, v.sentiment
-               FROM crm.activities v WHERE v.tenant_id = t AND v.account_id IS NOT NULL AND v.occurred_at <= ref
-             UNION ALL
-             SELECT 'contact', v.contact_id, v.occurred_at, v.sentiment
-               FROM crm.activities v
-              WHERE v.tenant_id = t AND v.account_id IS NULL AND v.contact_id IS NOT NULL AND v.occurred_at <= ref
-             UNION ALL
-             SELECT 'opportunity', v.opportunity_id, v.occurred_at, v.sentiment
-               FROM crm.activities v
-              WHERE v.tenant_id = t AND v.account_id IS NULL AND v.opportunity_id IS NOT NULL AND v.occurred_at <= ref
-                AND NOT EXISTS (SELECT 1 FROM crm.contacts c2 WHERE c2.tenant_id = t AND c2.id = v.contact_id AND c2.account_id IS NOT NULL)),
-    part AS (SELECT h.via, h.key, count(*) AS n,
-                    count(*) FILTER (WHERE h.occurred_at > b.d30) AS n30, count(*) FILTER (WHERE h.occurred_at > b.d90) AS n90,
-                    max(h.occurred_at) AS last_at,
-                    count(*) FILTER (WHERE h.occurred_at > b.d90 AND h.sentiment = 'positive') AS pos,
-                    count(*) FILTER (WHERE h.occurred_at > b.d90 AND h.sentiment = 'negative') AS neg,
-                    count(*) FILTER (WHERE h.occurred_at > b.d90 AND h.sentiment IS NOT NULL) AS rated
-               FROM hits h CROSS JOIN b
-              GROUP BY h.via, h.key),
-    a AS (SELECT coalesce(CASE p.via WHEN 'account' THEN p.key END, c.account_id, o.account_id) AS acc_id,
-                 sum(p.n) AS n, sum(p.n30) AS n30, sum(p.n90) AS n90, max(p.last_at) AS last_at,
-                 sum(p.pos) AS pos, sum(p.neg) AS neg, sum(p.rated) AS rated
+    -- activities: one pass over the tenant's, grouped by what they are logged against (account,
+    -- contact, opportunity); each group then counts for the account, else the contact's account,
+    -- else the opportunity's account
+    part AS (SELECT v.account_id, v.contact_id, v.opportunity_id, crm.activity_stats(v.occurred_at, v.sentiment, b.d30, b.d90) AS s
+               FROM crm.activities v CROSS JOIN b
+              WHERE v.tenant_id = t AND v.occurred_at <= ref
+                AND (v.account_id IS NOT NULL OR v.contact_id IS NOT NULL OR v.opportunity_id IS NOT NULL)
+              GROUP BY v.account_id, v.contact_id, v.opportunity_id),
+    a AS (SELECT coalesce(p.account_id, c.account_id, o.account_id) AS acc_id,
+                 sum(p.s[1]) AS n, sum(p.s[2]) AS n30, sum(p.s[3]) AS n90, max(p.s[4]) AS last_epoch,
+                 sum(p.s[5]) AS pos, sum(p.s[6]) AS neg, sum(p.s[7]) AS rated
             FROM part p
-            LEFT JOIN crm.contacts c ON p.via = 'contact' AND c.tenant_id = t AND c.id = p.key
-            LEFT JOIN crm.opportunities o ON p.via = 'opportunity' AND o.tenant_id = t AND o.id = p.key
+            LEFT JOIN crm.contacts c ON p.account_id IS NULL AND c.tenant_id = t AND c.id = p.contact_id
+            LEFT JOIN crm.opportunities o ON p.account_id IS NULL AND o.tenant_id = t AND o.id = p.opportunity_id
            GROUP BY 1),
     o AS (SELECT o.account_id AS acc_id,
                  count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
@@ -97,7 +105,7 @@ $$
            WHERE r.tenant_id = t AND r.account_id IS NOT NULL AND r.responded_at > b.d365 AND r.responded_at <= ref
            GROUP BY r.account_id)
     SELECT acc.id,
-           ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), extract(epoch FROM ref - a.last_at) / 86400,
+           ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), (extract(epoch FROM ref)::double precision - a.last_epoch) / 86400,
                  coalesce(a.pos, 0), coalesce(a.neg, 0), coalesce(a.rated, 0), coalesce(o.open_opps, 0), k.csat, n.nps,
                  coalesce(k.cases, 0), coalesce(k.open_cases, 0), coalesce(k.overdue, 0), coalesce(o.closed, 0),
                  coalesce(o.won_recent, 0), coalesce(o.won_before, 0), coalesce(o.lost_recent, 0)]::double precision[]
@@ -111,17 +119,17 @@ COMMENT ON FUNCTION crm.health_inputs(uuid, timestamptz) IS 'Internal to crm.ref
 CREATE FUNCTION crm.health_recommendations(inputs double precision[], measures double precision[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
-    SELECT coalesce(array_agg(r ORDER BY o), '{}') FROM (VALUES
-        (1, CASE WHEN inputs[1] = 0 THEN 'no activity recorded: schedule a first call'
-                 WHEN inputs[4] >= 30 THEN format('no contact in %s days: schedule a check-in', floor(inputs[4])) END),
-        (2, CASE WHEN inputs[13] > 0 THEN format('%s overdue case%s: escalate', inputs[13], CASE WHEN inputs[13] > 1 THEN 's' END) END),
-        (3, CASE WHEN inputs[12] >= 3 THEN format('%s open cases: review the account''s support', inputs[12]) END),
-        (4, CASE WHEN inputs[10] < 7 THEN format('NPS of %s (a detractor): call the contact', round(inputs[10]::numeric, 1)) END),
-        (5, CASE WHEN inputs[9] < 3 THEN format('low case satisfaction (%s of 5): review the handling', round(inputs[9]::numeric, 1)) END),
-        (6, CASE WHEN inputs[16] > 0 AND inputs[15] < inputs[16] THEN 'won revenue is declining: plan a business review' END),
-        (7, CASE WHEN inputs[17] >= 2 THEN format('%s deals lost lately: ask why', inputs[17]) END),
-        (8, CASE WHEN inputs[8] = 0 AND inputs[14] > 0 THEN 'no open opportunity: look for an expansion' END)) v(o, r)
-    WHERE r IS NOT NULL
+    -- one expression (no subquery), so that the planner inlines it: it runs once per account
+    SELECT array_remove(ARRAY[
+        CASE WHEN inputs[1] = 0 THEN 'no activity recorded: schedule a first call'
+                 WHEN inputs[4] >= 30 THEN format('no contact in %s days: schedule a check-in', floor(inputs[4])) END,
+        CASE WHEN inputs[13] > 0 THEN format('%s overdue case%s: escalate', inputs[13], CASE WHEN inputs[13] > 1 THEN 's' END) END,
+        CASE WHEN inputs[12] >= 3 THEN format('%s open cases: review the account''s support', inputs[12]) END,
+        CASE WHEN inputs[10] < 7 THEN format('NPS of %s (a detractor): call the contact', round(inputs[10]::numeric, 1)) END,
+        CASE WHEN inputs[9] < 3 THEN format('low case satisfaction (%s of 5): review the handling', round(inputs[9]::numeric, 1)) END,
+        CASE WHEN inputs[16] > 0 AND inputs[15] < inputs[16] THEN 'won revenue is declining: plan a business review' END,
+        CASE WHEN inputs[17] >= 2 THEN format('%s deals lost lately: ask why', inputs[17]) END,
+        CASE WHEN inputs[8] = 0 AND inputs[14] > 0 THEN 'no open opportunity: look for an expansion' END], NULL)
 $$;
 COMMENT ON FUNCTION crm.health_recommendations(double precision[], double precision[]) IS 'What to do about an account, from its health inputs: schedule a check-in after 30 days without contact, escalate overdue cases, call a detractor, and so on.';
 
@@ -233,7 +241,9 @@ BEGIN
                   LEFT JOIN LATERAL (SELECT h.score, h.band FROM crm.account_health h
                                       WHERE h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
                                       ORDER BY h.scored_on DESC LIMIT 1) p ON true
-                  LEFT JOIN crm.account_health s ON s.tenant_id = t AND s.account_id = f.account_id AND s.scored_on = on_date),
+                  -- (the batch's id range, so that the snapshots are read through the index, not all of them)
+                  LEFT JOIN crm.account_health s ON s.tenant_id = t AND s.account_id = f.account_id AND s.scored_on = on_date
+                                                AND s.account_id > lo AND s.account_id <= hi),
             snapshot AS (
                 INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
                 SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
@@ -260,7 +270,8 @@ BEGIN
             latest AS (
                 UPDATE crm.accounts a SET health_score = j.score, health_band = j.band, health_trend = j.trend, health_scored_on = on_date
                   FROM judged j
-                 WHERE a.tenant_id = t AND a.id = j.account_id AND on_date >= coalesce(a.health_scored_on, on_date)
+                 WHERE a.tenant_id = t AND a.id = j.account_id AND a.id > lo AND a.id <= hi
+                   AND on_date >= coalesce(a.health_scored_on, on_date)
                    AND (a.health_score, a.health_band, a.health_trend, a.health_scored_on) IS DISTINCT FROM (j.score, j.band, j.trend, on_date)
                 RETURNING a.id)
             SELECT count(*),
