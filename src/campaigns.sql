@@ -128,8 +128,8 @@ COMMENT ON INDEX crm.leads_tenant_created IS 'Leads by creation time (analytics 
 -- lead is shared among all its leads, also when the caller reads only some of them (a rep of a
 -- private tenant). SECURITY DEFINER for that count only.
 CREATE FUNCTION crm.campaign_lead_count(campaign_id uuid) RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE AS
 $$
     SELECT count(*) FROM crm.leads l WHERE l.tenant_id = crm.current_tenant() AND l.campaign_id = campaign_lead_count.campaign_id
 $$;
