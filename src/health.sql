@@ -241,9 +241,10 @@ BEGIN
                   LEFT JOIN LATERAL (SELECT h.score, h.band FROM crm.account_health h
                                       WHERE h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
                                       ORDER BY h.scored_on DESC LIMIT 1) p ON true
-                  -- (the batch's id range, so that the snapshots are read through the index, not all of them)
-                  LEFT JOIN crm.account_health s ON s.tenant_id = t AND s.account_id = f.account_id AND s.scored_on = on_date
-                                                AND s.account_id > lo AND s.account_id <= hi),
+                  -- the day's snapshot, if any, probed account by account (a join let the planner read all
+                  -- of them per batch, or compare every pair of the batch)
+                  LEFT JOIN LATERAL (SELECT x.band FROM crm.account_health x
+                                      WHERE x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date) s ON true),
             snapshot AS (
                 INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
                 SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
