@@ -26,8 +26,8 @@ FROM (VALUES (80, 77), (81, 77), (74, 77), (73, 77), (80, NULL), (NULL, 80)) v(s
 -- measures from inputs: activities ever, 30 d, 90 d, days since the last, positive, negative, rated,
 -- open opportunities, CSAT, NPS, cases, open cases, overdue cases, closed deals, won 180 d, won the
 -- 180 d before, lost 180 d
-SELECT label, crm.health_measures(inputs) AS "engagement, activity, satisfaction, commercial"
-FROM (VALUES
+CREATE TEMP TABLE examples (n, label, inputs) AS
+SELECT row_number() OVER (), label, inputs FROM (VALUES
     ('a new account, nothing yet',       ARRAY[0, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0]::float8[]),
     ('busy and happy',                   ARRAY[40, 6, 12, 1, 5, 0, 5, 2, 4.8, 9.5, 3, 0, 0, 4, 90000, 60000, 0]::float8[]),
     ('quiet for 60 days',                ARRAY[10, 0, 1, 60, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0]::float8[]),
@@ -36,20 +36,14 @@ FROM (VALUES
     ('revenue halved, a deal lost',      ARRAY[5, 1, 2, 10, 0, 1, 1, 1, NULL, NULL, 0, 0, 0, 3, 30000, 60000, 1]::float8[]),
     ('first win',                        ARRAY[5, 1, 2, 10, 1, 0, 1, 0, NULL, NULL, 0, 0, 0, 1, 10000, 0, 0]::float8[])
 ) v(label, inputs);
+SELECT label, crm.health_measures(inputs) AS "engagement, activity, satisfaction, commercial"
+FROM examples ORDER BY n;
 
 -- the same accounts, scored with the default weights, banded, with advice
 SELECT label, crm.health_score(crm.health_measures(inputs), ARRAY[30, 20, 30, 20]) AS score,
        crm.health_band(crm.health_score(crm.health_measures(inputs), ARRAY[30, 20, 30, 20])) AS band,
        crm.health_recommendations(inputs, crm.health_measures(inputs)) AS recommendations
-FROM (VALUES
-    ('a new account, nothing yet',       ARRAY[0, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0]::float8[]),
-    ('busy and happy',                   ARRAY[40, 6, 12, 1, 5, 0, 5, 2, 4.8, 9.5, 3, 0, 0, 4, 90000, 60000, 0]::float8[]),
-    ('quiet for 60 days',                ARRAY[10, 0, 1, 60, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0]::float8[]),
-    ('cases only, two of them overdue',  ARRAY[0, 0, 0, NULL, 0, 0, 0, 0, NULL, NULL, 4, 3, 2, 0, 0, 0, 0]::float8[]),
-    ('a detractor',                      ARRAY[0, 0, 0, NULL, 0, 0, 0, 0, NULL, 3, 0, 0, 0, 0, 0, 0, 0]::float8[]),
-    ('revenue halved, a deal lost',      ARRAY[5, 1, 2, 10, 0, 1, 1, 1, NULL, NULL, 0, 0, 0, 3, 30000, 60000, 1]::float8[]),
-    ('first win',                        ARRAY[5, 1, 2, 10, 1, 0, 1, 0, NULL, NULL, 0, 0, 0, 1, 10000, 0, 0]::float8[])
-) v(label, inputs);
+FROM examples ORDER BY n;
 
 -- bad input: 22023
 CREATE FUNCTION pg_temp.try(f text) RETURNS text LANGUAGE plpgsql AS $$

@@ -42,10 +42,7 @@ $$
 DECLARE
     t uuid := crm.current_tenant();
 BEGIN
-    IF from_date IS NULL OR to_date IS NULL OR from_date > to_date THEN
-        RAISE EXCEPTION 'from_date and to_date must be days with from_date <= to_date, not % and %',
-            coalesce(from_date::text, 'NULL'), coalesce(to_date::text, 'NULL') USING ERRCODE = '22023';
-    END IF;
+    PERFORM crm.check_period(from_date, to_date);
     IF model IS NULL OR NOT model = ANY (crm.attribution_models()) THEN
         RAISE EXCEPTION 'unknown attribution model %', coalesce(quote_literal(model), 'NULL') USING ERRCODE = '22023',
             DETAIL = format('The models are: %s.', array_to_string(crm.attribution_models(), ', '));

@@ -147,10 +147,7 @@ $$
 DECLARE
     t uuid := crm.current_tenant();
 BEGIN
-    IF from_date IS NULL OR to_date IS NULL OR from_date > to_date THEN
-        RAISE EXCEPTION 'from_date and to_date must be days with from_date <= to_date, not % and %',
-            coalesce(from_date::text, 'NULL'), coalesce(to_date::text, 'NULL') USING ERRCODE = '22023';
-    END IF;
+    PERFORM crm.check_period(from_date, to_date);
     RETURN QUERY
     WITH l AS (
         SELECT x.source, x.converted_at, x.campaign_id, o.amount AS won_amount

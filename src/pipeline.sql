@@ -80,6 +80,20 @@ END
 $$;
 COMMENT ON FUNCTION crm.check_user_and_team(uuid, uuid) IS 'Raises PT404 when a given user or team is not one of the caller''s tenant; NULLs pass.';
 
+-- 22023 unless from_date and to_date are days in order (the periods of the analytics functions).
+CREATE FUNCTION crm.check_period(from_date date, to_date date) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF from_date IS NULL OR to_date IS NULL OR from_date > to_date THEN
+        RAISE EXCEPTION 'from_date and to_date must be days with from_date <= to_date, not % and %',
+            coalesce(from_date::text, 'NULL'), coalesce(to_date::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.check_period(date, date) IS 'Raises 22023 unless from_date and to_date are both given and from_date <= to_date.';
+
 CREATE FUNCTION crm.pipeline_summary(pipeline_id uuid DEFAULT NULL, owner_id uuid DEFAULT NULL)
     RETURNS TABLE (stage text, "position" integer, deal_count bigint, amount numeric, weighted_amount numeric,
                    probability numeric, avg_days_in_stage numeric)
@@ -125,10 +139,7 @@ DECLARE
     win_rate numeric;
     velocity numeric;
 BEGIN
-    IF from_date IS NULL OR to_date IS NULL OR from_date > to_date THEN
-        RAISE EXCEPTION 'from_date and to_date must be days with from_date <= to_date, not % and %',
-            coalesce(from_date::text, 'NULL'), coalesce(to_date::text, 'NULL') USING ERRCODE = '22023';
-    END IF;
+    PERFORM crm.check_period(from_date, to_date);
     PERFORM crm.check_user_and_team(owner_id, team_id);
     lo := from_date::timestamptz;            -- the days are those of the session's time zone
     hi := (to_date + 1)::timestamptz;
