@@ -32,6 +32,7 @@ SQL_PIECES = src/schemas.sql \
              src/qualification.sql \
              src/predictive.sql \
              src/support.sql \
+             src/account_activity.sql \
              src/health.sql \
              src/segments.sql \
              src/pipeline.sql \

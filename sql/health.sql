@@ -45,6 +45,44 @@ SELECT label, crm.health_score(crm.health_measures(inputs), ARRAY[30, 20, 30, 20
        crm.health_recommendations(inputs, crm.health_measures(inputs)) AS recommendations
 FROM examples ORDER BY n;
 
+-- the factors of one of them, and for every one the same document as the jsonb_build_object calls it
+-- replaces, to the character (values through their text form: 0.1 + 0.2 stays 0.30000000000000004; CSAT
+-- and NPS rounded to 2 decimals, 9.5 shown 9.50)
+SELECT jsonb_pretty(crm.health_factors(inputs, crm.health_measures(inputs), ARRAY[30, 20, 30, 20])) AS factors
+FROM examples WHERE label = 'busy and happy';
+INSERT INTO examples VALUES (8, 'odd figures', ARRAY[3, 0.1 + 0.2, 2.0 / 3, 44.999, 0, 0, 0, 1e15, 2.345, 7.0 / 3, 1, 1, 0, 0, 1e-7, 123456.789, 0]),
+    (9, 'every warning', ARRAY[2, 0, 0, 400.5, 0, 0, 0, 0, 1.25, 6.95, 9, 7, 1, 5, 100, 200.5, 3]),
+    (10, 'two overdue, a NULL here and there', ARRAY[NULL, 0, 0, 30, 0, 0, 0, NULL, NULL, 6.94999, 2, 2, 2, NULL, 0, 0, 2]);
+SELECT n, crm.health_factors(inputs, m, w)::text = jsonb_build_object(
+           'engagement', jsonb_build_object('value', m[1], 'weight', CASE WHEN m[1] IS NULL THEN 0 ELSE w[1] END),
+           'activity', jsonb_build_object('value', m[2], 'weight', CASE WHEN m[2] IS NULL THEN 0 ELSE w[2] END),
+           'satisfaction', jsonb_build_object('value', m[3], 'weight', CASE WHEN m[3] IS NULL THEN 0 ELSE w[3] END),
+           'commercial', jsonb_build_object('value', m[4], 'weight', CASE WHEN m[4] IS NULL THEN 0 ELSE w[4] END),
+           'inputs', jsonb_build_object('activities_30d', inputs[2], 'activities_90d', inputs[3],
+                                        'days_since_last_activity', floor(inputs[4]), 'open_opportunities', inputs[8],
+                                        'csat', round(inputs[9]::numeric, 2), 'nps', round(inputs[10]::numeric, 2),
+                                        'open_cases', inputs[12], 'overdue_cases', inputs[13],
+                                        'won_last_180d', inputs[15], 'won_previous_180d', inputs[16], 'lost_last_180d', inputs[17]))::text
+       AS same_document
+FROM examples, LATERAL (SELECT crm.health_measures(inputs) AS m, ARRAY[30, 20.5, 30, 1.0 / 3]::float8[] AS w) x
+ORDER BY n;
+
+-- and the advice, to the character the same as the SQL expression it replaces
+SELECT n, crm.health_recommendations(inputs, m) = array_remove(ARRAY[
+        CASE WHEN inputs[1] = 0 THEN 'no activity recorded: schedule a first call'
+                 WHEN inputs[4] >= 30 THEN format('no contact in %s days: schedule a check-in', floor(inputs[4])) END,
+        CASE WHEN inputs[13] > 0 THEN format('%s overdue case%s: escalate', inputs[13], CASE WHEN inputs[13] > 1 THEN 's' END) END,
+        CASE WHEN inputs[12] >= 3 THEN format('%s open cases: review the account''s support', inputs[12]) END,
+        CASE WHEN inputs[10] < 7 THEN format('NPS of %s (a detractor): call the contact', round(inputs[10]::numeric, 1)) END,
+        CASE WHEN inputs[9] < 3 THEN format('low case satisfaction (%s of 5): review the handling', round(inputs[9]::numeric, 1)) END,
+        CASE WHEN inputs[16] > 0 AND inputs[15] < inputs[16] THEN 'won revenue is declining: plan a business review' END,
+        CASE WHEN inputs[17] >= 2 THEN format('%s deals lost lately: ask why', inputs[17]) END,
+        CASE WHEN inputs[8] = 0 AND inputs[14] > 0 THEN 'no open opportunity: look for an expansion' END], NULL) AS same_advice
+FROM examples, LATERAL (SELECT crm.health_measures(inputs) AS m) x
+ORDER BY n;
+SELECT n, unnest(crm.health_recommendations(inputs, NULL)) AS advice FROM examples WHERE n IN (9, 10) ORDER BY n;
+SELECT crm.health_recommendations(NULL, NULL) AS without_inputs;
+
 -- bad input: 22023
 CREATE FUNCTION pg_temp.try(f text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -62,6 +100,8 @@ SELECT f AS call, pg_temp.try(f) AS result FROM (VALUES
     ('SELECT crm.health_score(ARRAY[50, 50]::float8[], ARRAY[1]::float8[])'),
     ('SELECT crm.health_score(ARRAY[[50], [50]]::float8[], ARRAY[1, 1]::float8[])'),
     ('SELECT crm.health_measures(ARRAY[1, 2, 3]::float8[])'),
+    ('SELECT crm.health_factors(ARRAY[1, 2, 3]::float8[], ARRAY[1, 2, 3, 4]::float8[], ARRAY[1, 2, 3, 4]::float8[])'),
+    ('SELECT crm.health_recommendations(ARRAY[1, 2, 3]::float8[], NULL)'),
     ('SELECT crm.health_score(NULL, ARRAY[1]::float8[]) IS NULL'),
     ('SELECT crm.tenant_settings(''{"health_weights": {"engagement": -1}}'')'),
     ('SELECT crm.tenant_settings(''{"health_weights": {"loyalty": 10}}'')'),
@@ -69,32 +109,3 @@ SELECT f AS call, pg_temp.try(f) AS result FROM (VALUES
     ('SELECT crm.refresh_health_scores(''2999-01-01'')')
 ) v(f);
 
--- the activity figures in one pass (crm.activity_stats): all, after since_30, after since_90, the latest
--- (Unix epoch), positive, negative and rated ones after since_90; a row at a boundary is not after it
-SELECT crm.activity_stats(at, s::crm.sentiment, '2026-01-31 00:00+00', '2025-11-02 00:00+00') AS stats
-FROM (VALUES ('2026-02-10 00:00+00'::timestamptz, 'positive'), ('2026-01-31 00:00+00', 'negative'), ('2026-01-15 00:00+00', NULL),
-             ('2025-12-01 00:00+00', 'neutral'), ('2025-11-02 00:00+00', 'positive'), ('2024-01-01 00:00+00', 'negative'),
-             (NULL, 'positive')) v(at, s);
-SELECT crm.activity_stats(at, NULL, now(), now()) AS no_activities FROM (SELECT now() AS at WHERE false) v;
--- parallel: partial states combined give the same figures
-SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
-CREATE TABLE acts AS SELECT timestamptz '2026-01-01' + (i % 400) * interval '1 day' AS at,
-                            (ARRAY['positive', 'neutral', 'negative', NULL])[1 + i % 4]::crm.sentiment AS s
-                     FROM generate_series(1, 50000) i;
-ANALYZE acts;
-EXPLAIN (COSTS OFF) SELECT crm.activity_stats(at, s, '2026-10-01', '2026-08-01') FROM acts;
-SELECT crm.activity_stats(at, s, '2026-10-01', '2026-08-01') =
-       ARRAY[count(*), count(*) FILTER (WHERE at > '2026-10-01'), count(*) FILTER (WHERE at > '2026-08-01'),
-             extract(epoch FROM max(at)), count(*) FILTER (WHERE at > '2026-08-01' AND s = 'positive'),
-             count(*) FILTER (WHERE at > '2026-08-01' AND s = 'negative'), count(*) FILTER (WHERE at > '2026-08-01' AND s IS NOT NULL)]::float8[]
-       AS same_as_filtered_counts
-FROM acts;
-RESET max_parallel_workers_per_gather; RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
-DROP TABLE acts;
--- its support functions are for the aggregate only, with a state of its shape
-SELECT f AS call, pg_temp.try(f) AS result FROM (VALUES
-    ('SELECT crm.activity_stats_add(''{0,0,0,0,0,0,0}'', now(), NULL, now(), now())'),
-    ('SELECT crm.activity_stats_merge(''{0,0,0,0,0,0,0}'', ''{0,0,0,0,0,0,0}'')')
-) v(f);
-CREATE AGGREGATE pg_temp.bad_stats(float8[]) (SFUNC = crm.activity_stats_merge, STYPE = float8[], INITCOND = '{1,2}');
-SELECT pg_temp.bad_stats('{0,0,0,0,0,0,0}');

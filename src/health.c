@@ -10,15 +10,12 @@
 
 #include <math.h>
 
-#include "access/htup_details.h"
-#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
-#include "utils/timestamp.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #include "crm.h"
 
@@ -231,138 +228,204 @@ crm_health_score(PG_FUNCTION_ARGS)
 
 
 /*
- * crm.activity_stats(occurred_at, sentiment, since_30, since_90): an aggregate of one account's (or
- * contact's, or opportunity's) activities, the activity inputs of health in one transition call per row
- * instead of seven filtered counts: {activities, in the last 30 days, in the last 90 days, the latest
- * (Unix epoch seconds, -Infinity for none), positive, negative and rated ones of the last 90 days}. The
- * state is that float8[7] itself, changed in place (as float8_accum does); the combine function adds
- * two of them, so the aggregate is parallel safe with a concrete state.
+ * crm.health_factors(inputs float8[], measures float8[], weights float8[]) → jsonb: what a snapshot
+ * shows of how its score came about: each measure with its value and the weight it had (0 when it had
+ * no data), and the inputs behind them. Built here as one JsonbValue tree (the same document as nested
+ * jsonb_build_object calls, at a fraction of the cost: a refresh writes one per account).
  */
-enum
-{
-	AS_N,
-	AS_N30,
-	AS_N90,
-	AS_LAST,
-	AS_POSITIVE,
-	AS_NEGATIVE,
-	AS_RATED,
-	N_ACTIVITY_STATS
-};
 
-/* activity_stats_values: the seven values of a state, checked (a state can be any float8[] given) */
-static float8 *
-activity_stats_values(ArrayType *a)
+/* a float8 as jsonb turns it: through its text form (so 0.1 stays 0.1), non-finite ones as strings */
+static void
+push_float8(JsonbParseState **state, double x, bool isnull)
 {
-	if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != N_ACTIVITY_STATS || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
+	JsonbValue	v;
+
+	if (isnull)
+		v.type = jbvNull;
+	else if (x == floor(x) && fabs(x) < 1e15)
+	{
+		/* a whole number (most inputs are counts): the same numeric, without the text */
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric((int64) x);
+	}
+	else
+	{
+		char	   *text = DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(x)));
+
+		if (isnan(x) || isinf(x))
+		{
+			v.type = jbvString;
+			v.val.string.val = text;
+			v.val.string.len = strlen(text);
+		}
+		else
+		{
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+																ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		}
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* x::numeric rounded to 2 decimals, as round(x::numeric, 2) */
+static void
+push_round2(JsonbParseState **state, double x, bool isnull)
+{
+	JsonbValue	v;
+
+	if (isnull || isnan(x) || isinf(x))
+	{
+		push_float8(state, x, isnull);
+		return;
+	}
+	else
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall2(numeric_round,
+															DirectFunctionCall1(float8_numeric, Float8GetDatum(x)),
+															Int32GetDatum(2)));
+	}
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static void
+push_key(JsonbParseState **state, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+}
+
+PG_FUNCTION_INFO_V1(crm_health_factors);
+Datum
+crm_health_factors(PG_FUNCTION_ARGS)
+{
+	static const char *const measure_names[N_MEASURES] = {"engagement", "activity", "satisfaction", "commercial"};
+	/* the inputs shown, by name; days since the last activity floored, CSAT and NPS to 2 decimals */
+	static const struct
+	{
+		const char *name;
+		int			input;
+	}			shown[] = {
+		{"activities_30d", IN_LAST_30}, {"activities_90d", IN_LAST_90},
+		{"days_since_last_activity", IN_DAYS_SINCE_LAST}, {"open_opportunities", IN_OPEN_OPPORTUNITIES},
+		{"csat", IN_CSAT}, {"nps", IN_NPS}, {"open_cases", IN_OPEN_CASES}, {"overdue_cases", IN_OVERDUE_CASES},
+		{"won_last_180d", IN_WON_RECENT}, {"won_previous_180d", IN_WON_BEFORE}, {"lost_last_180d", IN_LOST_RECENT},
+	};
+	double	   *in;
+	double	   *m;
+	double	   *w;
+	bool	   *in_null;
+	bool	   *m_null;
+	bool	   *w_null;
+	int			n_in = float8_array(PG_GETARG_ARRAYTYPE_P(0), &in, &in_null);
+	int			n_m = float8_array(PG_GETARG_ARRAYTYPE_P(1), &m, &m_null);
+	int			n_w = float8_array(PG_GETARG_ARRAYTYPE_P(2), &w, &w_null);
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+
+	if (n_in != N_INPUTS || n_m != N_MEASURES || n_w != N_MEASURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("an activity_stats state is a float8[] of %d values without NULLs", N_ACTIVITY_STATS)));
-	/* no NULLs, one dimension: the data follow the fixed header (ARR_DATA_PTR, without its sign warning) */
-	return (float8 *) (((char *) a) + ARR_OVERHEAD_NONULLS(1));
-}
+				 errmsg("crm.health_factors takes %d inputs, %d measures and %d weights, not %d, %d and %d",
+						N_INPUTS, N_MEASURES, N_MEASURES, n_in, n_m, n_w)));
 
-/* The OIDs of the sentiment labels positive and negative, looked up once per query. */
-typedef struct SentimentLabels
-{
-	Oid			type;
-	Oid			positive;
-	Oid			negative;
-} SentimentLabels;
-
-static Oid
-enum_label_oid(Oid type, const char *label)
-{
-	HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(type), CStringGetDatum(label));
-	Oid			oid;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "enum %s has no label %s", format_type_be(type), label);
-	oid = ((Form_pg_enum) GETSTRUCT(tup))->oid;
-	ReleaseSysCache(tup);
-	return oid;
-}
-
-static SentimentLabels *
-sentiment_labels(FunctionCallInfo fcinfo)
-{
-	SentimentLabels *labels = (SentimentLabels *) fcinfo->flinfo->fn_extra;
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 2);
-
-	if (labels == NULL || labels->type != type)
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < N_MEASURES; i++)
 	{
-		if (!OidIsValid(type))
-			elog(ERROR, "crm_activity_stats_add: unknown sentiment type");
-		labels = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(SentimentLabels));
-		labels->type = type;
-		labels->positive = enum_label_oid(type, "positive");
-		labels->negative = enum_label_oid(type, "negative");
-		fcinfo->flinfo->fn_extra = labels;
+		push_key(&state, measure_names[i]);
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_key(&state, "value");
+		push_float8(&state, m[i], m_null[i]);
+		push_key(&state, "weight");
+		/* (a NULL weight shows as null, as jsonb_build_object would show it) */
+		push_float8(&state, m_null[i] ? 0 : w[i], !m_null[i] && w_null[i]);
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	}
-	return labels;
-}
-
-PG_FUNCTION_INFO_V1(crm_activity_stats_add);
-Datum
-crm_activity_stats_add(PG_FUNCTION_ARGS)
-{
-	ArrayType  *state;
-	float8	   *v;
-	TimestampTz at;
-	double		epoch;
-	bool		recent;
-
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "crm_activity_stats_add called in non-aggregate context");
-	if (PG_ARGISNULL(0))
-		elog(ERROR, "crm_activity_stats_add: the state cannot be NULL");
-	state = PG_GETARG_ARRAYTYPE_P(0);
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		PG_RETURN_ARRAYTYPE_P(state);
-	v = activity_stats_values(state);
-	at = PG_GETARG_TIMESTAMPTZ(1);
-	epoch = (double) at / USECS_PER_SEC + (double) ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
-	v[AS_N] += 1;
-	if (at > PG_GETARG_TIMESTAMPTZ(3))
-		v[AS_N30] += 1;
-	recent = at > PG_GETARG_TIMESTAMPTZ(4);
-	if (recent)
-		v[AS_N90] += 1;
-	if (epoch > v[AS_LAST])
-		v[AS_LAST] = epoch;
-	if (recent && !PG_ARGISNULL(2))
+	push_key(&state, "inputs");
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < (int) lengthof(shown); i++)
 	{
-		SentimentLabels *labels = sentiment_labels(fcinfo);
-		Oid			sentiment = PG_GETARG_OID(2);
+		int			k = shown[i].input;
 
-		v[AS_RATED] += 1;
-		if (sentiment == labels->positive)
-			v[AS_POSITIVE] += 1;
-		else if (sentiment == labels->negative)
-			v[AS_NEGATIVE] += 1;
-	}
-	PG_RETURN_ARRAYTYPE_P(state);
-}
-
-PG_FUNCTION_INFO_V1(crm_activity_stats_merge);
-Datum
-crm_activity_stats_merge(PG_FUNCTION_ARGS)
-{
-	ArrayType  *state;
-	float8	   *v;
-	float8	   *w;
-
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "crm_activity_stats_merge called in non-aggregate context");
-	state = PG_GETARG_ARRAYTYPE_P(0);
-	v = activity_stats_values(state);
-	w = activity_stats_values(PG_GETARG_ARRAYTYPE_P(1));
-	for (int i = 0; i < N_ACTIVITY_STATS; i++)
-	{
-		if (i == AS_LAST)
-			v[i] = Max(v[i], w[i]);
+		push_key(&state, shown[i].name);
+		if (k == IN_CSAT || k == IN_NPS)
+			push_round2(&state, in[k], in_null[k]);
+		else if (k == IN_DAYS_SINCE_LAST)
+			push_float8(&state, floor(in[k]), in_null[k]);
 		else
-			v[i] += w[i];
+			push_float8(&state, in[k], in_null[k]);
 	}
-	PG_RETURN_ARRAYTYPE_P(state);
+	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
+}
+
+
+/*
+ * crm.health_recommendations(inputs float8[], measures float8[]) → text[]: what to do about an
+ * account, in plain words, from its inputs (the measures are not needed today; the signature leaves
+ * room for advice on them). Numbers are printed as SQL prints them: counts and days as float8 text,
+ * NPS and CSAT as numeric rounded to one decimal.
+ */
+static char *
+float8_text(double x)
+{
+	return DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(x)));
+}
+
+static char *
+round1_text(double x)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out,
+											   DirectFunctionCall2(numeric_round,
+																   DirectFunctionCall1(float8_numeric, Float8GetDatum(x)),
+																   Int32GetDatum(1))));
+}
+
+PG_FUNCTION_INFO_V1(crm_health_recommendations);
+Datum
+crm_health_recommendations(PG_FUNCTION_ARGS)
+{
+	Datum		advice[8];
+	int			n = 0;
+	double	   *in;
+	bool	   *isnull;
+
+	if (!PG_ARGISNULL(0))
+	{
+		int			n_in = float8_array(PG_GETARG_ARRAYTYPE_P(0), &in, &isnull);
+
+		if (n_in != N_INPUTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("crm.health_recommendations takes %d inputs, not %d", N_INPUTS, n_in)));
+#define HAS(i) (!isnull[i])
+		if (HAS(IN_ACTIVITIES) && in[IN_ACTIVITIES] == 0)
+			advice[n++] = CStringGetTextDatum("no activity recorded: schedule a first call");
+		else if (HAS(IN_DAYS_SINCE_LAST) && in[IN_DAYS_SINCE_LAST] >= 30)
+			advice[n++] = CStringGetTextDatum(psprintf("no contact in %s days: schedule a check-in",
+													   float8_text(floor(in[IN_DAYS_SINCE_LAST]))));
+		if (HAS(IN_OVERDUE_CASES) && in[IN_OVERDUE_CASES] > 0)
+			advice[n++] = CStringGetTextDatum(psprintf("%s overdue case%s: escalate", float8_text(in[IN_OVERDUE_CASES]),
+													   in[IN_OVERDUE_CASES] > 1 ? "s" : ""));
+		if (HAS(IN_OPEN_CASES) && in[IN_OPEN_CASES] >= 3)
+			advice[n++] = CStringGetTextDatum(psprintf("%s open cases: review the account's support", float8_text(in[IN_OPEN_CASES])));
+		if (HAS(IN_NPS) && in[IN_NPS] < 7)
+			advice[n++] = CStringGetTextDatum(psprintf("NPS of %s (a detractor): call the contact", round1_text(in[IN_NPS])));
+		if (HAS(IN_CSAT) && in[IN_CSAT] < 3)
+			advice[n++] = CStringGetTextDatum(psprintf("low case satisfaction (%s of 5): review the handling", round1_text(in[IN_CSAT])));
+		if (HAS(IN_WON_BEFORE) && HAS(IN_WON_RECENT) && in[IN_WON_BEFORE] > 0 && in[IN_WON_RECENT] < in[IN_WON_BEFORE])
+			advice[n++] = CStringGetTextDatum("won revenue is declining: plan a business review");
+		if (HAS(IN_LOST_RECENT) && in[IN_LOST_RECENT] >= 2)
+			advice[n++] = CStringGetTextDatum(psprintf("%s deals lost lately: ask why", float8_text(in[IN_LOST_RECENT])));
+		if (HAS(IN_OPEN_OPPORTUNITIES) && HAS(IN_CLOSED_OPPORTUNITIES) && in[IN_OPEN_OPPORTUNITIES] == 0 && in[IN_CLOSED_OPPORTUNITIES] > 0)
+			advice[n++] = CStringGetTextDatum("no open opportunity: look for an expansion");
+#undef HAS
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(advice, n, TEXTOID, -1, false, TYPALIGN_INT));
 }

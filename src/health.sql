@@ -15,6 +15,11 @@ CREATE FUNCTION crm.health_score(measures double precision[], weights double pre
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.health_score(double precision[], double precision[]) IS 'The weighted mean of health measures on 0-100, rounded: a NULL measure is left out and its weight spread over the others (never counted as 0); NULL when no measure has data. A measure off 0-100 or a negative weight: 22023.';
 
+CREATE FUNCTION crm.health_factors(inputs double precision[], measures double precision[], weights double precision[]) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'crm_health_factors'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.health_factors(double precision[], double precision[], double precision[]) IS 'The factors of a health snapshot: {engagement, activity, satisfaction, commercial: {value, weight (0 without data)}, inputs: {activities_30d, activities_90d, days_since_last_activity, open_opportunities, csat, nps, open_cases, overdue_cases, won_last_180d, won_previous_180d, lost_last_180d}}.';
+
 CREATE FUNCTION crm.health_band(score integer) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
@@ -38,54 +43,25 @@ $$
 $$;
 COMMENT ON FUNCTION crm.health_trend(integer, integer) IS 'improving or declining when the score moved by more than 3 points since the previous snapshot, else stable (also without a previous one).';
 
-CREATE FUNCTION crm.activity_stats_add(state double precision[], occurred_at timestamptz, sentiment crm.sentiment,
-                                       since_30 timestamptz, since_90 timestamptz)
-    RETURNS double precision[]
-    AS 'MODULE_PATHNAME', 'crm_activity_stats_add'
-    LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION crm.activity_stats_add(double precision[], timestamptz, crm.sentiment, timestamptz, timestamptz) IS 'Transition function of crm.activity_stats (aggregates only).';
-CREATE FUNCTION crm.activity_stats_merge(state double precision[], other double precision[]) RETURNS double precision[]
-    AS 'MODULE_PATHNAME', 'crm_activity_stats_merge'
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION crm.activity_stats_merge(double precision[], double precision[]) IS 'Combine function of crm.activity_stats (aggregates only).';
-REVOKE EXECUTE ON FUNCTION crm.activity_stats_add(double precision[], timestamptz, crm.sentiment, timestamptz, timestamptz),
-                           crm.activity_stats_merge(double precision[], double precision[]) FROM PUBLIC;
-CREATE AGGREGATE crm.activity_stats(occurred_at timestamptz, sentiment crm.sentiment, since_30 timestamptz, since_90 timestamptz) (
-    SFUNC = crm.activity_stats_add,
-    STYPE = double precision[],
-    COMBINEFUNC = crm.activity_stats_merge,
-    INITCOND = '{0,0,0,-Infinity,0,0,0}',
-    PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE crm.activity_stats(timestamptz, crm.sentiment, timestamptz, timestamptz) IS 'Activity figures of health in one pass (C): {activities, those after since_30, those after since_90, the latest as Unix epoch seconds (-Infinity for none), the positive, negative and rated ones after since_90}. Rows without an occurred_at are skipped.';
-
--- The inputs of every account of a tenant, as of ref: one pass over each source for the whole tenant,
--- grouped by account (hashed), rather than an index probe per account: an account''s activities lie
--- all over the table, a pass over them is far cheaper than visiting them account by account. An
--- activity counts for an account when it is logged against it, else against one of its contacts, else
--- one of its opportunities (so once, however many of these it names).
-CREATE FUNCTION crm.health_inputs(t uuid, ref timestamptz)
+-- The inputs of every account of a tenant, as of on_date (ref: the end of that day, or now for
+-- today): one pass over each source for the whole tenant, grouped by account (hashed), rather than an
+-- index probe per account. Activities come from their rollup per account and day
+-- (crm.account_activity_days, src/account_activity.sql): the windows are whole UTC days, the 30 and 90
+-- ending with on_date.
+CREATE FUNCTION crm.health_inputs(t uuid, on_date date, ref timestamptz)
     RETURNS TABLE (account_id uuid, inputs double precision[])
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
-    WITH b AS MATERIALIZED (SELECT ref - interval '30 days' AS d30, ref - interval '90 days' AS d90, ref - interval '180 days' AS d180,
-                                   ref - interval '360 days' AS d360, ref - interval '7 days' AS d7, ref - interval '365 days' AS d365),
-    -- activities: one pass over the tenant's, grouped by what they are logged against (account,
-    -- contact, opportunity); each group then counts for the account, else the contact's account,
-    -- else the opportunity's account
-    part AS (SELECT v.account_id, v.contact_id, v.opportunity_id, crm.activity_stats(v.occurred_at, v.sentiment, b.d30, b.d90) AS s
-               FROM crm.activities v CROSS JOIN b
-              WHERE v.tenant_id = t AND v.occurred_at <= ref
-                AND (v.account_id IS NOT NULL OR v.contact_id IS NOT NULL OR v.opportunity_id IS NOT NULL)
-              GROUP BY v.account_id, v.contact_id, v.opportunity_id),
-    a AS (SELECT coalesce(p.account_id, c.account_id, o.account_id) AS acc_id,
-                 sum(p.s[1]) AS n, sum(p.s[2]) AS n30, sum(p.s[3]) AS n90, max(p.s[4]) AS last_epoch,
-                 sum(p.s[5]) AS pos, sum(p.s[6]) AS neg, sum(p.s[7]) AS rated
-            FROM part p
-            LEFT JOIN crm.contacts c ON p.account_id IS NULL AND c.tenant_id = t AND c.id = p.contact_id
-            LEFT JOIN crm.opportunities o ON p.account_id IS NULL AND o.tenant_id = t AND o.id = p.opportunity_id
-           GROUP BY 1),
+    WITH b AS MATERIALIZED (SELECT ref - interval '180 days' AS d180, ref - interval '360 days' AS d360, ref - interval '7 days' AS d7,
+                                   ref - interval '365 days' AS d365),
+    a AS (SELECT d.account_id AS acc_id, sum(d.activities) AS n,
+                 sum(d.activities) FILTER (WHERE d.day > on_date - 30) AS n30, sum(d.activities) FILTER (WHERE d.day > on_date - 90) AS n90,
+                 max(d.last_at) AS last_at, sum(d.positive) FILTER (WHERE d.day > on_date - 90) AS pos,
+                 sum(d.negative) FILTER (WHERE d.day > on_date - 90) AS neg, sum(d.rated) FILTER (WHERE d.day > on_date - 90) AS rated
+            FROM crm.account_activity_days d
+           WHERE d.tenant_id = t AND d.day <= on_date
+           GROUP BY d.account_id),
     o AS (SELECT o.account_id AS acc_id,
                  count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
                  count(*) FILTER (WHERE o.closed_at <= ref) AS closed,
@@ -105,7 +81,8 @@ $$
            WHERE r.tenant_id = t AND r.account_id IS NOT NULL AND r.responded_at > b.d365 AND r.responded_at <= ref
            GROUP BY r.account_id)
     SELECT acc.id,
-           ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), (extract(epoch FROM ref)::double precision - a.last_epoch) / 86400,
+           -- (an activity later on_date than ref, logged ahead, makes the last one 0 days ago)
+           ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), greatest(extract(epoch FROM ref - a.last_at) / 86400, 0),
                  coalesce(a.pos, 0), coalesce(a.neg, 0), coalesce(a.rated, 0), coalesce(o.open_opps, 0), k.csat, n.nps,
                  coalesce(k.cases, 0), coalesce(k.open_cases, 0), coalesce(k.overdue, 0), coalesce(o.closed, 0),
                  coalesce(o.won_recent, 0), coalesce(o.won_before, 0), coalesce(o.lost_recent, 0)]::double precision[]
@@ -113,24 +90,12 @@ $$
       LEFT JOIN k ON k.acc_id = acc.id LEFT JOIN n ON n.acc_id = acc.id
      WHERE acc.tenant_id = t
 $$;
-COMMENT ON FUNCTION crm.health_inputs(uuid, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant, as of ref, the inputs of crm.health_measures: activities ever, last 30 and 90 days, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
+COMMENT ON FUNCTION crm.health_inputs(uuid, date, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant, as of on_date (ref: its end, or now), the inputs of crm.health_measures: activities up to on_date, in the 30 and 90 days ending with it, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
 
--- Plain-words advice from the inputs and the measures.
+-- Plain-words advice from the inputs and the measures (in C: a refresh writes it for every account).
 CREATE FUNCTION crm.health_recommendations(inputs double precision[], measures double precision[]) RETURNS text[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$
-    -- one expression (no subquery), so that the planner inlines it: it runs once per account
-    SELECT array_remove(ARRAY[
-        CASE WHEN inputs[1] = 0 THEN 'no activity recorded: schedule a first call'
-                 WHEN inputs[4] >= 30 THEN format('no contact in %s days: schedule a check-in', floor(inputs[4])) END,
-        CASE WHEN inputs[13] > 0 THEN format('%s overdue case%s: escalate', inputs[13], CASE WHEN inputs[13] > 1 THEN 's' END) END,
-        CASE WHEN inputs[12] >= 3 THEN format('%s open cases: review the account''s support', inputs[12]) END,
-        CASE WHEN inputs[10] < 7 THEN format('NPS of %s (a detractor): call the contact', round(inputs[10]::numeric, 1)) END,
-        CASE WHEN inputs[9] < 3 THEN format('low case satisfaction (%s of 5): review the handling', round(inputs[9]::numeric, 1)) END,
-        CASE WHEN inputs[16] > 0 AND inputs[15] < inputs[16] THEN 'won revenue is declining: plan a business review' END,
-        CASE WHEN inputs[17] >= 2 THEN format('%s deals lost lately: ask why', inputs[17]) END,
-        CASE WHEN inputs[8] = 0 AND inputs[14] > 0 THEN 'no open opportunity: look for an expansion' END], NULL)
-$$;
+    AS 'MODULE_PATHNAME', 'crm_health_recommendations'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.health_recommendations(double precision[], double precision[]) IS 'What to do about an account, from its health inputs: schedule a check-in after 30 days without contact, escalate overdue cases, call a detractor, and so on.';
 
 CREATE TABLE crm.account_health (
@@ -222,7 +187,7 @@ BEGIN
             DROP TABLE pg_temp.crm_health_inputs;
         END IF;
         CREATE TEMP TABLE crm_health_inputs (account_id uuid PRIMARY KEY, inputs double precision[]) ON COMMIT DROP;
-        INSERT INTO crm_health_inputs SELECT i.account_id, i.inputs FROM crm.health_inputs(t, ref) i;
+        INSERT INTO crm_health_inputs SELECT i.account_id, i.inputs FROM crm.health_inputs(t, on_date, ref) i;
         ANALYZE crm_health_inputs;
         total := (SELECT count(*) FROM crm_health_inputs);
         lo := '00000000-0000-0000-0000-000000000000';
@@ -241,24 +206,14 @@ BEGIN
                   LEFT JOIN LATERAL (SELECT h.score, h.band FROM crm.account_health h
                                       WHERE h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
                                       ORDER BY h.scored_on DESC LIMIT 1) p ON true
-                  -- the day's snapshot, if any, probed account by account (a join let the planner read all
-                  -- of them per batch, or compare every pair of the batch)
+                  -- the day's snapshot, if any, probed account by account (LIMIT 1: without it the planner
+                  -- turns the probe into a join, and hashes every snapshot of the tenant for each batch)
                   LEFT JOIN LATERAL (SELECT x.band FROM crm.account_health x
-                                      WHERE x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date) s ON true),
+                                      WHERE x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date LIMIT 1) s ON true),
             snapshot AS (
                 INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
                 SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
-                       jsonb_build_object(
-                           'engagement', jsonb_build_object('value', j.measures[1], 'weight', CASE WHEN j.measures[1] IS NULL THEN 0 ELSE weights[1] END),
-                           'activity', jsonb_build_object('value', j.measures[2], 'weight', CASE WHEN j.measures[2] IS NULL THEN 0 ELSE weights[2] END),
-                           'satisfaction', jsonb_build_object('value', j.measures[3], 'weight', CASE WHEN j.measures[3] IS NULL THEN 0 ELSE weights[3] END),
-                           'commercial', jsonb_build_object('value', j.measures[4], 'weight', CASE WHEN j.measures[4] IS NULL THEN 0 ELSE weights[4] END),
-                           'inputs', jsonb_build_object('activities_30d', j.inputs[2], 'activities_90d', j.inputs[3],
-                                                        'days_since_last_activity', floor(j.inputs[4]), 'open_opportunities', j.inputs[8],
-                                                        'csat', round(j.inputs[9]::numeric, 2), 'nps', round(j.inputs[10]::numeric, 2),
-                                                        'open_cases', j.inputs[12], 'overdue_cases', j.inputs[13],
-                                                        'won_last_180d', j.inputs[15], 'won_previous_180d', j.inputs[16],
-                                                        'lost_last_180d', j.inputs[17])),
+                       crm.health_factors(j.inputs, j.measures, weights),
                        crm.health_recommendations(j.inputs, j.measures)
                   FROM judged j
                 ON CONFLICT (tenant_id, account_id, scored_on) DO UPDATE

@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -68,6 +68,20 @@ SELECT is((SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-
     '    replaces yesterday''s snapshot, it does not add one');
 SELECT is((SELECT health_scored_on FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
     '    and the account keeps today''s, the latest');
+
+-- activities count by UTC day: the 30 and the 90 days that end with the snapshot's day
+INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, owner_id)
+SELECT 'a0000000-0000-7000-8000-00000000000a', 'call', 'Call', (current_date - d)::timestamp AT TIME ZONE 'UTC' + t,
+       'a0000000-0000-7000-8000-000000000ac2', 'a0000000-0000-7000-8000-0000000000a2'
+FROM (VALUES (29, interval '0'), (30, interval '23:59:59'), (89, interval '0'), (90, interval '23:59:59')) v(d, t);
+SELECT crm.refresh_health_scores() \g /dev/null
+SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
+            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date), '[1, 3]'::jsonb,
+    'today: 1 activity in the 30 days ending today (29 days ago, not 30), 3 in the 90 (not 90 days ago)');
+SELECT crm.refresh_health_scores(current_date - 1) \g /dev/null
+SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
+            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date - 1), '[2, 4]'::jsonb,
+    'yesterday''s snapshot: 2 in its 30 days, 4 in its 90');
 
 -- reps read health; the operator refreshes every tenant
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');

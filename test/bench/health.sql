@@ -49,6 +49,9 @@ SELECT :'ht', md5('crm bench:health:contact:' || (1 + (n * 7) % :health_accounts
        md5('crm bench:health:account:' || (1 + (n * 7) % :health_accounts))::uuid, n % 11, now() - (n % 300) * interval '1 day'
 FROM generate_series(1, :health_accounts / 2) n;
 RESET session_replication_role;
+-- loaded without triggers, as a restore would: the activity rollup is then rebuilt, as a DBA would
+SELECT crm.rebuild_account_activity(:'ht') \g /dev/null
+VACUUM ANALYZE crm.account_activity_days;
 VACUUM ANALYZE crm.accounts;
 VACUUM ANALYZE crm.contacts;
 VACUUM ANALYZE crm.activities;
@@ -65,6 +68,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     a record;
     ref timestamptz := now();
+    -- activities are counted by UTC day: the 30 and 90 days that end with on_date
+    day_end timestamptz := (on_date + 1)::timestamp AT TIME ZONE 'UTC';
     n bigint := 0;
     acts bigint; n30 bigint; n90 bigint; last_at timestamptz; pos bigint; neg bigint; rated bigint;
     open_opps bigint; closed bigint; won_recent numeric; won_before numeric; lost_recent bigint;
@@ -72,10 +77,10 @@ DECLARE
     eng float8; act float8; sat float8; com float8; days float8; volume float8; recency float8; s float8; w float8; score integer;
 BEGIN
     FOR a IN SELECT id FROM crm.accounts WHERE tenant_id = t LOOP
-        SELECT count(*), count(*) FILTER (WHERE occurred_at > ref - interval '30 days'), count(*) FILTER (WHERE occurred_at > ref - interval '90 days'),
-               max(occurred_at), count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment = 'positive'),
-               count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment = 'negative'),
-               count(*) FILTER (WHERE occurred_at > ref - interval '90 days' AND sentiment IS NOT NULL)
+        SELECT count(*), count(*) FILTER (WHERE occurred_at >= day_end - interval '30 days'), count(*) FILTER (WHERE occurred_at >= day_end - interval '90 days'),
+               max(occurred_at), count(*) FILTER (WHERE occurred_at >= day_end - interval '90 days' AND sentiment = 'positive'),
+               count(*) FILTER (WHERE occurred_at >= day_end - interval '90 days' AND sentiment = 'negative'),
+               count(*) FILTER (WHERE occurred_at >= day_end - interval '90 days' AND sentiment IS NOT NULL)
           INTO acts, n30, n90, last_at, pos, neg, rated
           FROM (SELECT v.id, v.occurred_at, v.sentiment FROM crm.activities v WHERE v.tenant_id = t AND v.account_id = a.id
                 UNION
@@ -84,7 +89,7 @@ BEGIN
                 UNION
                 SELECT v.id, v.occurred_at, v.sentiment FROM crm.opportunities o JOIN crm.activities v ON v.tenant_id = t AND v.opportunity_id = o.id
                  WHERE o.tenant_id = t AND o.account_id = a.id) v
-         WHERE v.occurred_at <= ref;
+         WHERE v.occurred_at < day_end;
         SELECT count(*) FILTER (WHERE o.closed_at IS NULL), count(*) FILTER (WHERE o.closed_at <= ref),
                coalesce(sum(o.amount) FILTER (WHERE st.is_won AND o.closed_at > ref - interval '180 days'), 0),
                coalesce(sum(o.amount) FILTER (WHERE st.is_won AND o.closed_at > ref - interval '360 days' AND o.closed_at <= ref - interval '180 days'), 0),
@@ -98,7 +103,7 @@ BEGIN
           FROM crm.cases WHERE tenant_id = t AND account_id = a.id AND opened_at <= ref;
         SELECT avg(r.score) INTO nps FROM crm.nps_responses r
          WHERE r.tenant_id = t AND r.account_id = a.id AND r.responded_at > ref - interval '365 days' AND r.responded_at <= ref;
-        days := extract(epoch FROM ref - last_at) / 86400;
+        days := greatest(extract(epoch FROM ref - last_at) / 86400, 0);
         eng := NULL; act := NULL; sat := NULL; com := NULL;
         IF acts > 0 THEN
             volume := least(100, 10 * n30 + 4 * (n90 - n30));

@@ -1,0 +1,252 @@
+-- account_activity.sql: each account's activities rolled up by day, kept by triggers, so that what
+-- health and segments ask of an account's activities (how many in the last 30 and 90 days, their
+-- sentiment, the latest) is read from a few narrow rows per account instead of from the activities.
+-- An activity counts for the account it is logged against, else its contact's account, else its
+-- opportunity's account (so once, however many of these it names). Days are UTC days.
+--
+-- Inserts add to the day's row. Any other change (an activity edited or deleted, a contact or an
+-- opportunity moved to another account or deleted) recounts the accounts concerned from their
+-- activities, so the rollup never drifts. A bulk load without triggers (session_replication_role =
+-- replica) is followed by crm.rebuild_account_activity(), as with crm.rebuild_win_model().
+
+CREATE TABLE crm.account_activity_days (
+    tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    id         uuid        NOT NULL DEFAULT crm.uuid_v7(),
+    account_id uuid        NOT NULL,
+    day        date        NOT NULL,
+    activities integer     NOT NULL CHECK (activities > 0),
+    positive   integer     NOT NULL CHECK (positive >= 0),
+    negative   integer     NOT NULL CHECK (negative >= 0),
+    rated      integer     NOT NULL CHECK (rated >= positive + negative AND rated <= activities),
+    last_at    timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, account_id, day),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE crm.account_activity_days IS 'Each account''s activities per UTC day (those logged against it, its contacts or its opportunities): how many, how many positive, negative and rated, and the latest. Kept by triggers on activities, contacts and opportunities; read by health and segments; rebuilt by crm.rebuild_account_activity after a load without triggers. Written by the database only.';
+COMMENT ON COLUMN crm.account_activity_days.tenant_id IS 'The owning tenant.';
+COMMENT ON COLUMN crm.account_activity_days.id IS 'The row''s id (uuid_v7).';
+COMMENT ON COLUMN crm.account_activity_days.account_id IS 'The account the activities count for.';
+COMMENT ON COLUMN crm.account_activity_days.day IS 'The UTC day they occurred on.';
+COMMENT ON COLUMN crm.account_activity_days.activities IS 'How many activities.';
+COMMENT ON COLUMN crm.account_activity_days.positive IS 'Of them, with a positive sentiment.';
+COMMENT ON COLUMN crm.account_activity_days.negative IS 'Of them, with a negative sentiment.';
+COMMENT ON COLUMN crm.account_activity_days.rated IS 'Of them, with any sentiment.';
+COMMENT ON COLUMN crm.account_activity_days.last_at IS 'When the day''s latest of them occurred.';
+ALTER TABLE crm.account_activity_days ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.account_activity_days FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.account_activity_days', '');
+SELECT crm.secure_table('crm.account_activity_days', 'child', 'crm.accounts', 'account_id');
+REVOKE INSERT, UPDATE, DELETE ON crm.account_activity_days FROM crm_rep;
+
+-- Recounts accounts of a tenant from their activities (all of them when accounts is NULL) and returns
+-- how many day rows they now have. Only crm's triggers and crm.rebuild_account_activity call it.
+CREATE FUNCTION crm.recount_account_activity(t uuid, accounts uuid[]) RETURNS bigint
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    n bigint;
+BEGIN
+    IF accounts IS NULL THEN
+        DELETE FROM crm.account_activity_days d WHERE d.tenant_id = t;
+        INSERT INTO crm.account_activity_days (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
+        SELECT t, x.account_id, (v.occurred_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE v.sentiment = 'positive'),
+               count(*) FILTER (WHERE v.sentiment = 'negative'), count(v.sentiment), max(v.occurred_at)
+          FROM crm.activities v
+          LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = t AND c.id = v.contact_id
+          LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = t AND o.id = v.opportunity_id
+          CROSS JOIN LATERAL (SELECT coalesce(v.account_id, c.account_id, o.account_id) AS account_id) x
+         WHERE v.tenant_id = t AND x.account_id IS NOT NULL
+         GROUP BY 2, 3;
+    ELSE
+        DELETE FROM crm.account_activity_days d WHERE d.tenant_id = t AND d.account_id = ANY (accounts);
+        -- the three ways an activity counts for an account, each through its index
+        INSERT INTO crm.account_activity_days (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
+        SELECT t, x.account_id, (x.occurred_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE x.sentiment = 'positive'),
+               count(*) FILTER (WHERE x.sentiment = 'negative'), count(x.sentiment), max(x.occurred_at)
+          FROM (SELECT v.account_id, v.occurred_at, v.sentiment
+                  FROM crm.activities v WHERE v.tenant_id = t AND v.account_id = ANY (accounts)
+                UNION ALL
+                SELECT c.account_id, v.occurred_at, v.sentiment
+                  FROM crm.contacts c JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id AND v.account_id IS NULL
+                 WHERE c.tenant_id = t AND c.account_id = ANY (accounts)
+                UNION ALL
+                SELECT o.account_id, v.occurred_at, v.sentiment
+                  FROM crm.opportunities o JOIN crm.activities v ON v.tenant_id = t AND v.opportunity_id = o.id AND v.account_id IS NULL
+                  LEFT JOIN crm.contacts c ON c.tenant_id = t AND c.id = v.contact_id
+                 WHERE o.tenant_id = t AND o.account_id = ANY (accounts) AND c.account_id IS NULL) x
+          -- an account deleted by the statement that fired the trigger is left to its own cascade
+          JOIN crm.accounts a ON a.tenant_id = t AND a.id = x.account_id
+         GROUP BY 2, 3
+         ORDER BY 2, 3;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.recount_account_activity(uuid, uuid[]) FROM PUBLIC;
+COMMENT ON FUNCTION crm.recount_account_activity(uuid, uuid[]) IS 'Internal: recounts the day rows of the given accounts of a tenant (every account when NULL) from their activities; returns how many rows they now have.';
+
+-- Inserted activities: added to their days, in one statement per insert statement (ordered, so that
+-- two concurrent inserts take the rows they share in the same order).
+CREATE FUNCTION crm.activities_roll_up_insert() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    INSERT INTO crm.account_activity_days AS d (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
+    SELECT v.tenant_id, x.account_id, (v.occurred_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE v.sentiment = 'positive'),
+           count(*) FILTER (WHERE v.sentiment = 'negative'), count(v.sentiment), max(v.occurred_at)
+      FROM added v
+      LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = v.tenant_id AND c.id = v.contact_id
+      LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = v.tenant_id AND o.id = v.opportunity_id
+      CROSS JOIN LATERAL (SELECT coalesce(v.account_id, c.account_id, o.account_id) AS account_id) x
+     WHERE x.account_id IS NOT NULL
+     GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3
+    ON CONFLICT (tenant_id, account_id, day) DO UPDATE
+       SET activities = d.activities + excluded.activities, positive = d.positive + excluded.positive,
+           negative = d.negative + excluded.negative, rated = d.rated + excluded.rated, last_at = greatest(d.last_at, excluded.last_at);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.activities_roll_up_insert() IS 'Trigger: adds inserted activities to their accounts'' days (crm.account_activity_days).';
+CREATE TRIGGER activities_roll_up_insert AFTER INSERT ON crm.activities
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_insert();
+
+-- Edits that change what counts (when, sentiment, what it is logged against) recount the accounts
+-- of both sides; deletes recount the accounts the rows counted for. (An activity deleted with its
+-- contact or opportunity names one no longer there: that one's own trigger recounts its account.)
+CREATE FUNCTION crm.activities_roll_up_update() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
+       FROM (SELECT v.tenant_id, array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) AS accounts
+               FROM (SELECT x.tenant_id, x.account_id, x.contact_id, x.opportunity_id
+                       FROM old_rows o JOIN new_rows n ON n.tenant_id = o.tenant_id AND n.id = o.id
+                      CROSS JOIN LATERAL (VALUES (o.tenant_id, o.account_id, o.contact_id, o.opportunity_id),
+                                                 (n.tenant_id, n.account_id, n.contact_id, n.opportunity_id))
+                                         x (tenant_id, account_id, contact_id, opportunity_id)
+                      WHERE (o.occurred_at, o.sentiment, o.account_id, o.contact_id, o.opportunity_id, o.tenant_id)
+                            IS DISTINCT FROM (n.occurred_at, n.sentiment, n.account_id, n.contact_id, n.opportunity_id, n.tenant_id)) v
+               LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = v.tenant_id AND c.id = v.contact_id
+               LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = v.tenant_id
+                                             AND o.id = v.opportunity_id
+              WHERE coalesce(v.account_id, c.account_id, o.account_id) IS NOT NULL
+              GROUP BY v.tenant_id) s;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.activities_roll_up_update() IS 'Trigger: recounts the accounts of activities whose time, sentiment, account, contact or opportunity changed (before and after).';
+CREATE TRIGGER activities_roll_up_update AFTER UPDATE ON crm.activities
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_update();
+
+CREATE FUNCTION crm.activities_roll_up_delete() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
+       FROM (SELECT v.tenant_id, array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) AS accounts
+               FROM old_rows v
+               LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = v.tenant_id AND c.id = v.contact_id
+               LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = v.tenant_id
+                                             AND o.id = v.opportunity_id
+              WHERE coalesce(v.account_id, c.account_id, o.account_id) IS NOT NULL
+              GROUP BY v.tenant_id) s;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.activities_roll_up_delete() IS 'Trigger: recounts the accounts of deleted activities.';
+CREATE TRIGGER activities_roll_up_delete AFTER DELETE ON crm.activities
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_delete();
+
+CREATE FUNCTION crm.activities_roll_up_truncate() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    DELETE FROM crm.account_activity_days;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.activities_roll_up_truncate() IS 'Trigger: empties crm.account_activity_days when the activities are truncated.';
+CREATE TRIGGER activities_roll_up_truncate AFTER TRUNCATE ON crm.activities
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_truncate();
+
+-- A contact or an opportunity that moves to another account, or is deleted (its activities with it),
+-- changes what its activities count for: the accounts before and after are recounted.
+CREATE FUNCTION crm.roll_up_moved() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
+           FROM (SELECT x.tenant_id, array_agg(DISTINCT x.account_id) AS accounts
+                   FROM old_rows o JOIN new_rows n ON n.tenant_id = o.tenant_id AND n.id = o.id
+                  CROSS JOIN LATERAL (VALUES (o.tenant_id, o.account_id), (n.tenant_id, n.account_id)) x (tenant_id, account_id)
+                  WHERE (o.tenant_id, o.account_id) IS DISTINCT FROM (n.tenant_id, n.account_id) AND x.account_id IS NOT NULL
+                  GROUP BY x.tenant_id) s;
+    ELSE
+        PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
+           FROM (SELECT o.tenant_id, array_agg(DISTINCT o.account_id) AS accounts
+                   FROM old_rows o WHERE o.account_id IS NOT NULL GROUP BY o.tenant_id) s;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.roll_up_moved() IS 'Trigger on contacts and opportunities: recounts the accounts whose activities change when one moves to another account or is deleted.';
+CREATE TRIGGER contacts_roll_up_update AFTER UPDATE ON crm.contacts
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+CREATE TRIGGER contacts_roll_up_delete AFTER DELETE ON crm.contacts
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+CREATE TRIGGER opportunities_roll_up_update AFTER UPDATE ON crm.opportunities
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+CREATE TRIGGER opportunities_roll_up_delete AFTER DELETE ON crm.opportunities
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+
+CREATE FUNCTION crm.rebuild_account_activity(tenant uuid DEFAULT crm.current_tenant()) RETURNS bigint
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    t uuid;
+    started timestamptz;
+    n bigint;
+    total bigint := 0;
+BEGIN
+    PERFORM crm.check_job_caller(tenant);
+    FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
+        PERFORM crm.lock_job('rebuild_account_activity', t);
+        started := clock_timestamp();
+        n := crm.recount_account_activity(t, NULL);
+        PERFORM crm.log_job_run(t, 'rebuild_account_activity', started, n, n);
+        total := total + n;
+    END LOOP;
+    RETURN total;
+END
+$$;
+COMMENT ON FUNCTION crm.rebuild_account_activity(uuid) IS 'Recounts a tenant''s crm.account_activity_days from its activities (the triggers keep it current; this repairs it after a bulk load without triggers) and returns how many day rows it wrote. For managers and admins of the tenant, or the operator (NULL: every tenant); one run per tenant at a time (55P03), logged in crm.job_runs.';
+
+CREATE FUNCTION crm_api.rebuild_account_activity() RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RETURN crm.rebuild_account_activity(crm.current_tenant());
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
+END
+$$;
+COMMENT ON FUNCTION crm_api.rebuild_account_activity() IS 'Recounts the tenant''s activities per account and day and returns how many day rows it wrote (POST /rpc/rebuild_account_activity; managers and admins, 403 for reps; 409 while another run works).';
+REVOKE EXECUTE ON FUNCTION crm_api.rebuild_account_activity() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm_api.rebuild_account_activity() TO crm_rep;
+
+CREATE VIEW crm_api.account_activity_days WITH (security_invoker = true) AS
+    SELECT tenant_id, id, account_id, day, activities, positive, negative, rated, last_at FROM crm.account_activity_days;
+COMMENT ON VIEW crm_api.account_activity_days IS 'The activities of the accounts the caller reads, per account and UTC day (read only): GET /account_activity_days?account_id=eq...&order=day.desc for an activity timeline.';
+GRANT SELECT ON crm_api.account_activity_days TO crm_rep;
