@@ -257,24 +257,24 @@ $$;
 COMMENT ON FUNCTION crm.segment_predicate(jsonb) IS 'Compiles validated segment criteria into one SQL predicate over the derived account row s: fields from the whitelist quoted with %I, values as %L literals cast to the field''s type, operators chosen by CASE. A comparison with an empty field is false, so "not" is its opposite.';
 
 -- Accounts of a tenant with an id in (lo, hi] and the fields criteria compare. deciles: the won revenue
--- that ends each of the tenant's first nine deciles.
+-- that ends each of the tenant's first nine deciles. Without settings of its own (every name in it is
+-- schema-qualified or pg_catalog's), so that the planner inlines it into each batch's statement rather
+-- than filling and reading back a result set per batch; it is no SECURITY DEFINER function.
 CREATE FUNCTION crm.segment_accounts(t uuid, lo uuid, hi uuid, deciles numeric[], needs text[])
     RETURNS TABLE (id uuid, industry text, country text, employee_count numeric, annual_revenue numeric, lifecycle_stage text,
                    owner_id uuid, health_score numeric, health_band text, days_since_last_activity numeric,
                    open_pipeline_value numeric, won_revenue numeric, won_revenue_decile numeric, tags text[])
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE sql STABLE AS
 $$
-    WITH acc AS (SELECT a.* FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
-    last AS (SELECT x.acc_id, max(x.at) AS at FROM (
-                 SELECT v.account_id AS acc_id, max(v.occurred_at) AS at
-                   FROM acc JOIN crm.activities v ON v.tenant_id = t AND v.account_id = acc.id GROUP BY v.account_id
-                 UNION ALL
-                 SELECT c.account_id, max(v.occurred_at)
-                   FROM acc JOIN crm.contacts c ON c.tenant_id = t AND c.account_id = acc.id
-                   JOIN crm.activities v ON v.tenant_id = t AND v.contact_id = c.id GROUP BY c.account_id) x
-             WHERE 'days_since_last_activity' = ANY (needs)
-             GROUP BY x.acc_id),
+    -- (only the columns criteria compare: the batch is kept for the joins below)
+    WITH acc AS (SELECT a.id, a.industry, a.country, a.employee_count, a.annual_revenue, a.lifecycle_stage, a.owner_id, a.health_score,
+                        a.health_band
+                   FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
+    -- the latest activity from the rollup per account and day (src/account_activity.sql)
+    last AS (SELECT d.account_id AS acc_id, max(d.last_at) AS at
+               FROM acc JOIN crm.account_activity_days d ON d.tenant_id = t AND d.account_id = acc.id
+              WHERE 'days_since_last_activity' = ANY (needs)
+              GROUP BY d.account_id),
     deals AS (SELECT o.account_id AS acc_id,
                      coalesce(sum(o.amount) FILTER (WHERE o.closed_at IS NULL), 0) AS open_value,
                      coalesce(sum(o.amount) FILTER (WHERE s.is_won), 0) AS won
@@ -294,7 +294,7 @@ $$
            coalesce(tagged.tags, '{}')
       FROM acc LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id
 $$;
-COMMENT ON FUNCTION crm.segment_accounts(uuid, uuid, uuid, numeric[], text[]) IS 'Internal to segment refreshes: the accounts of a tenant with an id in (lo, hi] and the fields criteria compare, the derived ones (days since the last activity with the account or its contacts, open pipeline value, won revenue and its decile, lowercase tags) computed only when named in needs (NULL otherwise).';
+COMMENT ON FUNCTION crm.segment_accounts(uuid, uuid, uuid, numeric[], text[]) IS 'Internal to segment refreshes: the accounts of a tenant with an id in (lo, hi] and the fields criteria compare, the derived ones (days since the last activity with the account, its contacts or its opportunities, open pipeline value, won revenue and its decile, lowercase tags) computed only when named in needs (NULL otherwise).';
 
 CREATE FUNCTION crm.segments_before_write() RETURNS trigger
     LANGUAGE plpgsql AS
@@ -338,7 +338,8 @@ DECLARE
     hi uuid;
     r record;
     needs text[];
-    drop_ids uuid[];
+    drop_segments uuid[];
+    drop_accounts uuid[];
     add_segments uuid[];
     add_accounts uuid[];
     started timestamptz := clock_timestamp();
@@ -348,10 +349,14 @@ DECLARE
     result jsonb;
 BEGIN
     PERFORM crm.lock_job('refresh_segments', t);
-    SELECT array_agg(s.id ORDER BY s.id),
-           string_agg(format('(%L::uuid, %s)', s.id, crm.segment_predicate(s.criteria)), ', ' ORDER BY s.id)
+    -- membership: per account, the positions (in ids) of the segments whose predicate it meets, as one
+    -- array expression: ARRAY[CASE WHEN <predicate 1> THEN 1 END, ...] without its NULLs
+    SELECT array_agg(x.id ORDER BY x.n),
+           format('array_remove(ARRAY[%s]::integer[], NULL)',
+                  string_agg(format('CASE WHEN %s THEN %s END', crm.segment_predicate(x.criteria), x.n), ', ' ORDER BY x.n))
       INTO ids, membership
-      FROM crm.segments s WHERE s.tenant_id = t AND s.is_dynamic AND (only_segment IS NULL OR s.id = only_segment);
+      FROM (SELECT s.id, s.criteria, row_number() OVER (ORDER BY s.id) AS n
+              FROM crm.segments s WHERE s.tenant_id = t AND s.is_dynamic AND (only_segment IS NULL OR s.id = only_segment)) x;
     IF ids IS NOT NULL THEN
         -- the fields the criteria name: derived ones cost a join each, so only those are computed
         needs := (SELECT array_agg(DISTINCT f #>> '{}') FROM crm.segments s, jsonb_path_query(s.criteria, 'strict $.**.field') f
@@ -363,25 +368,36 @@ BEGIN
         LOOP
             hi := coalesce((SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo ORDER BY a.id OFFSET batch - 1 LIMIT 1),
                            'ffffffff-ffff-ffff-ffff-ffffffffffff');
-            -- the diff of one batch, as a full join of the accounts each segment should hold with its
-            -- members (a full join is hashed or merged: never a loop over one side per row of the other)
+            -- the diff of one batch: per account, the segments it should be in against those it is in
+            -- (read from the members' unique index alone), as a full join on the account (hashed or
+            -- merged, never a loop over one side per row of the other); only the accounts whose two
+            -- lists differ are taken apart into the members to add and to remove
             EXECUTE format($q$
                 WITH wanted AS (
-                    SELECT v.segment_id, s.id AS account_id
-                      FROM crm.segment_accounts($1, $2, $3, $4, $6) s
-                     CROSS JOIN LATERAL (VALUES %s) v(segment_id, member)
-                     WHERE v.member),
+                    SELECT s.id AS account_id, %s AS segs FROM crm.segment_accounts($1, $2, $3, $4, $6) s),
                 held AS (
-                    SELECT m.id, m.segment_id, m.account_id FROM crm.segment_members m
-                     WHERE m.tenant_id = $1 AND m.segment_id = ANY ($5) AND m.account_id > $2 AND m.account_id <= $3)
-                SELECT array_agg(h.id) FILTER (WHERE w.account_id IS NULL),
-                       array_agg(w.segment_id) FILTER (WHERE h.id IS NULL), array_agg(w.account_id) FILTER (WHERE h.id IS NULL)
-                  FROM wanted w FULL JOIN held h ON h.segment_id = w.segment_id AND h.account_id = w.account_id
-                 WHERE w.account_id IS NULL OR h.id IS NULL
-                $q$, membership) INTO drop_ids, add_segments, add_accounts USING t, lo, hi, deciles, ids, needs;
+                    SELECT m.account_id, array_agg(array_position($5, m.segment_id)) AS segs
+                      FROM crm.segment_members m
+                     WHERE m.tenant_id = $1 AND m.segment_id = ANY ($5) AND m.account_id > $2 AND m.account_id <= $3
+                     GROUP BY m.account_id),
+                changed AS (
+                    SELECT coalesce(w.account_id, h.account_id) AS account_id, coalesce(w.segs, '{}') AS wanted, coalesce(h.segs, '{}') AS held
+                      FROM wanted w FULL JOIN held h ON h.account_id = w.account_id
+                     -- (the same set: each list holds the other; neither has duplicates)
+                     WHERE NOT (coalesce(w.segs, '{}') @> coalesce(h.segs, '{}') AND coalesce(h.segs, '{}') @> coalesce(w.segs, '{}'))),
+                diff AS (
+                    SELECT c.account_id, $5[p.n] AS segment_id, p.n = ANY (c.wanted) AS add
+                      FROM changed c CROSS JOIN LATERAL (SELECT DISTINCT unnest(c.wanted || c.held) AS n) p
+                     WHERE (p.n = ANY (c.wanted)) <> (p.n = ANY (c.held)))
+                SELECT array_agg(d.segment_id) FILTER (WHERE NOT d.add), array_agg(d.account_id) FILTER (WHERE NOT d.add),
+                       array_agg(d.segment_id) FILTER (WHERE d.add), array_agg(d.account_id) FILTER (WHERE d.add)
+                  FROM diff d
+                $q$, membership) INTO drop_segments, drop_accounts, add_segments, add_accounts USING t, lo, hi, deciles, ids, needs;
             FOR r IN
                 WITH gone AS (
-                    DELETE FROM crm.segment_members m WHERE m.tenant_id = t AND m.id = ANY (coalesce(drop_ids, '{}'))
+                    DELETE FROM crm.segment_members m
+                     USING unnest(coalesce(drop_segments, '{}'), coalesce(drop_accounts, '{}')) u(segment_id, account_id)
+                     WHERE m.tenant_id = t AND m.segment_id = u.segment_id AND m.account_id = u.account_id
                     RETURNING m.segment_id, m.account_id),
                 came AS (
                     INSERT INTO crm.segment_members (tenant_id, segment_id, account_id)
