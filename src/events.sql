@@ -163,7 +163,7 @@ DECLARE
                           ELSE pg_catalog.current_setting('role') END;
     -- columns the database derives: not logged (a lead's score history is crm.lead_score_history)
     derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement',
-                            'health_score', 'health_band', 'health_trend', 'health_scored_on'];
+                            'health_score', 'health_band', 'health_trend', 'health_changed_on'];
     same text;
 BEGIN
     IF TG_OP = 'INSERT' THEN

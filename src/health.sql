@@ -99,7 +99,9 @@ CREATE FUNCTION crm.health_recommendations(inputs double precision[], measures d
 COMMENT ON FUNCTION crm.health_recommendations(double precision[], double precision[]) IS 'What to do about an account, from its health inputs: schedule a check-in after 30 days without contact, escalate overdue cases, call a detractor, and so on.';
 
 CREATE TABLE crm.account_health (
-    tenant_id       uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    -- (the tenant is checked through the account: a second key check per snapshot would add nothing,
+    -- and a refresh writes one per account and day)
+    tenant_id       uuid        NOT NULL DEFAULT crm.current_tenant(),
     id              uuid        NOT NULL DEFAULT crm.uuid_v7(),
     account_id      uuid        NOT NULL,
     scored_on       date        NOT NULL,
@@ -136,17 +138,17 @@ REVOKE INSERT, UPDATE, DELETE ON crm.account_health FROM crm_rep;
 ALTER TABLE crm.accounts ADD COLUMN health_score integer CHECK (health_score BETWEEN 0 AND 100),
                          ADD COLUMN health_band text CHECK (health_band IN ('green', 'yellow', 'red')),
                          ADD COLUMN health_trend text CHECK (health_trend IN ('improving', 'stable', 'declining')),
-                         ADD COLUMN health_scored_on date;
+                         ADD COLUMN health_changed_on date;
 CREATE INDEX accounts_tenant_health ON crm.accounts (tenant_id, health_band, health_score);
 COMMENT ON COLUMN crm.accounts.health_score IS 'The latest health score (crm.account_health), 0 to 100; set by crm.refresh_health_scores.';
 COMMENT ON COLUMN crm.accounts.health_band IS 'The latest health band: green, yellow or red.';
 COMMENT ON COLUMN crm.accounts.health_trend IS 'The latest health trend: improving, stable or declining.';
-COMMENT ON COLUMN crm.accounts.health_scored_on IS 'The day of the latest health snapshot.';
+COMMENT ON COLUMN crm.accounts.health_changed_on IS 'The day of the snapshot that last changed the account''s health score, band or trend (a daily refresh that finds them as they were leaves the account alone: its row, with its search document and indexes, is rewritten only on a change).';
 COMMENT ON INDEX crm.accounts_tenant_health IS 'Accounts by health band and score (at-risk lists, segments).';
 CREATE OR REPLACE VIEW crm_api.accounts WITH (security_invoker = true) AS
     SELECT tenant_id, id, name, domain, industry, employee_count, annual_revenue, country, parent_account_id,
            lifecycle_stage, owner_id, custom, created_at, updated_at, search, health_score, health_band, health_trend,
-           health_scored_on
+           health_changed_on
     FROM crm.accounts;
 
 CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT current_date) RETURNS bigint
@@ -224,11 +226,13 @@ BEGIN
                        IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations)
                 RETURNING h.account_id),
             latest AS (
-                UPDATE crm.accounts a SET health_score = j.score, health_band = j.band, health_trend = j.trend, health_scored_on = on_date
+                -- only accounts whose health changed, and a day in the past only where it is the latest
+                UPDATE crm.accounts a SET health_score = j.score, health_band = j.band, health_trend = j.trend, health_changed_on = on_date
                   FROM judged j
                  WHERE a.tenant_id = t AND a.id = j.account_id AND a.id > lo AND a.id <= hi
-                   AND on_date >= coalesce(a.health_scored_on, on_date)
-                   AND (a.health_score, a.health_band, a.health_trend, a.health_scored_on) IS DISTINCT FROM (j.score, j.band, j.trend, on_date)
+                   AND (a.health_score, a.health_band, a.health_trend) IS DISTINCT FROM (j.score, j.band, j.trend)
+                   AND (on_date >= current_date
+                        OR NOT EXISTS (SELECT 1 FROM crm.account_health x WHERE x.tenant_id = t AND x.account_id = a.id AND x.scored_on > on_date))
                 RETURNING a.id)
             SELECT count(*),
                    array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'

@@ -52,7 +52,7 @@ SELECT is((SELECT assignee_id FROM crm.tasks WHERE account_id = 'a0000000-0000-7
     '    the task is the owner''s');
 
 -- Initech: yesterday 80; today it has a recent call, an open deal, an open case and a 6 from Peter
-SELECT row_eq($$SELECT health_score, health_band, health_trend, health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
+SELECT row_eq($$SELECT health_score, health_band, health_trend, health_changed_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
     (SELECT ROW(h.score, h.band, 'declining'::text, current_date) FROM crm.account_health h
       WHERE h.account_id = 'a0000000-0000-7000-8000-000000000ac1' AND h.scored_on = current_date),
     'the latest score, band and trend are on the account (declining from 80)');
@@ -66,7 +66,7 @@ SELECT throws_ok($$SELECT * FROM crm.account_health_history('b0000000-0000-7000-
 SELECT is(crm.refresh_health_scores(current_date - 1), 2::bigint, 'refreshing yesterday');
 SELECT is((SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'), 2::bigint,
     '    replaces yesterday''s snapshot, it does not add one');
-SELECT is((SELECT health_scored_on FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
+SELECT is((SELECT health_changed_on FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
     '    and the account keeps today''s, the latest');
 
 -- activities count by UTC day: the 30 and the 90 days that end with the snapshot's day

@@ -22,7 +22,7 @@ SET session_replication_role = replica;
 -- accounts (numbered from 0, account k in tenant 1 + k % tenants): 1 in 3 a customer, 1 in 10 in the red
 -- health band
 \set dashboard_accounts (:dashboard_opportunities / 10 / :tenants * :tenants)
-INSERT INTO crm.accounts (tenant_id, id, name, lifecycle_stage, owner_id, health_score, health_band, health_trend, health_scored_on)
+INSERT INTO crm.accounts (tenant_id, id, name, lifecycle_stage, owner_id, health_score, health_band, health_trend, health_changed_on)
 SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, md5('crm bench:dashboard:account:' || n)::uuid, 'Account ' || n,
        (ARRAY['lead', 'prospect', 'customer'])[1 + n % 3]::crm.lifecycle_stage, md5('crm bench:user:' || (1 + n % :tenants))::uuid,
        CASE WHEN n % 10 = 0 THEN n % 50 ELSE 50 + n % 50 END, CASE WHEN n % 10 = 0 THEN 'red' WHEN n % 50 >= 25 THEN 'green' ELSE 'yellow' END,
