@@ -10,7 +10,8 @@
 -- replica) is followed by crm.rebuild_account_activity(), as with crm.rebuild_win_model().
 
 CREATE TABLE crm.account_activity_days (
-    tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
+    -- (the tenant is checked through the account, as for crm.account_health)
+    tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant(),
     id         uuid        NOT NULL DEFAULT crm.uuid_v7(),
     account_id uuid        NOT NULL,
     day        date        NOT NULL,
