@@ -4,15 +4,11 @@
 -- crm.current_tenant(); primary key (tenant_id, id); foreign keys that include tenant_id; RLS enabled
 -- and forced; rows registered with pg_extension_config_dump so that pg_dump keeps them.
 
--- Keeps updated_at current on every update; shared by every table that has the column.
+-- Keeps updated_at current on every update; shared by every table that has the column (in C,
+-- src/tenancy.c: it runs for every updated row).
 CREATE FUNCTION crm.touch_updated_at() RETURNS trigger
-    LANGUAGE plpgsql AS
-$$
-BEGIN
-    NEW.updated_at := pg_catalog.now();
-    RETURN NEW;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'crm_touch_updated_at'
+    LANGUAGE C;
 COMMENT ON FUNCTION crm.touch_updated_at() IS 'Trigger: sets updated_at to the transaction time on every update.';
 
 ------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 -- The contract of every table of the extension, checked over the catalog so that tables added later
 -- are held to it without a new test.
@@ -112,6 +112,16 @@ SELECT throws_ok(format($$INSERT INTO crm.users (tenant_id, email, name, team_id
     '23503', NULL, 'a user cannot join another tenant''s team');
 UPDATE crm.users SET name = 'Ann B', updated_at = '2000-01-01' WHERE email = 'Ann@Given.test';
 SELECT is((SELECT updated_at FROM crm.users WHERE email = 'Ann@Given.test'), now(), 'an update sets updated_at, whatever it is given');
+-- the trigger behind it (C) belongs on tables with a timestamptz updated_at, as a row trigger before update
+CREATE TEMP TABLE no_stamp (x integer);
+CREATE TRIGGER touch BEFORE UPDATE ON no_stamp FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+INSERT INTO no_stamp VALUES (1);
+SELECT throws_ok($$UPDATE no_stamp SET x = 2$$, '39P01', 'crm.touch_updated_at needs a timestamptz column updated_at in table "no_stamp"',
+    'crm.touch_updated_at on a table without updated_at: 39P01, named');
+CREATE TEMP TABLE stamped (x integer, updated_at timestamptz);
+CREATE TRIGGER touch AFTER UPDATE ON stamped FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+INSERT INTO stamped VALUES (1, NULL);
+SELECT throws_ok($$UPDATE stamped SET x = 2$$, '39P01', NULL, '    and as an AFTER trigger: 39P01');
 
 SELECT * FROM finish();
 ROLLBACK;
