@@ -127,12 +127,13 @@ BEGIN
     PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
        FROM (SELECT v.tenant_id, array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) AS accounts
                FROM (SELECT x.tenant_id, x.account_id, x.contact_id, x.opportunity_id
-                       FROM old_rows o JOIN new_rows n ON n.tenant_id = o.tenant_id AND n.id = o.id
-                      CROSS JOIN LATERAL (VALUES (o.tenant_id, o.account_id, o.contact_id, o.opportunity_id),
-                                                 (n.tenant_id, n.account_id, n.contact_id, n.opportunity_id))
+                       FROM old_rows was JOIN new_rows now_is ON now_is.tenant_id = was.tenant_id AND now_is.id = was.id
+                      CROSS JOIN LATERAL (VALUES (was.tenant_id, was.account_id, was.contact_id, was.opportunity_id),
+                                                 (now_is.tenant_id, now_is.account_id, now_is.contact_id, now_is.opportunity_id))
                                          x (tenant_id, account_id, contact_id, opportunity_id)
-                      WHERE (o.occurred_at, o.sentiment, o.account_id, o.contact_id, o.opportunity_id, o.tenant_id)
-                            IS DISTINCT FROM (n.occurred_at, n.sentiment, n.account_id, n.contact_id, n.opportunity_id, n.tenant_id)) v
+                      WHERE (was.occurred_at, was.sentiment, was.account_id, was.contact_id, was.opportunity_id, was.tenant_id)
+                            IS DISTINCT FROM (now_is.occurred_at, now_is.sentiment, now_is.account_id, now_is.contact_id,
+                                              now_is.opportunity_id, now_is.tenant_id)) v
                LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = v.tenant_id AND c.id = v.contact_id
                LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = v.tenant_id
                                              AND o.id = v.opportunity_id
