@@ -23,7 +23,7 @@ FROM unnest(ARRAY[100, 75, 74, 50, 49, 25, 24, 0, NULL]) s;
 SELECT score, previous, crm.health_trend(score, previous) AS trend
 FROM (VALUES (80, 77), (81, 77), (74, 77), (73, 77), (80, NULL), (NULL, 80)) v(score, previous);
 
--- measures from inputs: activities ever, 30 d, 90 d, days since the last, positive, negative, rated,
+-- measures from inputs: any activity (0 = none), 30 d, 90 d, days since the last, positive, negative, rated,
 -- open opportunities, CSAT, NPS, cases, open cases, overdue cases, closed deals, won 180 d, won the
 -- 180 d before, lost 180 d
 CREATE TEMP TABLE examples (n, label, inputs) AS

@@ -82,14 +82,15 @@ BEGIN
                              FROM crm.pipeline_stages s LEFT JOIN unnest(stage_totals) x ON x.stage_id = s.id
                             WHERE s.tenant_id = t AND s.pipeline_id = default_pipeline),
         'leads_by_source', leads->'leads_by_source',
-        'at_risk_accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'name', a.name, 'health_score', a.health_score,
-                                                                           'health_trend', a.health_trend, 'owner_id', a.owner_id)
-                                                        ORDER BY a.health_score, a.id), '[]')
-                               FROM (SELECT x.* FROM crm.accounts x
-                                      WHERE x.tenant_id = t AND x.health_band = 'red' AND (who IS NULL OR x.owner_id = who)
-                                      ORDER BY x.health_score, x.id LIMIT 10) a),
-        'at_risk_count', (SELECT count(*) FROM crm.accounts a
-                           WHERE a.tenant_id = t AND a.health_band = 'red' AND (who IS NULL OR a.owner_id = who)));
+        'at_risk_accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'name', a.name, 'health_score', a.score,
+                                                                           'health_trend', a.trend, 'owner_id', a.owner_id)
+                                                        ORDER BY a.score, a.id), '[]')
+                               FROM (SELECT x.id, x.name, x.owner_id, l.score, l.trend
+                                       FROM crm.account_health_latest l JOIN crm.accounts x ON x.tenant_id = t AND x.id = l.account_id
+                                      WHERE l.tenant_id = t AND l.band = 'red' AND (who IS NULL OR x.owner_id = who)
+                                      ORDER BY l.score, x.id LIMIT 10) a),
+        'at_risk_count', (SELECT count(*) FROM crm.account_health_latest l JOIN crm.accounts a ON a.tenant_id = t AND a.id = l.account_id
+                           WHERE l.tenant_id = t AND l.band = 'red' AND (who IS NULL OR a.owner_id = who)));
 END
 $$;
 COMMENT ON FUNCTION crm.dashboard(uuid) IS 'The CRM''s home page in one call, over the records the caller reads (of one owner when given): total_customers (accounts at lifecycle stage customer), total_leads, open_opportunities, pipeline_value and weighted_pipeline_value (open deals'' amounts, and x probability / 100), conversion_rate (converted leads, percent), win_rate (won / closed deals, percent), average_deal_size and sales_cycle_days (won deals, created to closed), recent_interactions (the last 10 activities), top_opportunities (the 5 largest open deals with stage and probability), stage_pipeline (the default pipeline''s amount per stage), leads_by_source, at_risk_accounts (the 10 lowest-scored accounts in the red health band) and at_risk_count. Amounts are summed as they are, whatever their currency. PT404 for an unknown owner.';

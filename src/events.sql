@@ -134,7 +134,7 @@ CREATE TABLE crm.audit_log (
 );
 CREATE INDEX audit_log_row ON crm.audit_log (tenant_id, table_name, row_id, changed_at);
 CREATE INDEX audit_log_changed_at ON crm.audit_log (tenant_id, changed_at);
-COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at and what the database derives aside: the search document, a lead''s score, grade, scored_at, score_dropped_at and engagement, whose history is crm.lead_score_history, and an account''s latest health, whose history is crm.account_health), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
+COMMENT ON TABLE crm.audit_log IS 'Who changed what on the core tables: for an update the old and new values of the changed columns (updated_at and what the database derives aside: the search document, a lead''s score, grade, scored_at, score_dropped_at and engagement, whose history is crm.lead_score_history), for an insert the new row, for a delete the old row. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.audit_log.tenant_id IS 'The tenant of the changed row.';
 COMMENT ON COLUMN crm.audit_log.id IS 'The entry''s id (uuid_v7).';
 COMMENT ON COLUMN crm.audit_log.table_name IS 'The table changed, without schema (leads, opportunities, ...).';
@@ -162,8 +162,7 @@ DECLARE
     db_role_ text := CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user::text
                           ELSE pg_catalog.current_setting('role') END;
     -- columns the database derives: not logged (a lead's score history is crm.lead_score_history)
-    derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement',
-                            'health_score', 'health_band', 'health_trend', 'health_changed_on'];
+    derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement'];
     same text;
 BEGIN
     IF TG_OP = 'INSERT' THEN

@@ -22,7 +22,7 @@
 /* the inputs, in the order of crm.health_inputs() in src/health.sql */
 enum
 {
-	IN_ACTIVITIES,				/* activities ever */
+	IN_ACTIVITIES,				/* any activity up to the day: 0 = none (crm.health_inputs gives 0 or 1) */
 	IN_LAST_30,					/* activities in the last 30 days */
 	IN_LAST_90,					/* ... in the last 90 days */
 	IN_DAYS_SINCE_LAST,			/* days since the last activity (NULL: none) */

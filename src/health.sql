@@ -47,7 +47,8 @@ COMMENT ON FUNCTION crm.health_trend(integer, integer) IS 'improving or declinin
 -- today): one pass over each source for the whole tenant, grouped by account (hashed), rather than an
 -- index probe per account. Activities come from their rollup per account and day
 -- (crm.account_activity_days, src/account_activity.sql): the windows are whole UTC days, the 30 and 90
--- ending with on_date.
+-- ending with on_date. Only the rollup's rows of those 90 days are read (an account's days go back
+-- years): the latest activity of an account without any there is probed by index.
 CREATE FUNCTION crm.health_inputs(t uuid, on_date date, ref timestamptz)
     RETURNS TABLE (account_id uuid, inputs double precision[])
     LANGUAGE sql STABLE
@@ -55,12 +56,11 @@ CREATE FUNCTION crm.health_inputs(t uuid, on_date date, ref timestamptz)
 $$
     WITH b AS MATERIALIZED (SELECT ref - interval '180 days' AS d180, ref - interval '360 days' AS d360, ref - interval '7 days' AS d7,
                                    ref - interval '365 days' AS d365),
-    a AS (SELECT d.account_id AS acc_id, sum(d.activities) AS n,
-                 sum(d.activities) FILTER (WHERE d.day > on_date - 30) AS n30, sum(d.activities) FILTER (WHERE d.day > on_date - 90) AS n90,
-                 max(d.last_at) AS last_at, sum(d.positive) FILTER (WHERE d.day > on_date - 90) AS pos,
-                 sum(d.negative) FILTER (WHERE d.day > on_date - 90) AS neg, sum(d.rated) FILTER (WHERE d.day > on_date - 90) AS rated
+    -- only the 90 days' rows: an account without one there is probed for its latest older day below
+    a AS (SELECT d.account_id AS acc_id, sum(d.activities) FILTER (WHERE d.day > on_date - 30) AS n30, sum(d.activities) AS n90,
+                 max(d.last_at) AS last_at, sum(d.positive) AS pos, sum(d.negative) AS neg, sum(d.rated) AS rated
             FROM crm.account_activity_days d
-           WHERE d.tenant_id = t AND d.day <= on_date
+           WHERE d.tenant_id = t AND d.day > on_date - 90 AND d.day <= on_date
            GROUP BY d.account_id),
     o AS (SELECT o.account_id AS acc_id,
                  count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
@@ -82,15 +82,19 @@ $$
            GROUP BY r.account_id)
     SELECT acc.id,
            -- (an activity later on_date than ref, logged ahead, makes the last one 0 days ago)
-           ARRAY[coalesce(a.n, 0), coalesce(a.n30, 0), coalesce(a.n90, 0), greatest(extract(epoch FROM ref - a.last_at) / 86400, 0),
+           ARRAY[(l.at IS NOT NULL)::integer, coalesce(a.n30, 0), coalesce(a.n90, 0), greatest(extract(epoch FROM ref - l.at) / 86400, 0),
                  coalesce(a.pos, 0), coalesce(a.neg, 0), coalesce(a.rated, 0), coalesce(o.open_opps, 0), k.csat, n.nps,
                  coalesce(k.cases, 0), coalesce(k.open_cases, 0), coalesce(k.overdue, 0), coalesce(o.closed, 0),
                  coalesce(o.won_recent, 0), coalesce(o.won_before, 0), coalesce(o.lost_recent, 0)]::double precision[]
       FROM crm.accounts acc LEFT JOIN a ON a.acc_id = acc.id LEFT JOIN o ON o.acc_id = acc.id
       LEFT JOIN k ON k.acc_id = acc.id LEFT JOIN n ON n.acc_id = acc.id
+      -- the latest activity: of the 90 days, else of the latest day before them (probed only then)
+      CROSS JOIN LATERAL (SELECT coalesce(a.last_at, (SELECT d.last_at FROM crm.account_activity_days d
+                                                       WHERE d.tenant_id = t AND d.account_id = acc.id AND d.day <= on_date - 90
+                                                       ORDER BY d.day DESC LIMIT 1)) AS at) l
      WHERE acc.tenant_id = t
 $$;
-COMMENT ON FUNCTION crm.health_inputs(uuid, date, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant, as of on_date (ref: its end, or now), the inputs of crm.health_measures: activities up to on_date, in the 30 and 90 days ending with it, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
+COMMENT ON FUNCTION crm.health_inputs(uuid, date, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant, as of on_date (ref: its end, or now), the inputs of crm.health_measures: whether there is any activity up to on_date (1 or 0), how many in the 30 and 90 days ending with it, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
 
 -- Plain-words advice from the inputs and the measures (in C: a refresh writes it for every account).
 CREATE FUNCTION crm.health_recommendations(inputs double precision[], measures double precision[]) RETURNS text[]
@@ -134,22 +138,49 @@ SELECT pg_catalog.pg_extension_config_dump('crm.account_health', '');
 SELECT crm.secure_table('crm.account_health', 'child', 'crm.accounts', 'account_id');
 REVOKE INSERT, UPDATE, DELETE ON crm.account_health FROM crm_rep;
 
--- The latest snapshot on the account itself, for lists and filters (GET /accounts?health_band=eq.red).
-ALTER TABLE crm.accounts ADD COLUMN health_score integer CHECK (health_score BETWEEN 0 AND 100),
-                         ADD COLUMN health_band text CHECK (health_band IN ('green', 'yellow', 'red')),
-                         ADD COLUMN health_trend text CHECK (health_trend IN ('improving', 'stable', 'declining')),
-                         ADD COLUMN health_changed_on date;
-CREATE INDEX accounts_tenant_health ON crm.accounts (tenant_id, health_band, health_score);
-COMMENT ON COLUMN crm.accounts.health_score IS 'The latest health score (crm.account_health), 0 to 100; set by crm.refresh_health_scores.';
-COMMENT ON COLUMN crm.accounts.health_band IS 'The latest health band: green, yellow or red.';
-COMMENT ON COLUMN crm.accounts.health_trend IS 'The latest health trend: improving, stable or declining.';
-COMMENT ON COLUMN crm.accounts.health_changed_on IS 'The day of the snapshot that last changed the account''s health score, band or trend (a daily refresh that finds them as they were leaves the account alone: its row, with its search document and indexes, is rewritten only on a change).';
-COMMENT ON INDEX crm.accounts_tenant_health IS 'Accounts by health band and score (at-risk lists, segments).';
+-- Each account's latest snapshot in a narrow table of its own: the daily refresh rewrites a short row
+-- per account here (in place: no index covers what changes), not the account's wide row with its
+-- search document, eight indexes, audit and updated_at, which are the user's data.
+CREATE TABLE crm.account_health_latest (
+    tenant_id  uuid    NOT NULL DEFAULT crm.current_tenant(),
+    id         uuid    NOT NULL DEFAULT crm.uuid_v7(),
+    account_id uuid    NOT NULL,
+    scored_on  date    NOT NULL,
+    score      integer CHECK (score BETWEEN 0 AND 100),
+    band       text    CHECK (band IN ('green', 'yellow', 'red')),
+    trend      text    NOT NULL CHECK (trend IN ('improving', 'stable', 'declining')),
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, account_id),
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE CASCADE
+) WITH (fillfactor = 50);
+COMMENT ON TABLE crm.account_health_latest IS 'Each account''s latest health snapshot (crm.account_health) in short: its day, score, band and trend, shown on the accounts (GET /accounts?health_band=eq.red) and read by segments and the dashboard. Written by crm.refresh_health_scores only.';
+COMMENT ON COLUMN crm.account_health_latest.tenant_id IS 'The owning tenant.';
+COMMENT ON COLUMN crm.account_health_latest.id IS 'The row''s id (uuid_v7).';
+COMMENT ON COLUMN crm.account_health_latest.account_id IS 'The account.';
+COMMENT ON COLUMN crm.account_health_latest.scored_on IS 'The day of the account''s latest snapshot.';
+COMMENT ON COLUMN crm.account_health_latest.score IS 'Its score, 0 to 100 (NULL: no data about the account).';
+COMMENT ON COLUMN crm.account_health_latest.band IS 'Its band: green, yellow or red.';
+COMMENT ON COLUMN crm.account_health_latest.trend IS 'Its trend: improving, stable or declining.';
+ALTER TABLE crm.account_health_latest ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.account_health_latest FORCE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('crm.account_health_latest', '');
+SELECT crm.secure_table('crm.account_health_latest', 'child', 'crm.accounts', 'account_id');
+REVOKE INSERT, UPDATE, DELETE ON crm.account_health_latest FROM crm_rep;
+
+-- On the accounts view as columns computed from it (the view stays a plain, writable view of
+-- crm.accounts: PostgREST inserts, updates and upserts through it).
 CREATE OR REPLACE VIEW crm_api.accounts WITH (security_invoker = true) AS
-    SELECT tenant_id, id, name, domain, industry, employee_count, annual_revenue, country, parent_account_id,
-           lifecycle_stage, owner_id, custom, created_at, updated_at, search, health_score, health_band, health_trend,
-           health_changed_on
-    FROM crm.accounts;
+    SELECT a.tenant_id, a.id, a.name, a.domain, a.industry, a.employee_count, a.annual_revenue, a.country, a.parent_account_id,
+           a.lifecycle_stage, a.owner_id, a.custom, a.created_at, a.updated_at, a.search,
+           (SELECT l.score FROM crm.account_health_latest l WHERE l.tenant_id = a.tenant_id AND l.account_id = a.id) AS health_score,
+           (SELECT l.band FROM crm.account_health_latest l WHERE l.tenant_id = a.tenant_id AND l.account_id = a.id) AS health_band,
+           (SELECT l.trend FROM crm.account_health_latest l WHERE l.tenant_id = a.tenant_id AND l.account_id = a.id) AS health_trend,
+           (SELECT l.scored_on FROM crm.account_health_latest l WHERE l.tenant_id = a.tenant_id AND l.account_id = a.id) AS health_scored_on
+    FROM crm.accounts a;
+COMMENT ON COLUMN crm_api.accounts.health_score IS 'The latest health score (GET /account_health for the snapshots), 0 to 100; read only.';
+COMMENT ON COLUMN crm_api.accounts.health_band IS 'The latest health band: green, yellow or red; read only.';
+COMMENT ON COLUMN crm_api.accounts.health_trend IS 'The latest health trend: improving, stable or declining; read only.';
+COMMENT ON COLUMN crm_api.accounts.health_scored_on IS 'The day of the latest health snapshot; read only.';
 
 CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT current_date) RETURNS bigint
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -203,15 +234,21 @@ BEGIN
                  WHERE i.account_id > lo AND i.account_id <= hi),
             judged AS (
                 SELECT f.*, crm.health_band(f.score) AS band, crm.health_risk_level(f.score) AS risk_level,
-                       crm.health_trend(f.score, p.score) AS trend, p.band AS previous_band, s.band AS same_day_band
+                       crm.health_trend(f.score, CASE WHEN l.scored_on < on_date THEN l.score ELSE p.score END) AS trend,
+                       CASE WHEN l.scored_on < on_date THEN l.band ELSE p.band END AS previous_band,
+                       CASE WHEN l.scored_on = on_date THEN l.band ELSE s.band END AS same_day_band, l.scored_on AS latest_on
                   FROM fresh f
+                  -- the latest snapshot: on a day's first run, the previous one
+                  LEFT JOIN crm.account_health_latest l ON l.tenant_id = t AND l.account_id = f.account_id AND l.account_id > lo AND l.account_id <= hi
+                  -- again on the latest day, or a past day: the one before on_date, and on_date's, probed
+                  -- account by account (LIMIT 1: without it the planner turns the probe into a join, and
+                  -- hashes every snapshot of the tenant for each batch)
                   LEFT JOIN LATERAL (SELECT h.score, h.band FROM crm.account_health h
-                                      WHERE h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
+                                      WHERE l.scored_on >= on_date AND h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
                                       ORDER BY h.scored_on DESC LIMIT 1) p ON true
-                  -- the day's snapshot, if any, probed account by account (LIMIT 1: without it the planner
-                  -- turns the probe into a join, and hashes every snapshot of the tenant for each batch)
                   LEFT JOIN LATERAL (SELECT x.band FROM crm.account_health x
-                                      WHERE x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date LIMIT 1) s ON true),
+                                      WHERE l.scored_on > on_date AND x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date
+                                      LIMIT 1) s ON true),
             snapshot AS (
                 INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
                 SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
@@ -226,14 +263,14 @@ BEGIN
                        IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations)
                 RETURNING h.account_id),
             latest AS (
-                -- only accounts whose health changed, and a day in the past only where it is the latest
-                UPDATE crm.accounts a SET health_score = j.score, health_band = j.band, health_trend = j.trend, health_changed_on = on_date
-                  FROM judged j
-                 WHERE a.tenant_id = t AND a.id = j.account_id AND a.id > lo AND a.id <= hi
-                   AND (a.health_score, a.health_band, a.health_trend) IS DISTINCT FROM (j.score, j.band, j.trend)
-                   AND (on_date >= current_date
-                        OR NOT EXISTS (SELECT 1 FROM crm.account_health x WHERE x.tenant_id = t AND x.account_id = a.id AND x.scored_on > on_date))
-                RETURNING a.id)
+                -- a past day only where there is no later snapshot; unchanged rows left as they are
+                INSERT INTO crm.account_health_latest AS l (tenant_id, account_id, scored_on, score, band, trend)
+                SELECT t, j.account_id, on_date, j.score, j.band, j.trend FROM judged j
+                 WHERE j.latest_on IS NULL OR j.latest_on <= on_date
+                ON CONFLICT (tenant_id, account_id) DO UPDATE
+                   SET scored_on = excluded.scored_on, score = excluded.score, band = excluded.band, trend = excluded.trend
+                 WHERE (l.scored_on, l.score, l.band, l.trend) IS DISTINCT FROM (excluded.scored_on, excluded.score, excluded.band, excluded.trend)
+                RETURNING l.account_id)
             SELECT count(*),
                    array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
                                                    AND j.same_day_band IS DISTINCT FROM 'red')
@@ -243,7 +280,7 @@ BEGIN
             IF red IS NOT NULL THEN
                 INSERT INTO crm.tasks (tenant_id, title, description, type, priority, due_at, assignee_id, account_id)
                 SELECT t, format('Check in with %s', a.name),
-                       format('Its health fell to %s (red): %s.', a.health_score, array_to_string(h.recommendations, '; ')),
+                       format('Its health fell to %s (red): %s.', h.score, array_to_string(h.recommendations, '; ')),
                        'call', 'high', now() + interval '2 days', a.owner_id, a.id
                   FROM crm.accounts a
                   JOIN crm.account_health h ON h.tenant_id = t AND h.account_id = a.id AND h.scored_on = on_date
@@ -251,8 +288,10 @@ BEGIN
                 FOR r IN
                     INSERT INTO crm.events (tenant_id, type, entity_type, entity_id, payload, actor_id)
                     SELECT t, 'account.at_risk', 'account', a.id,
-                           jsonb_build_object('score', a.health_score, 'scored_on', on_date, 'owner_id', a.owner_id), crm.current_user_id()
-                      FROM crm.accounts a WHERE a.tenant_id = t AND a.id = ANY (red)
+                           jsonb_build_object('score', h.score, 'scored_on', on_date, 'owner_id', a.owner_id), crm.current_user_id()
+                      FROM crm.accounts a
+                      JOIN crm.account_health h ON h.tenant_id = t AND h.account_id = a.id AND h.scored_on = on_date
+                     WHERE a.tenant_id = t AND a.id = ANY (red)
                     RETURNING id
                 LOOP
                     -- announced as crm.emit_event announces every event

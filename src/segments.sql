@@ -267,9 +267,12 @@ CREATE FUNCTION crm.segment_accounts(t uuid, lo uuid, hi uuid, deciles numeric[]
     LANGUAGE sql STABLE AS
 $$
     -- (only the columns criteria compare: the batch is kept for the joins below)
-    WITH acc AS (SELECT a.id, a.industry, a.country, a.employee_count, a.annual_revenue, a.lifecycle_stage, a.owner_id, a.health_score,
-                        a.health_band
+    WITH acc AS (SELECT a.id, a.industry, a.country, a.employee_count, a.annual_revenue, a.lifecycle_stage, a.owner_id
                    FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
+    -- the latest health (src/health.sql)
+    health AS (SELECT l.account_id AS acc_id, l.score, l.band
+                 FROM crm.account_health_latest l
+                WHERE l.tenant_id = t AND l.account_id > lo AND l.account_id <= hi AND needs && ARRAY['health_score', 'health_band']),
     -- the latest activity from the rollup per account and day (src/account_activity.sql)
     last AS (SELECT d.account_id AS acc_id, max(d.last_at) AS at
                FROM acc JOIN crm.account_activity_days d ON d.tenant_id = t AND d.account_id = acc.id
@@ -288,11 +291,11 @@ $$
                 WHERE 'tags' = ANY (needs)
                 GROUP BY g.entity_id)
     SELECT acc.id, acc.industry, acc.country::text, acc.employee_count, acc.annual_revenue, acc.lifecycle_stage::text, acc.owner_id,
-           acc.health_score, acc.health_band, floor(extract(epoch FROM now() - last.at) / 86400),
+           health.score, health.band, floor(extract(epoch FROM now() - last.at) / 86400),
            coalesce(deals.open_value, 0), coalesce(deals.won, 0),
            CASE WHEN deals.won > 0 THEN 1 + (SELECT count(*) FROM unnest(deciles) d WHERE d < deals.won) END,
            coalesce(tagged.tags, '{}')
-      FROM acc LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id
+      FROM acc LEFT JOIN health ON health.acc_id = acc.id LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id
 $$;
 COMMENT ON FUNCTION crm.segment_accounts(uuid, uuid, uuid, numeric[], text[]) IS 'Internal to segment refreshes: the accounts of a tenant with an id in (lo, hi] and the fields criteria compare, the derived ones (days since the last activity with the account, its contacts or its opportunities, open pipeline value, won revenue and its decile, lowercase tags) computed only when named in needs (NULL otherwise).';
 

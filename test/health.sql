@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(23);
+SELECT plan(29);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -26,11 +26,28 @@ SELECT throws_ok($$SELECT crm.refresh_health_scores()$$, '42501', NULL, 'a rep d
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
 -- a table the caller made under the name of the refresh's working table is dropped, never written
 CREATE TEMP TABLE crm_health_inputs (planted integer);
-SELECT is(crm.refresh_health_scores(), 2::bigint, 'a manager refreshes the tenant''s two accounts');
+-- where each account's row lies before the refreshes (a rewrite, in place or not, moves it)
+CREATE TEMP TABLE account_rows AS SELECT id, ctid::text AS at, updated_at FROM crm.accounts;
+-- an account whose one activity is 200 days old (older than the 90-day windows)
+RESET ROLE;
+INSERT INTO crm.accounts (tenant_id, id, name, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000004c9', 'Dormant', 'a0000000-0000-7000-8000-0000000000a2');
+INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'call', 'Long ago', now() - interval '200 days', 'a0000000-0000-7000-8000-0000000004c9',
+     'a0000000-0000-7000-8000-0000000000a2');
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT is(crm.refresh_health_scores(), 3::bigint, 'a manager refreshes the tenant''s three accounts');
 SELECT ok(NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'pg_temp.crm_health_inputs'::regclass AND attname = 'planted'),
     '    (a planted working table was replaced, not used)');
-SELECT is(crm.refresh_health_scores(), 2::bigint, 'and again');
-SELECT is((SELECT count(*) FROM crm.account_health WHERE scored_on = current_date), 2::bigint, 'one snapshot per account for today, however often');
+SELECT is(crm.refresh_health_scores(), 3::bigint, 'and again');
+SELECT is((SELECT count(*) FROM crm.accounts a JOIN account_rows r ON r.id = a.id WHERE a.ctid::text = r.at AND a.updated_at = r.updated_at),
+    (SELECT count(*) FROM account_rows), 'no account row was rewritten (their updated_at neither): the latest health has a table of its own');
+SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_90d', round((factors->'inputs'->>'days_since_last_activity')::numeric),
+                                    factors->'engagement'->'weight', recommendations[1])
+             FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9' AND scored_on = current_date),
+    '[0, 200, 30, "no contact in 200 days: schedule a check-in"]'::jsonb,
+    'an account whose last activity is older than 90 days: 200 days since, and engagement has data');
+SELECT is((SELECT count(*) FROM crm.account_health WHERE scored_on = current_date), 3::bigint, 'one snapshot per account for today, however often');
 SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' AND scored_on = current_date$$),
     0::bigint, 'tenant B untouched');
 
@@ -52,7 +69,7 @@ SELECT is((SELECT assignee_id FROM crm.tasks WHERE account_id = 'a0000000-0000-7
     '    the task is the owner''s');
 
 -- Initech: yesterday 80; today it has a recent call, an open deal, an open case and a 6 from Peter
-SELECT row_eq($$SELECT health_score, health_band, health_trend, health_changed_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
+SELECT row_eq($$SELECT health_score, health_band, health_trend, health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
     (SELECT ROW(h.score, h.band, 'declining'::text, current_date) FROM crm.account_health h
       WHERE h.account_id = 'a0000000-0000-7000-8000-000000000ac1' AND h.scored_on = current_date),
     'the latest score, band and trend are on the account (declining from 80)');
@@ -63,11 +80,14 @@ SELECT results_eq($$SELECT scored_on FROM crm.account_health_history('a0000000-0
 SELECT throws_ok($$SELECT * FROM crm.account_health_history('b0000000-0000-7000-8000-000000000bc1')$$, 'PT404', NULL,
     'another tenant''s account: 404');
 -- a day in the past is refreshed in place
-SELECT is(crm.refresh_health_scores(current_date - 1), 2::bigint, 'refreshing yesterday');
+SELECT is(crm.refresh_health_scores(current_date - 1), 3::bigint, 'refreshing yesterday');
 SELECT is((SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'), 2::bigint,
     '    replaces yesterday''s snapshot, it does not add one');
-SELECT is((SELECT health_changed_on FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
+SELECT is((SELECT health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
     '    and the account keeps today''s, the latest');
+SELECT throws_ok($$UPDATE crm_api.accounts SET health_score = 99 WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$, '0A000', NULL,
+    'the latest health is read only on the accounts view');
+SELECT is((SELECT count(*) FROM crm_api.accounts WHERE health_band = 'red'), 2::bigint, '    and filters like any column (health_band=eq.red: Initrode, Dormant)');
 
 -- activities count by UTC day: the 30 and the 90 days that end with the snapshot's day
 INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, owner_id)
@@ -85,7 +105,13 @@ SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors
 
 -- reps read health; the operator refreshes every tenant
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
-SELECT is((SELECT count(*) FROM crm_api.account_health WHERE scored_on = current_date), 2::bigint, 'a rep reads the snapshots');
+SELECT is((SELECT count(*) FROM crm_api.account_health WHERE scored_on = current_date), 3::bigint, 'a rep reads the snapshots');
+SELECT throws_ok($$DELETE FROM crm.account_health_latest$$, '42501', NULL, '    and writes no latest health');
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+DELETE FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-0000000004c9';
+SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health_latest WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9'$$)
+          + pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9'$$),
+    0::bigint, 'a deleted account takes its health with it');
 SELECT pg_temp.become('crm_rep', NULL, NULL, 'none');
 RESET ROLE;
 SELECT is(crm.refresh_health_scores(), (SELECT count(*) FROM crm.accounts), 'the operator, without a context, refreshes every tenant''s accounts');

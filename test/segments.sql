@@ -14,7 +14,8 @@ INSERT INTO crm.accounts (tenant_id, id, name, industry, country, employee_count
     ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a2', 'Hooli', 'software', 'US', 150, 1000000, 'prospect', 'a0000000-0000-7000-8000-0000000000a2'),
     ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a3', 'Vandelay', 'import/export', 'DE', NULL, NULL, 'lead', 'a0000000-0000-7000-8000-0000000000a3'),
     ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a4', 'Soylent', 'Food', 'FR', 800, 2500000, 'churned', 'a0000000-0000-7000-8000-0000000000a2');
-UPDATE crm.accounts SET health_band = 'red', health_score = 30 WHERE name = 'Soylent';
+INSERT INTO crm.account_health_latest (tenant_id, account_id, scored_on, score, band, trend)
+VALUES ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000005a4', current_date, 30, 'red', 'stable');
 INSERT INTO crm.taggings (tenant_id, tag_id, entity_type, entity_id) VALUES
     ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000a81', 'account', 'a0000000-0000-7000-8000-0000000005a4');
 INSERT INTO crm.opportunities (tenant_id, name, account_id, amount, owner_id, stage_id)
@@ -23,7 +24,7 @@ FROM (VALUES ('Globex deal', 'a0000000-0000-7000-8000-0000000005a1'::uuid, 10000
              ('Hooli pilot', 'a0000000-0000-7000-8000-0000000005a2'::uuid, 50000, 'proposal')) d(name, account_id, amount, stage)
 JOIN crm.pipeline_stages s ON s.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND s.name = d.stage;
 
--- the plain SQL side: the same conditions over crm.accounts, written by hand
+-- the plain SQL side: the same conditions over crm_api.accounts (with the latest health), written by hand
 CREATE TEMP TABLE cases (label text, criteria jsonb, plain text);
 INSERT INTO cases VALUES
     ('=',            '{"field": "industry", "op": "=", "value": "software"}', $$industry = 'software'$$),
@@ -69,11 +70,11 @@ BEGIN
     INSERT INTO crm.segments (tenant_id, name, criteria) VALUES ('a0000000-0000-7000-8000-00000000000a', 'case ' || label, criteria) RETURNING id INTO seg;
     PERFORM crm.refresh_segment(seg);
     EXECUTE format($q$SELECT count(*) FROM (
-        (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND (%s)
+        (SELECT a.id FROM crm_api.accounts a WHERE a.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND (%s)
          EXCEPT SELECT m.account_id FROM crm.segment_members m WHERE m.segment_id = $1)
         UNION ALL
         (SELECT m.account_id FROM crm.segment_members m WHERE m.segment_id = $1
-         EXCEPT SELECT a.id FROM crm.accounts a WHERE a.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND (%s))) d$q$, plain, plain)
+         EXCEPT SELECT a.id FROM crm_api.accounts a WHERE a.tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND (%s))) d$q$, plain, plain)
     INTO n USING seg;
     RETURN n;
 END

@@ -22,11 +22,14 @@ SET session_replication_role = replica;
 -- accounts (numbered from 0, account k in tenant 1 + k % tenants): 1 in 3 a customer, 1 in 10 in the red
 -- health band
 \set dashboard_accounts (:dashboard_opportunities / 10 / :tenants * :tenants)
-INSERT INTO crm.accounts (tenant_id, id, name, lifecycle_stage, owner_id, health_score, health_band, health_trend, health_changed_on)
+INSERT INTO crm.accounts (tenant_id, id, name, lifecycle_stage, owner_id)
 SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, md5('crm bench:dashboard:account:' || n)::uuid, 'Account ' || n,
-       (ARRAY['lead', 'prospect', 'customer'])[1 + n % 3]::crm.lifecycle_stage, md5('crm bench:user:' || (1 + n % :tenants))::uuid,
+       (ARRAY['lead', 'prospect', 'customer'])[1 + n % 3]::crm.lifecycle_stage, md5('crm bench:user:' || (1 + n % :tenants))::uuid
+FROM generate_series(0, :dashboard_accounts - 1) n;
+INSERT INTO crm.account_health_latest (tenant_id, account_id, scored_on, score, band, trend)
+SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, md5('crm bench:dashboard:account:' || n)::uuid, current_date,
        CASE WHEN n % 10 = 0 THEN n % 50 ELSE 50 + n % 50 END, CASE WHEN n % 10 = 0 THEN 'red' WHEN n % 50 >= 25 THEN 'green' ELSE 'yellow' END,
-       'stable', current_date
+       'stable'
 FROM generate_series(0, :dashboard_accounts - 1) n;
 -- opportunities over the six stages of each tenant's default pipeline, a third of them closed
 INSERT INTO crm.opportunities (tenant_id, name, pipeline_id, stage_id, amount, currency, probability, forecast_category, closed_at,
@@ -49,6 +52,7 @@ SELECT md5('crm bench:tenant:' || (1 + n % :tenants))::uuid, (ARRAY['call', 'ema
 FROM generate_series(1, :dashboard_activities) n;
 RESET session_replication_role;
 VACUUM ANALYZE crm.accounts;
+VACUUM ANALYZE crm.account_health_latest;
 VACUUM ANALYZE crm.opportunities;
 VACUUM ANALYZE crm.activities;
 \endif
@@ -91,11 +95,13 @@ CREATE OR REPLACE FUNCTION bench.dashboard_sql(t uuid) RETURNS jsonb LANGUAGE sq
                                                                'weighted_amount', round(x.weighted, greatest(2, scale(trim_scale(x.weighted)))))
                                             ORDER BY x.position) FROM stages x),
         'leads_by_source', (SELECT coalesce(jsonb_object_agg(source, n), '{}') FROM leads),
-        'at_risk_accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'name', a.name, 'health_score', a.health_score,
-                                                                           'health_trend', a.health_trend, 'owner_id', a.owner_id)
-                                                        ORDER BY a.health_score, a.id), '[]')
-                               FROM (SELECT * FROM crm.accounts x WHERE x.tenant_id = t AND x.health_band = 'red' ORDER BY x.health_score, x.id LIMIT 10) a),
-        'at_risk_count', (SELECT count(*) FROM crm.accounts a WHERE a.tenant_id = t AND a.health_band = 'red'))
+        'at_risk_accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'name', a.name, 'health_score', a.score,
+                                                                           'health_trend', a.trend, 'owner_id', a.owner_id)
+                                                        ORDER BY a.score, a.id), '[]')
+                               FROM (SELECT x.id, x.name, x.owner_id, l.score, l.trend
+                                       FROM crm.account_health_latest l JOIN crm.accounts x ON x.tenant_id = t AND x.id = l.account_id
+                                      WHERE l.tenant_id = t AND l.band = 'red' ORDER BY l.score, x.id LIMIT 10) a),
+        'at_risk_count', (SELECT count(*) FROM crm.account_health_latest l WHERE l.tenant_id = t AND l.band = 'red'))
     FROM deals d
 $$;
 
