@@ -52,7 +52,10 @@ SELECT jsonb_pretty(crm.health_factors(inputs, crm.health_measures(inputs), ARRA
 FROM examples WHERE label = 'busy and happy';
 INSERT INTO examples VALUES (8, 'odd figures', ARRAY[3, 0.1 + 0.2, 2.0 / 3, 44.999, 0, 0, 0, 1e15, 2.345, 7.0 / 3, 1, 1, 0, 0, 1e-7, 123456.789, 0]),
     (9, 'every warning', ARRAY[2, 0, 0, 400.5, 0, 0, 0, 0, 1.25, 6.95, 9, 7, 1, 5, 100, 200.5, 3]),
-    (10, 'two overdue, a NULL here and there', ARRAY[NULL, 0, 0, 30, 0, 0, 0, NULL, NULL, 6.94999, 2, 2, 2, NULL, 0, 0, 2]);
+    (10, 'two overdue, a NULL here and there', ARRAY[NULL, 0, 0, 30, 0, 0, 0, NULL, NULL, 6.94999, 2, 2, 2, NULL, 0, 0, 2]),
+    -- cents made without text where that is the same number; half cents of CSAT and NPS as numeric rounds them
+    (11, 'cents and half cents', ARRAY[1, 0.29, 93.81, 12.5, 0, 0, 0, 99999999999.99, 2.675, 1.005, 0, 0.07, 0, 1, -0.07, 123456789012.01, 1e12 + 0.5]),
+    (12, 'more half cents', ARRAY[1, 0, 0, 0, 0, 0, 0, 0, 4.995, 0.125, 0, 0, 0, 0, 1.1, 2.2, 3.3]);
 SELECT n, crm.health_factors(inputs, m, w)::text = jsonb_build_object(
            'engagement', jsonb_build_object('value', m[1], 'weight', CASE WHEN m[1] IS NULL THEN 0 ELSE w[1] END),
            'activity', jsonb_build_object('value', m[2], 'weight', CASE WHEN m[2] IS NULL THEN 0 ELSE w[2] END),

@@ -141,22 +141,38 @@ health_measures_of(const double *in, const bool *isnull, double *out, bool *out_
 #undef V
 }
 
-/* float8 array helpers */
+/*
+ * float8_array reads a one-dimensional float8 array straight from its stored form into values and
+ * nulls (one allocation, in the per-row context); returns its length.
+ */
 static int
 float8_array(ArrayType *a, double **values, bool **nulls)
 {
-	Datum	   *d;
 	int			n;
+	const char *data;
+	bits8	   *bitmap;
 
 	if (ARR_NDIM(a) > 1 || ARR_ELEMTYPE(a) != FLOAT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a one-dimensional float8 array is expected")));
-	deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &d, nulls, &n);
-	*values = palloc(sizeof(double) * Max(n, 1));
+	n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+	*values = palloc(Max(n, 1) * (sizeof(double) + sizeof(bool)));
+	*nulls = (bool *) (*values + Max(n, 1));
+	/* (ARR_DATA_PTR's offset, spelled out: its own ?: mixes signedness, which -Wextra refuses) */
+	data = (const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset : ARR_OVERHEAD_NONULLS(ARR_NDIM(a)));
+	bitmap = ARR_NULLBITMAP(a);
 	for (int i = 0; i < n; i++)
-		(*values)[i] = (*nulls)[i] ? 0 : DatumGetFloat8(d[i]);
-	pfree(d);
+	{
+		(*nulls)[i] = bitmap != NULL && (bitmap[i / 8] & (1 << (i % 8))) == 0;
+		if ((*nulls)[i])
+			(*values)[i] = 0;
+		else
+		{
+			memcpy(&(*values)[i], data, sizeof(double));
+			data += sizeof(double);
+		}
+	}
 	return n;
 }
 
@@ -230,82 +246,144 @@ crm_health_score(PG_FUNCTION_ARGS)
 /*
  * crm.health_factors(inputs float8[], measures float8[], weights float8[]) → jsonb: what a snapshot
  * shows of how its score came about: each measure with its value and the weight it had (0 when it had
- * no data), and the inputs behind them. Built here as one JsonbValue tree (the same document as nested
- * jsonb_build_object calls, at a fraction of the cost: a refresh writes one per account).
+ * no data), and the inputs behind them. The same document as nested jsonb_build_object calls, at a
+ * fraction of their cost (a refresh writes one per account): the objects are built as JsonbValue trees
+ * with their keys already in jsonb's order (shorter keys first, then bytewise), so nothing is sorted
+ * per row, and the numbers become numerics without going through text where that gives the same value.
  */
 
-/* a float8 as jsonb turns it: through its text form (so 0.1 stays 0.1), non-finite ones as strings */
-static void
-push_float8(JsonbParseState **state, double x, bool isnull)
+/* cents / 100 as the numeric of its shortest text: 9381 -> 93.81, 9380 -> 93.8, 9300 -> 93 */
+static Numeric
+cents_numeric(int64 cents)
 {
-	JsonbValue	v;
+	if (cents % 100 == 0)
+		return int64_to_numeric(cents / 100);
+	if (cents % 10 == 0)
+		return int64_div_fast_to_numeric(cents / 10, 1);
+	return int64_div_fast_to_numeric(cents, 2);
+}
 
+/*
+ * A float8 as jsonb turns it: through its text form (so 0.1 + 0.2 stays 0.30000000000000004),
+ * non-finite ones as strings. A whole number, or one that is exactly the double nearest to a number of
+ * cents (below 10^12 no shorter decimal is that near, so that is its text), is made without the text.
+ */
+static void
+float8_jsonb(JsonbValue *v, double x, bool isnull)
+{
 	if (isnull)
-		v.type = jbvNull;
-	else if (x == floor(x) && fabs(x) < 1e15)
 	{
-		/* a whole number (most inputs are counts): the same numeric, without the text */
-		v.type = jbvNumeric;
-		v.val.numeric = int64_to_numeric((int64) x);
+		v->type = jbvNull;
+		return;
 	}
-	else
+	v->type = jbvNumeric;
+	if (x == floor(x) && fabs(x) < 1e15)
+	{
+		v->val.numeric = int64_to_numeric((int64) x);
+		return;
+	}
+	if (fabs(x) < 1e12)
+	{
+		double		cents = round(x * 100);
+
+		if (cents / 100 == x)
+		{
+			v->val.numeric = cents_numeric((int64) cents);
+			return;
+		}
+	}
 	{
 		char	   *text = DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(x)));
 
 		if (isnan(x) || isinf(x))
 		{
-			v.type = jbvString;
-			v.val.string.val = text;
-			v.val.string.len = strlen(text);
+			v->type = jbvString;
+			v->val.string.val = text;
+			v->val.string.len = strlen(text);
 		}
 		else
-		{
-			v.type = jbvNumeric;
-			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-																ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-		}
+			v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+																 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 	}
-	pushJsonbValue(state, WJB_VALUE, &v);
 }
 
-/* x::numeric rounded to 2 decimals, as round(x::numeric, 2) */
+/*
+ * x::numeric rounded to 2 decimals, as round(x::numeric, 2): the cast keeps 15 significant digits, then
+ * the rounding is half away from zero. Below 10^6 the 15 digits are within 10^-9 of x, so unless x is
+ * that near a half cent the nearest cent of x is the answer; otherwise through the numerics themselves.
+ */
 static void
-push_round2(JsonbParseState **state, double x, bool isnull)
+round2_jsonb(JsonbValue *v, double x, bool isnull)
 {
-	JsonbValue	v;
-
 	if (isnull || isnan(x) || isinf(x))
 	{
-		push_float8(state, x, isnull);
+		float8_jsonb(v, x, isnull);
 		return;
 	}
-	else
+	v->type = jbvNumeric;
+	if (fabs(x) < 1e6)
 	{
-		v.type = jbvNumeric;
-		v.val.numeric = DatumGetNumeric(DirectFunctionCall2(numeric_round,
-															DirectFunctionCall1(float8_numeric, Float8GetDatum(x)),
-															Int32GetDatum(2)));
+		double		y = fabs(x) * 100;
+		double		whole = floor(y);
+		double		frac = y - whole;
+
+		if (fabs(frac - 0.5) > 1e-6)
+		{
+			int64		cents = (int64) (frac > 0.5 ? whole + 1 : whole);
+
+			v->val.numeric = int64_div_fast_to_numeric(x < 0 ? -cents : cents, 2);
+			return;
+		}
 	}
-	pushJsonbValue(state, WJB_VALUE, &v);
+	v->val.numeric = DatumGetNumeric(DirectFunctionCall2(numeric_round,
+														 DirectFunctionCall1(float8_numeric, Float8GetDatum(x)),
+														 Int32GetDatum(2)));
 }
 
 static void
-push_key(JsonbParseState **state, const char *key)
+set_key(JsonbPair *pair, const char *key, uint32 order)
 {
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = strlen(key);
+	pair->order = order;
 }
+
+static void
+set_object(JsonbValue *v, JsonbPair *pairs, int n)
+{
+	v->type = jbvObject;
+	v->val.object.nPairs = n;
+	v->val.object.pairs = pairs;
+}
+
+/* jsonb's order of keys: shorter first, then bytewise (as lengthCompareJsonbStringValue) */
+static int
+key_order(const void *a, const void *b)
+{
+	const char *x = *(const char *const *) a;
+	const char *y = *(const char *const *) b;
+	size_t		lx = strlen(x);
+	size_t		ly = strlen(y);
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return memcmp(x, y, lx);
+}
+
+enum
+{
+	F_VALUE,
+	F_WEIGHT,
+	N_MEASURE_KEYS
+};
 
 PG_FUNCTION_INFO_V1(crm_health_factors);
 Datum
 crm_health_factors(PG_FUNCTION_ARGS)
 {
+	/* the document's keys; the inputs shown (days since the last activity floored, CSAT and NPS to 2 decimals) */
 	static const char *const measure_names[N_MEASURES] = {"engagement", "activity", "satisfaction", "commercial"};
-	/* the inputs shown, by name; days since the last activity floored, CSAT and NPS to 2 decimals */
 	static const struct
 	{
 		const char *name;
@@ -316,6 +394,11 @@ crm_health_factors(PG_FUNCTION_ARGS)
 		{"csat", IN_CSAT}, {"nps", IN_NPS}, {"open_cases", IN_OPEN_CASES}, {"overdue_cases", IN_OVERDUE_CASES},
 		{"won_last_180d", IN_WON_RECENT}, {"won_previous_180d", IN_WON_BEFORE}, {"lost_last_180d", IN_LOST_RECENT},
 	};
+#define N_SHOWN lengthof(shown)
+	/* the top level's keys in jsonb's order ("inputs" among the measures), and the inputs', sorted once */
+	static const char *top_keys[N_MEASURES + 1];
+	static const char *shown_keys[N_SHOWN];
+	static int	shown_input[N_SHOWN];
 	double	   *in;
 	double	   *m;
 	double	   *w;
@@ -325,44 +408,68 @@ crm_health_factors(PG_FUNCTION_ARGS)
 	int			n_in = float8_array(PG_GETARG_ARRAYTYPE_P(0), &in, &in_null);
 	int			n_m = float8_array(PG_GETARG_ARRAYTYPE_P(1), &m, &m_null);
 	int			n_w = float8_array(PG_GETARG_ARRAYTYPE_P(2), &w, &w_null);
-	JsonbParseState *state = NULL;
-	JsonbValue *result;
+	JsonbPair	top[N_MEASURES + 1];
+	JsonbPair	measure_pairs[N_MEASURES][N_MEASURE_KEYS];
+	JsonbPair	input_pairs[N_SHOWN];
+	JsonbValue	doc;
 
 	if (n_in != N_INPUTS || n_m != N_MEASURES || n_w != N_MEASURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("crm.health_factors takes %d inputs, %d measures and %d weights, not %d, %d and %d",
 						N_INPUTS, N_MEASURES, N_MEASURES, n_in, n_m, n_w)));
-
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < N_MEASURES; i++)
+	if (top_keys[0] == NULL)
 	{
-		push_key(&state, measure_names[i]);
-		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_key(&state, "value");
-		push_float8(&state, m[i], m_null[i]);
-		push_key(&state, "weight");
-		/* (a NULL weight shows as null, as jsonb_build_object would show it) */
-		push_float8(&state, m_null[i] ? 0 : w[i], !m_null[i] && w_null[i]);
-		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+		const char *keys[N_MEASURES + 1];
+
+		for (int i = 0; i < N_MEASURES; i++)
+			keys[i] = measure_names[i];
+		keys[N_MEASURES] = "inputs";
+		qsort(keys, N_MEASURES + 1, sizeof(char *), key_order);
+		for (int i = 0; i < (int) N_SHOWN; i++)
+			shown_keys[i] = shown[i].name;
+		qsort(shown_keys, N_SHOWN, sizeof(char *), key_order);
+		for (int i = 0; i < (int) N_SHOWN; i++)
+			for (int j = 0; j < (int) N_SHOWN; j++)
+				if (strcmp(shown[j].name, shown_keys[i]) == 0)
+					shown_input[i] = shown[j].input;
+		memcpy(top_keys, keys, sizeof(keys));
 	}
-	push_key(&state, "inputs");
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < (int) lengthof(shown); i++)
-	{
-		int			k = shown[i].input;
 
-		push_key(&state, shown[i].name);
+	for (int i = 0; i < (int) N_SHOWN; i++)
+	{
+		int			k = shown_input[i];
+
+		set_key(&input_pairs[i], shown_keys[i], i);
 		if (k == IN_CSAT || k == IN_NPS)
-			push_round2(&state, in[k], in_null[k]);
+			round2_jsonb(&input_pairs[i].value, in[k], in_null[k]);
 		else if (k == IN_DAYS_SINCE_LAST)
-			push_float8(&state, floor(in[k]), in_null[k]);
+			float8_jsonb(&input_pairs[i].value, floor(in[k]), in_null[k]);
 		else
-			push_float8(&state, in[k], in_null[k]);
+			float8_jsonb(&input_pairs[i].value, in[k], in_null[k]);
 	}
-	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
+	for (int t = 0; t < N_MEASURES + 1; t++)
+	{
+		int			i;
+
+		set_key(&top[t], top_keys[t], t);
+		if (strcmp(top_keys[t], "inputs") == 0)
+		{
+			set_object(&top[t].value, input_pairs, N_SHOWN);
+			continue;
+		}
+		for (i = 0; strcmp(measure_names[i], top_keys[t]) != 0; i++)
+			;
+		set_key(&measure_pairs[i][F_VALUE], "value", F_VALUE);
+		float8_jsonb(&measure_pairs[i][F_VALUE].value, m[i], m_null[i]);
+		set_key(&measure_pairs[i][F_WEIGHT], "weight", F_WEIGHT);
+		/* (a NULL weight shows as null, as jsonb_build_object would show it) */
+		float8_jsonb(&measure_pairs[i][F_WEIGHT].value, m_null[i] ? 0 : w[i], !m_null[i] && w_null[i]);
+		set_object(&top[t].value, measure_pairs[i], N_MEASURE_KEYS);
+	}
+	set_object(&doc, top, N_MEASURES + 1);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(&doc));
+#undef N_SHOWN
 }
 
 
