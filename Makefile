@@ -65,6 +65,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
+# every C file includes the shared header (PGXS tracks no header dependencies of its own)
+$(OBJS): src/crm.h
 CONTRIB_TESTDB = $(TEST_DB)
 ISOLATION_TESTDB = $(TEST_DB)
 

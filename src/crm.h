@@ -15,4 +15,53 @@ extern void crm_jobs_init(void);
 /* scoring.c: registers the invalidation callback that drops parsed scoring models when they change. */
 extern void crm_scoring_init(void);
 
+/*
+ * crm_numeric_parts reads a finite numeric's sign, weight and base-10000 digits in place from its
+ * stored form (the on-disk layout described in PostgreSQL's utils/adt/numeric.c, fixed across
+ * versions), without copying or allocating, so that per-row code can use a column's value as it lies
+ * in the tuple (packed or not; not toasted). False for NaN and the infinities. Digit i counts
+ * 10000^(weight - i); read each with memcpy from digits + i * sizeof(int16) (it may be unaligned).
+ * Inline: scoring and the pipeline aggregate call it for every row.
+ */
+typedef struct CrmNumericParts
+{
+	bool		negative;
+	int			weight;
+	int			ndigits;
+	const char *digits;
+} CrmNumericParts;
+
+static inline bool
+crm_numeric_parts(const struct varlena *v, CrmNumericParts *parts)
+{
+	const char *p = VARDATA_ANY(v);
+	int			len = VARSIZE_ANY_EXHDR(v);
+	uint16		header;
+
+	memcpy(&header, p, sizeof(uint16));
+	if ((header & 0xC000) == 0xC000)
+		return false;			/* NaN, +/-Infinity */
+	if (header & 0x8000)
+	{
+		/* short form: sign, display scale and a 7-bit weight in the header */
+		parts->negative = (header & 0x2000) != 0;
+		parts->weight = (header & 0x0040) ? (int) (~0x003F | (header & 0x003F)) : (int) (header & 0x003F);
+		p += sizeof(uint16);
+		len -= sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		parts->negative = (header & 0xC000) == 0x4000;
+		memcpy(&w, p + sizeof(uint16), sizeof(int16));
+		parts->weight = w;
+		p += sizeof(uint16) + sizeof(int16);
+		len -= sizeof(uint16) + sizeof(int16);
+	}
+	parts->digits = p;
+	parts->ndigits = len / (int) sizeof(int16);
+	return true;
+}
+
 #endif							/* CRM_H */

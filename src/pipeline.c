@@ -62,52 +62,26 @@ static const int64 digit_cents[] = {100, 1000000, INT64CONST(10000000000), INT64
 INT64CONST(1000000000000000000)};
 
 /*
- * numeric_cents reads a numeric as a whole number of cents straight from its stored form (see the
- * layout comment in PostgreSQL's utils/adt/numeric.c; it is the on-disk format, fixed across
- * versions), without allocating. NaN, infinities, fractions of a cent and amounts of 10^20 or more
+ * numeric_cents reads a numeric as a whole number of cents straight from its stored form
+ * (crm_numeric_parts), without allocating. NaN, infinities, fractions of a cent and amounts of 10^20 or more
  * are errors: silently rounding money is not an option.
  */
 static int128
 numeric_cents(struct varlena *v)
 {
-	const char *p = VARDATA_ANY(v);
-	int			len = VARSIZE_ANY_EXHDR(v);
-	uint16		header;
-	int			weight;
-	bool		negative;
-	int			ndigits;
+	CrmNumericParts n;
 	int128		cents = 0;
 
-	memcpy(&header, p, sizeof(uint16));
-	if ((header & 0xC000) == 0xC000)
+	if (!crm_numeric_parts(v, &n))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("an opportunity amount must be a finite number"),
 						errdetail("NaN and infinite amounts cannot be summed.")));
-	if (header & 0x8000)
-	{
-		/* short form: sign, display scale and a 7-bit weight in the header */
-		negative = (header & 0x2000) != 0;
-		weight = (header & 0x0040) ? (int) (~0x003F | (header & 0x003F)) : (int) (header & 0x003F);
-		p += sizeof(uint16);
-		len -= sizeof(uint16);
-	}
-	else
-	{
-		int16		w;
-
-		negative = (header & 0xC000) == 0x4000;
-		memcpy(&w, p + sizeof(uint16), sizeof(int16));
-		weight = w;
-		p += sizeof(uint16) + sizeof(int16);
-		len -= sizeof(uint16) + sizeof(int16);
-	}
-	ndigits = len / (int) sizeof(int16);
-	for (int i = 0; i < ndigits; i++)
+	for (int i = 0; i < n.ndigits; i++)
 	{
 		int16		d;
-		int			e = weight - i; /* this digit counts 10000^e */
+		int			e = n.weight - i; /* this digit counts 10000^e */
 
-		memcpy(&d, p + i * sizeof(int16), sizeof(int16));
+		memcpy(&d, n.digits + i * sizeof(int16), sizeof(int16));
 		if (d == 0)
 			continue;
 		if (e >= (int) lengthof(digit_cents))
@@ -122,7 +96,7 @@ numeric_cents(struct varlena *v)
 							errmsg("an opportunity amount cannot have fractions of a cent"),
 							errhint("Round it first: round(amount, 2).")));
 	}
-	return negative ? -cents : cents;
+	return n.negative ? -cents : cents;
 }
 
 /*
