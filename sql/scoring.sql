@@ -112,6 +112,28 @@ SELECT jsonb_pretty(crm.explain_lead_score(pg_temp.engaged()) #- '{rules,0,value
 DELETE FROM crm.activities WHERE lead_id = (pg_temp.engaged()).id;
 SELECT 'activities deleted' AS step, (pg_temp.engaged()).score, (pg_temp.engaged()).engagement;
 
+-- numeric fields are compared with range bounds exactly: as fixed-point integers where value and bound
+-- fit (up to 16 decimals, below 10^20), else as numerics; the first range that holds gives the points
+UPDATE crm.scoring_models SET is_active = false WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e';
+INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES ('e0000000-0000-7000-8000-00000000000e', 'Revenue', '{
+    "fit": [{"name": "revenue", "field": "annual_revenue", "reason": "revenue", "ranges": [
+        {"min": 100000000000000000000, "points": 50},
+        {"above": 9999999999999999.98, "points": 40},
+        {"min": 1000000.005, "points": 30},
+        {"above": 0.000000000000000001, "below": 1000000, "points": 20},
+        {"max": 0, "points": 10}]}]}', true);
+CREATE TEMP TABLE revenues (revenue numeric(18,2), expected int);
+INSERT INTO revenues VALUES (NULL, 0), (0, 10), (0.01, 20), (999999.99, 20), (1000000, 0), (1000000.01, 30),
+    (9999999999999999.98, 30), (9999999999999999.99, 40);
+INSERT INTO crm.leads (tenant_id, first_name, company, annual_revenue, owner_id)
+SELECT 'e0000000-0000-7000-8000-00000000000e', 'revenue ' || coalesce(revenue::text, 'unknown'), 'Co', revenue, 'e0000000-0000-7000-8000-0000000000e1'
+FROM revenues;
+SELECT r.revenue, crm.lead_score(l) AS score, r.expected, crm.lead_score(l) = r.expected AS ok
+FROM revenues r JOIN crm.leads l ON l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.annual_revenue IS NOT DISTINCT FROM r.revenue
+ AND l.first_name LIKE 'revenue %'
+ORDER BY r.revenue NULLS FIRST;
+DELETE FROM crm.scoring_models WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND name = 'Revenue';
+
 -- invalid models: 22023 with the JSON path of the bad element
 CREATE FUNCTION pg_temp.try_model(rules jsonb) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN

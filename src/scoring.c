@@ -22,7 +22,6 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -75,12 +74,15 @@ typedef struct Range
 {
 	bool		has_lo;
 	bool		lo_inclusive;
-	double		lo;
 	Numeric		lo_num;			/* the same bound as a numeric, for numeric columns */
 	bool		has_hi;
 	bool		hi_inclusive;
-	double		hi;
 	Numeric		hi_num;
+	bool		fixed;			/* both bounds (those it has) as fixed-point numbers too: */
+	int128		lo_fixed;
+	int128		hi_fixed;
+	int64		lo_int;			/* for an integer column: the least and greatest whole values */
+	int64		hi_int;			/* in the range (the bounds rounded inwards, saturated) */
 	int			points;
 } Range;
 
@@ -112,18 +114,30 @@ typedef struct Rule
 	double		half_life;		/* engagement: seconds for an activity's points to halve */
 } Rule;
 
+/*
+ * A parsed rules document. Tenants whose active models have the same rules (most keep the default)
+ * share one: a scan over many tenants' leads then works on one model that stays in the CPU's caches,
+ * instead of a different one for nearly every row. What every row reads comes first.
+ */
 typedef struct Model
 {
-	pg_uuid_t	tenant;
-	bool		found;			/* the tenant has an active model */
 	int			nrules;
-	Rule		rules[MAX_RULES];
 	int			ngroups;
-	char	   *group_names[MAX_GROUPS];
-	int			group_caps[MAX_GROUPS]; /* -1: no cap */
 	int			total_cap;
 	bool		uses_field[NFIELDS];	/* some rule reads the field */
+	bool		has_caps;		/* some group has a cap */
+	int			group_caps[MAX_GROUPS]; /* -1: no cap */
+	Rule		rules[MAX_RULES];
+	char	   *group_names[MAX_GROUPS];
+	Jsonb	   *document;		/* the rules it was parsed from */
 } Model;
+
+/* a tenant's entry in a query's cache: its model, or NULL when it has no active one */
+typedef struct TenantModel
+{
+	pg_uuid_t	tenant;
+	Model	   *model;
+} TenantModel;
 
 /*
  * Models change: a query (or a trigger's expression, which lives for its transaction) must not score
@@ -172,11 +186,14 @@ typedef struct ScoringCache
 	TupleDesc	tupdesc;		/* whole-row entry points: crm.leads, in fn_mcxt */
 	int			tenant_attno;
 	int			field_attnos[NFIELDS];
-	Model	   *last;			/* the model used for the previous row */
-	Model	   *slots[MODEL_SLOTS]; /* open addressing on the tenant id */
+	TenantModel *last;			/* the tenant of the previous row */
+	TenantModel *slots[MODEL_SLOTS];	/* open addressing on the tenant id */
+	int			ntenants;
+	int			maxtenants;
+	TenantModel **tenants;		/* every tenant looked up, in order */
 	int			nmodels;
 	int			maxmodels;
-	Model	  **models;			/* every model loaded, in load order */
+	Model	  **models;			/* every distinct rules document parsed */
 } ScoringCache;
 
 /* ------------------------------------------------------------------------------------------------
@@ -241,6 +258,40 @@ json_container_field(JsonbContainer *obj, const char *key)
 	return v.val.binary.data;
 }
 
+/*
+ * numeric_fixed: a numeric as a fixed-point int128 in units of 10^-16, read in place from its stored
+ * form (crm_numeric_parts), so that a numeric column is compared with a range's bounds as two integers,
+ * exactly, without copying the value or calling numeric_cmp. False when it does not fit (NaN, the
+ * infinities, 10^20 or more, a digit beyond the 16th decimal): the caller compares numerics instead.
+ */
+#define FIXED_FRACTION 4		/* base-10000 digits after the point */
+#define FIXED_MAX_EXP 8			/* 10000^8 x 9999 and their sum stay far below 2^127 */
+
+static bool
+numeric_fixed(const struct varlena *v, int128 *out)
+{
+	static const int64 pow10000[] = {1, 10000, 100000000, INT64CONST(1000000000000), INT64CONST(10000000000000000)};
+	CrmNumericParts n;
+	int128		x = 0;
+
+	if (!crm_numeric_parts(v, &n))
+		return false;
+	for (int i = 0; i < n.ndigits; i++)
+	{
+		int16		d;
+		int			e = n.weight - i + FIXED_FRACTION;	/* the digit counts 10000^e units */
+
+		memcpy(&d, n.digits + i * sizeof(int16), sizeof(int16));
+		if (d == 0)
+			continue;
+		if (e < 0 || e > FIXED_MAX_EXP)
+			return false;
+		x += (int128) d * (e <= 4 ? (int128) pow10000[e] : (int128) pow10000[e - 4] * pow10000[4]);
+	}
+	*out = n.negative ? -x : x;
+	return true;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Model parsing
  * ------------------------------------------------------------------------------------------------ */
@@ -275,6 +326,32 @@ value_for_column(ValuePoints *vp, Oid atttype, const char *label, int len)
 			ReleaseSysCache(tup);
 		}
 	}
+}
+
+/*
+ * whole_bound: a range bound as the least (lower) or greatest (upper) whole number inside the range:
+ * min 2.5 -> 3, above 2 -> 3, max 2.5 -> 2, below 3 -> 2; saturated to int64's range.
+ */
+static int64
+whole_bound(Numeric bound, bool lower, bool inclusive)
+{
+	Datum		b = NumericGetDatum(bound);
+	Datum		w = DirectFunctionCall1(lower ? numeric_ceil : numeric_floor, b);
+	bool		whole = DatumGetBool(DirectFunctionCall2(numeric_eq, w, b));
+	Datum		lim = DirectFunctionCall1(int8_numeric, Int64GetDatum(lower ? PG_INT64_MAX - 1 : PG_INT64_MIN + 1));
+	int64		x;
+
+	/* past int64 on its side: nothing of an integer column is in the range beyond it */
+	if (lower ? DatumGetBool(DirectFunctionCall2(numeric_gt, w, lim)) : DatumGetBool(DirectFunctionCall2(numeric_lt, w, lim)))
+		return lower ? PG_INT64_MAX : PG_INT64_MIN;
+	lim = DirectFunctionCall1(int8_numeric, Int64GetDatum(lower ? PG_INT64_MIN : PG_INT64_MAX));
+	if (lower ? DatumGetBool(DirectFunctionCall2(numeric_lt, w, lim)) : DatumGetBool(DirectFunctionCall2(numeric_gt, w, lim)))
+		return lower ? PG_INT64_MIN : PG_INT64_MAX;
+	x = DatumGetInt64(DirectFunctionCall1(numeric_int8, w));
+	/* an exclusive whole bound leaves itself out */
+	if (whole && !inclusive)
+		x += lower ? 1 : -1;
+	return x;
 }
 
 static void
@@ -315,17 +392,19 @@ parse_rule(Model *m, Rule *r, JsonbContainer *obj, ScoringCache *cache)
 			{
 				rg->has_lo = true;
 				rg->lo_inclusive = json_field(ro, "min", &v);
-				rg->lo = json_number(&v);
 				rg->lo_num = DatumGetNumericCopy(NumericGetDatum(v.val.numeric));
 			}
 			if (json_field(ro, "max", &v) || json_field(ro, "below", &v))
 			{
 				rg->has_hi = true;
 				rg->hi_inclusive = json_field(ro, "max", &v);
-				rg->hi = json_number(&v);
 				rg->hi_num = DatumGetNumericCopy(NumericGetDatum(v.val.numeric));
 			}
 			rg->points = json_int_field(ro, "points", 0);
+			rg->fixed = (!rg->has_lo || numeric_fixed((struct varlena *) rg->lo_num, &rg->lo_fixed)) &&
+				(!rg->has_hi || numeric_fixed((struct varlena *) rg->hi_num, &rg->hi_fixed));
+			rg->lo_int = rg->has_lo ? whole_bound(rg->lo_num, true, rg->lo_inclusive) : PG_INT64_MIN;
+			rg->hi_int = rg->has_hi ? whole_bound(rg->hi_num, false, rg->hi_inclusive) : PG_INT64_MAX;
 		}
 	}
 	else if ((c = json_container_field(obj, "in")) != NULL)
@@ -411,23 +490,68 @@ parse_model(Model *m, Jsonb *rules, ScoringCache *cache)
 		m->uses_field[m->rules[i].field] = true;
 	if (caps != NULL)
 		for (int g = 0; g < m->ngroups; g++)
+		{
 			m->group_caps[g] = json_int_field(caps, m->group_names[g], -1);
+			m->has_caps |= m->group_caps[g] >= 0;
+		}
 	m->total_cap = Min(json_int_field(root, "total_cap", 100), 100);
 }
 
-/* load_model reads the tenant's active model (with the caller's rights) and parses it into mcxt. */
+/* tenant_slot: where a tenant's entry starts its probe (uuids are random enough: no need to hash them) */
+static inline uint32
+tenant_slot(const pg_uuid_t *tenant)
+{
+	uint64		a;
+	uint64		b;
+
+	memcpy(&a, tenant->data, sizeof(uint64));
+	memcpy(&b, tenant->data + sizeof(uint64), sizeof(uint64));
+	return (uint32) (((a ^ b) * UINT64CONST(0x9E3779B97F4A7C15)) >> 55) & (MODEL_SLOTS - 1);
+}
+
+/*
+ * model_for_document: the parsed model of a rules document (in mcxt): one parsed before for another
+ * tenant when the documents are the same, else a new one.
+ */
 static Model *
-load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
+model_for_document(ScoringCache *cache, Jsonb *rules, MemoryContext mcxt)
 {
 	MemoryContext old;
 	Model	   *m;
+
+	for (int i = 0; i < cache->nmodels; i++)
+		if (VARSIZE(cache->models[i]->document) == VARSIZE(rules) &&
+			memcmp(cache->models[i]->document, rules, VARSIZE(rules)) == 0)
+			return cache->models[i];
+	old = MemoryContextSwitchTo(mcxt);
+	m = palloc0(sizeof(Model));
+	m->document = (Jsonb *) palloc(VARSIZE(rules));
+	memcpy(m->document, rules, VARSIZE(rules));
+	parse_model(m, m->document, cache);
+	if (cache->nmodels == cache->maxmodels)
+	{
+		cache->maxmodels = cache->maxmodels ? cache->maxmodels * 2 : 4;
+		cache->models = cache->models ? repalloc(cache->models, sizeof(Model *) * cache->maxmodels)
+			: palloc(sizeof(Model *) * cache->maxmodels);
+	}
+	cache->models[cache->nmodels++] = m;
+	MemoryContextSwitchTo(old);
+	return m;
+}
+
+/* load_model reads the tenant's active model (with the caller's rights) and enters it in the cache. */
+static TenantModel *
+load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
+{
+	MemoryContext old;
+	TenantModel *tm;
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		args[1];
 	int			ret;
 
 	old = MemoryContextSwitchTo(mcxt);
-	m = palloc0(sizeof(Model));
-	memcpy(&m->tenant, tenant, sizeof(pg_uuid_t));
+	tm = palloc0(sizeof(TenantModel));
+	memcpy(&tm->tenant, tenant, sizeof(pg_uuid_t));
 	MemoryContextSwitchTo(old);
 
 	if (!OidIsValid(scoring_models_relid))
@@ -445,54 +569,47 @@ load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
-		{
-			old = MemoryContextSwitchTo(mcxt);
-			parse_model(m, DatumGetJsonbPCopy(d), cache);
-			m->found = true;
-			MemoryContextSwitchTo(old);
-		}
+			tm->model = model_for_document(cache, DatumGetJsonbP(d), mcxt);
 	}
 	SPI_finish();
 
 	old = MemoryContextSwitchTo(mcxt);
-	if (cache->nmodels == cache->maxmodels)
+	if (cache->ntenants == cache->maxtenants)
 	{
-		cache->maxmodels = cache->maxmodels ? cache->maxmodels * 2 : 4;
-		cache->models = cache->models ? repalloc(cache->models, sizeof(Model *) * cache->maxmodels)
-			: palloc(sizeof(Model *) * cache->maxmodels);
+		cache->maxtenants = cache->maxtenants ? cache->maxtenants * 2 : 4;
+		cache->tenants = cache->tenants ? repalloc(cache->tenants, sizeof(TenantModel *) * cache->maxtenants)
+			: palloc(sizeof(TenantModel *) * cache->maxtenants);
 	}
-	cache->models[cache->nmodels++] = m;
+	cache->tenants[cache->ntenants++] = tm;
 	MemoryContextSwitchTo(old);
 	/* the slots stay at most half full; beyond that, find_model searches the list */
-	if (cache->nmodels <= MODEL_SLOTS / 2)
+	if (cache->ntenants <= MODEL_SLOTS / 2)
 	{
-		uint32		h = hash_bytes((const unsigned char *) tenant, sizeof(pg_uuid_t)) & (MODEL_SLOTS - 1);
+		uint32		h = tenant_slot(tenant);
 
 		while (cache->slots[h] != NULL)
 			h = (h + 1) & (MODEL_SLOTS - 1);
-		cache->slots[h] = m;
+		cache->slots[h] = tm;
 	}
-	return m;
+	return tm;
 }
 
-/* find_model: the tenant's model from the previous row, the slots, or the list; NULL if not loaded. */
-static Model *
+/* find_model: the tenant's entry from the previous row, the slots, or the list; NULL if not loaded. */
+static TenantModel *
 find_model(ScoringCache *cache, pg_uuid_t *tenant)
 {
 	if (cache->last != NULL && memcmp(&cache->last->tenant, tenant, sizeof(pg_uuid_t)) == 0)
 		return cache->last;
-	if (cache->nmodels <= MODEL_SLOTS / 2)
+	if (cache->ntenants <= MODEL_SLOTS / 2)
 	{
-		uint32		h = hash_bytes((const unsigned char *) tenant, sizeof(pg_uuid_t)) & (MODEL_SLOTS - 1);
-
-		for (; cache->slots[h] != NULL; h = (h + 1) & (MODEL_SLOTS - 1))
+		for (uint32 h = tenant_slot(tenant); cache->slots[h] != NULL; h = (h + 1) & (MODEL_SLOTS - 1))
 			if (memcmp(&cache->slots[h]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
 				return cache->slots[h];
 		return NULL;
 	}
-	for (int i = 0; i < cache->nmodels; i++)
-		if (memcmp(&cache->models[i]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
-			return cache->models[i];
+	for (int i = 0; i < cache->ntenants; i++)
+		if (memcmp(&cache->tenants[i]->tenant, tenant, sizeof(pg_uuid_t)) == 0)
+			return cache->tenants[i];
 	return NULL;
 }
 
@@ -500,89 +617,90 @@ find_model(ScoringCache *cache, pg_uuid_t *tenant)
  * Scoring
  * ------------------------------------------------------------------------------------------------ */
 
-static bool
-text_matches(ValuePoints *vp, Datum d, Oid atttype, bool is_enum)
+/*
+ * Each rule reads its field as it lies in the row (a numeric as a fixed-point number where it fits, a
+ * text's bytes), without copying; only a toasted value is detoasted, and freed when the rule is done.
+ */
+
+/* text_points: the points of an "in" or "values" rule for a text or char(n) value */
+static int
+text_points(const Rule *r, Datum d)
 {
-	text	   *t;
-	char	   *s;
+	struct varlena *p = (struct varlena *) DatumGetPointer(d);
+	const char *text;
 	int			len;
-	bool		match;
+	int			points = -1;
 
-	if (is_enum)
-		return DatumGetObjectId(d) == vp->enum_oid;
-	t = DatumGetTextPP(d);
-	s = VARDATA_ANY(t);
-	len = VARSIZE_ANY_EXHDR(t);
-	if (atttype == BPCHAROID)
-		while (len > 0 && s[len - 1] == ' ')
+	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
+		p = PG_DETOAST_DATUM(d);
+	text = VARDATA_ANY(p);
+	len = VARSIZE_ANY_EXHDR(p);
+	if (r->atttype == BPCHAROID)
+		while (len > 0 && text[len - 1] == ' ')
 			len--;
-	match = len == vp->len && pg_strncasecmp(s, vp->text, len) == 0;
-	if ((Pointer) t != DatumGetPointer(d))
-		pfree(t);
-	return match;
+	for (int i = 0; i < r->nvalues; i++)
+		if (len == r->values[i].len && pg_strncasecmp(text, r->values[i].text, len) == 0)
+		{
+			points = r->values[i].points;
+			break;
+		}
+	/* an "in" rule gives its "else" points to any other known (not empty) text */
+	if (points < 0)
+		points = (r->kind == RULE_IN && len > 0) ? r->else_points : 0;
+	if ((Pointer) p != DatumGetPointer(d))
+		pfree(p);
+	return points;
 }
 
-/* range_matches: whether a column value lies in a range (numerics compared as numerics, exactly). */
-static bool
-range_matches(Range *rg, Datum d, Oid atttype)
+/*
+ * numeric_range_points: the points of the first range holding a numeric value, compared exactly: as
+ * fixed-point integers where value and bounds fit, else as numerics.
+ */
+static int
+numeric_range_points(const Rule *r, Datum d)
 {
-	if (atttype == NUMERICOID)
+	struct varlena *p = (struct varlena *) DatumGetPointer(d);
+	int128		x = 0;
+	bool		fits;
+	int			points = 0;
+
+	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
+		p = PG_DETOAST_DATUM(d);
+	fits = numeric_fixed(p, &x);
+	for (int i = 0; i < r->nranges; i++)
 	{
-		if (rg->has_lo)
-		{
-			int			c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, d, NumericGetDatum(rg->lo_num)));
+		const Range *rg = &r->ranges[i];
+		bool		in;
 
-			if (rg->lo_inclusive ? c < 0 : c <= 0)
-				return false;
-		}
-		if (rg->has_hi)
+		if (fits && rg->fixed)
+			in = (!rg->has_lo || (rg->lo_inclusive ? x >= rg->lo_fixed : x > rg->lo_fixed)) &&
+				(!rg->has_hi || (rg->hi_inclusive ? x <= rg->hi_fixed : x < rg->hi_fixed));
+		else
 		{
-			int			c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, d, NumericGetDatum(rg->hi_num)));
+			Datum		v = PointerGetDatum(p);
+			int			c;
 
-			if (rg->hi_inclusive ? c > 0 : c >= 0)
-				return false;
+			in = true;
+			if (rg->has_lo)
+			{
+				c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, v, NumericGetDatum(rg->lo_num)));
+				in = rg->lo_inclusive ? c >= 0 : c > 0;
+			}
+			if (in && rg->has_hi)
+			{
+				c = DatumGetInt32(DirectFunctionCall2(numeric_cmp, v, NumericGetDatum(rg->hi_num)));
+				in = rg->hi_inclusive ? c <= 0 : c < 0;
+			}
 		}
-		return true;
+		if (in)
+		{
+			points = rg->points;
+			break;
+		}
 	}
-	else
-	{
-		double		x;
-
-		switch (atttype)
-		{
-			case INT4OID:
-				x = (double) DatumGetInt32(d);
-				break;
-			case INT8OID:
-				x = (double) DatumGetInt64(d);
-				break;
-			case INT2OID:
-				x = (double) DatumGetInt16(d);
-				break;
-			default:
-				elog(ERROR, "crm scoring: unsupported numeric column type %u", atttype);
-		}
-		if (rg->has_lo && (rg->lo_inclusive ? x < rg->lo : x <= rg->lo))
-			return false;
-		if (rg->has_hi && (rg->hi_inclusive ? x > rg->hi : x >= rg->hi))
-			return false;
-		return true;
-	}
-}
-
-static bool
-is_known_text(Datum d, bool is_enum)
-{
-	text	   *t;
-	bool		known;
-
-	if (is_enum)
-		return true;
-	t = DatumGetTextPP(d);
-	known = VARSIZE_ANY_EXHDR(t) > 0;
-	if ((Pointer) t != DatumGetPointer(d))
-		pfree(t);
-	return known;
+	if ((Pointer) p != DatumGetPointer(d))
+		pfree(p);
+	return points;
 }
 
 /* decayed_count: the activities of one list of times (epoch seconds), each halved every half_life. */
@@ -617,7 +735,7 @@ decayed_count(JsonbValue *list, double now, double half_life)
  * {"<type>": {"<outcome or empty>": [epoch seconds, ...]}}, rounded to the nearest whole point.
  */
 static int
-engagement_points(Rule *r, Datum d, double now)
+engagement_points(const Rule *r, Datum d, double now)
 {
 	Jsonb	   *summary = DatumGetJsonbP(d);
 	JsonbValue	typebuf;
@@ -653,31 +771,43 @@ engagement_points(Rule *r, Datum d, double now)
 	return (int) Min(floor(r->points * sum + 0.5), 10000.0);
 }
 
-/* rule_points: the points one rule gives a lead (its scored fields in values/nulls). */
-static int
-rule_points(Rule *r, Datum *values, bool *nulls, double now)
+/* rule_points: the points one rule gives a lead, from its field in fields (score_fields' order). */
+static inline int
+rule_points(const Rule *r, const NullableDatum *fields, double now)
 {
-	Datum		d = values[r->field];
+	Datum		d = fields[r->field].value;
 
-	if (nulls[r->field])
+	if (fields[r->field].isnull)
 		return 0;
 	switch (r->kind)
 	{
 		case RULE_RANGES:
-			for (int i = 0; i < r->nranges; i++)
-				if (range_matches(&r->ranges[i], d, r->atttype))
-					return r->ranges[i].points;
-			return 0;
+			if (r->atttype == NUMERICOID)
+				return numeric_range_points(r, d);
+			else
+			{
+				/* an integer column: the ranges as the whole numbers they hold */
+				int64		x = r->atttype == INT4OID ? DatumGetInt32(d)
+					: r->atttype == INT8OID ? DatumGetInt64(d) : DatumGetInt16(d);
+
+				for (int i = 0; i < r->nranges; i++)
+					if (x >= r->ranges[i].lo_int && x <= r->ranges[i].hi_int)
+						return r->ranges[i].points;
+				return 0;
+			}
 		case RULE_IN:
-			for (int i = 0; i < r->nvalues; i++)
-				if (text_matches(&r->values[i], d, r->atttype, r->is_enum))
-					return r->values[i].points;
-			return is_known_text(d, r->is_enum) ? r->else_points : 0;
 		case RULE_VALUES:
-			for (int i = 0; i < r->nvalues; i++)
-				if (text_matches(&r->values[i], d, r->atttype, r->is_enum))
-					return r->values[i].points;
-			return 0;
+			if (r->is_enum)
+			{
+				Oid			label = DatumGetObjectId(d);
+
+				for (int i = 0; i < r->nvalues; i++)
+					if (label == r->values[i].enum_oid)
+						return r->values[i].points;
+				/* any other label is a known value */
+				return r->kind == RULE_IN ? r->else_points : 0;
+			}
+			return text_points(r, d);
 		case RULE_EQUALS:
 			return DatumGetBool(d) == r->equals ? r->points : 0;
 		case RULE_ENGAGEMENT:
@@ -695,63 +825,61 @@ now_epoch(void)
 }
 
 /*
- * score_fields_of scores a lead given its tenant and its scored fields; parts (if not NULL) receives
- * each rule's points. Returns -1 when the tenant has no active model.
+ * score_fields_of scores a lead given its tenant and its scored fields (in score_fields' order); parts
+ * (if not NULL) receives each rule's points. Returns -1 when the tenant has no active model.
  */
 static int
-score_fields_of(FunctionCallInfo fcinfo, ScoringCache *cache, pg_uuid_t *tenant, Datum *values, bool *nulls,
+score_fields_of(FunctionCallInfo fcinfo, ScoringCache *cache, pg_uuid_t *tenant, const NullableDatum *fields,
 				int *parts, int *nparts)
 {
+	TenantModel *tm;
 	Model	   *m;
 	int			group_totals[MAX_GROUPS];
 	int			total = 0;
-	Datum		original[NFIELDS];
 	double		now = 0;
 
 	if (cache->generation != models_generation)
 	{
 		/* a model changed: forget the parsed ones (they go with the function's context) */
 		memset(cache->slots, 0, sizeof(cache->slots));
+		cache->ntenants = 0;
 		cache->nmodels = 0;
 		cache->last = NULL;
 		cache->generation = models_generation;
 	}
-	m = find_model(cache, tenant);
+	tm = find_model(cache, tenant);
+	if (tm == NULL)
+		tm = load_model(cache, tenant, fcinfo->flinfo->fn_mcxt);
+	cache->last = tm;
+	m = tm->model;
 	if (m == NULL)
-		m = load_model(cache, tenant, fcinfo->flinfo->fn_mcxt);
-	cache->last = m;
-	if (!m->found)
 		return -1;
 
-	/* numerics are detoasted once per row rather than once per comparison */
-	for (int f = 0; f < (int) NFIELDS; f++)
-	{
-		original[f] = values[f];
-		if (m->uses_field[f] && !nulls[f] && cache->field_types[f] == NUMERICOID)
-			values[f] = PointerGetDatum(PG_DETOAST_DATUM(values[f]));
-	}
 	if (m->uses_field[ENGAGEMENT_FIELD])
 		now = now_epoch();
 
-	memset(group_totals, 0, sizeof(int) * m->ngroups);
-	for (int i = 0; i < m->nrules; i++)
+	if (!m->has_caps && parts == NULL)
 	{
-		int			p = rule_points(&m->rules[i], values, nulls, now);
+		/* no group caps (the default model): the total is the plain sum */
+		for (int i = 0; i < m->nrules; i++)
+			total += rule_points(&m->rules[i], fields, now);
+	}
+	else
+	{
+		memset(group_totals, 0, sizeof(int) * m->ngroups);
+		for (int i = 0; i < m->nrules; i++)
+		{
+			int			p = rule_points(&m->rules[i], fields, now);
 
-		if (parts)
-			parts[i] = p;
-		group_totals[m->rules[i].group] += p;
+			if (parts)
+				parts[i] = p;
+			group_totals[m->rules[i].group] += p;
+		}
+		for (int g = 0; g < m->ngroups; g++)
+			total += (m->group_caps[g] >= 0) ? Min(group_totals[g], m->group_caps[g]) : group_totals[g];
 	}
 	if (nparts)
 		*nparts = m->nrules;
-	for (int f = 0; f < (int) NFIELDS; f++)
-		if (values[f] != original[f])
-		{
-			pfree(DatumGetPointer(values[f]));
-			values[f] = original[f];
-		}
-	for (int g = 0; g < m->ngroups; g++)
-		total += (m->group_caps[g] >= 0) ? Min(group_totals[g], m->group_caps[g]) : group_totals[g];
 	return Min(total, m->total_cap);
 }
 
@@ -763,8 +891,7 @@ score_row(FunctionCallInfo fcinfo, HeapTupleHeader row, int *parts, int *nparts)
 	HeapTupleData tuple;
 	Datum	   *values;
 	bool	   *nulls;
-	Datum		fv[NFIELDS];
-	bool		fn[NFIELDS];
+	NullableDatum fields[NFIELDS];
 	int			score;
 
 	if (cache == NULL)
@@ -809,11 +936,11 @@ score_row(FunctionCallInfo fcinfo, HeapTupleHeader row, int *parts, int *nparts)
 	heap_deform_tuple(&tuple, cache->tupdesc, values, nulls);
 	for (int f = 0; f < (int) NFIELDS; f++)
 	{
-		fv[f] = values[cache->field_attnos[f] - 1];
-		fn[f] = nulls[cache->field_attnos[f] - 1];
+		fields[f].value = values[cache->field_attnos[f] - 1];
+		fields[f].isnull = nulls[cache->field_attnos[f] - 1];
 	}
 	score = nulls[cache->tenant_attno - 1] ? -1
-		: score_fields_of(fcinfo, cache, DatumGetUUIDP(values[cache->tenant_attno - 1]), fv, fn, parts, nparts);
+		: score_fields_of(fcinfo, cache, DatumGetUUIDP(values[cache->tenant_attno - 1]), fields, parts, nparts);
 	pfree(values);
 	pfree(nulls);
 	return score;
@@ -855,8 +982,6 @@ Datum
 crm_lead_score_fields(PG_FUNCTION_ARGS)
 {
 	ScoringCache *cache = (ScoringCache *) fcinfo->flinfo->fn_extra;
-	Datum		fv[NFIELDS];
-	bool		fn[NFIELDS];
 	int			score;
 
 	if (PG_ARGISNULL(0))
@@ -868,12 +993,8 @@ crm_lead_score_fields(PG_FUNCTION_ARGS)
 			cache->field_types[f] = get_fn_expr_argtype(fcinfo->flinfo, f + 1);
 		fcinfo->flinfo->fn_extra = cache;
 	}
-	for (int f = 0; f < (int) NFIELDS; f++)
-	{
-		fn[f] = PG_ARGISNULL(f + 1);
-		fv[f] = fn[f] ? (Datum) 0 : PG_GETARG_DATUM(f + 1);
-	}
-	score = score_fields_of(fcinfo, cache, PG_GETARG_UUID_P(0), fv, fn, NULL, NULL);
+	/* the fields are the arguments after the tenant, in score_fields' order */
+	score = score_fields_of(fcinfo, cache, PG_GETARG_UUID_P(0), &fcinfo->args[1], NULL, NULL);
 	if (score < 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(score);
