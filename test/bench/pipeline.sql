@@ -69,19 +69,7 @@ SELECT bench.compare(format('pipeline_totals aggregate, %s deals', :pipeline_opp
            ' FROM crm.opportunities WHERE tenant_id = %L GROUP BY stage_id', :'pt'), '',
     'faster', 11, 2);
 
--- memory: the backend's resident set across scans of every deal (Linux /proc): flat if nothing leaks per row
-CREATE OR REPLACE FUNCTION bench.backend_rss_kb() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    line text;
-BEGIN
-    FOR line IN SELECT regexp_split_to_table(pg_read_file('/proc/' || pg_backend_pid() || '/status'), E'\n') LOOP
-        IF line LIKE 'VmRSS:%' THEN
-            RETURN regexp_replace(line, '\D', '', 'g')::bigint;
-        END IF;
-    END LOOP;
-    RETURN NULL;
-END
-$$;
+-- memory: the backend's resident set across scans of every deal (bench.backend_rss_kb): flat if nothing leaks per row
 -- (the first scan maps the table's shared buffers into the backend, so the figures are taken after it)
 SELECT crm.pipeline_totals(stage_id, amount, probability, stage_changed_at) FROM crm.opportunities WHERE tenant_id = :'pt' \g /dev/null
 SELECT bench.backend_rss_kb() AS rss_before \gset

@@ -91,3 +91,18 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The backend's resident set in kB (Linux /proc): taken before and after repeated scans, flat if nothing
+-- leaks per row.
+CREATE OR REPLACE FUNCTION bench.backend_rss_kb() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN SELECT regexp_split_to_table(pg_read_file('/proc/' || pg_backend_pid() || '/status'), E'\n') LOOP
+        IF line LIKE 'VmRSS:%' THEN
+            RETURN regexp_replace(line, '\D', '', 'g')::bigint;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
