@@ -509,6 +509,18 @@ tenant_slot(const pg_uuid_t *tenant)
 	return (uint32) (((a ^ b) * UINT64CONST(0x9E3779B97F4A7C15)) >> 55) & (MODEL_SLOTS - 1);
 }
 
+/* push_pointer appends p to a growing array of pointers (in the current memory context) */
+static void
+push_pointer(void ***items, int *n, int *max, void *p)
+{
+	if (*n == *max)
+	{
+		*max = *max ? *max * 2 : 4;
+		*items = *items ? repalloc(*items, sizeof(void *) * *max) : palloc(sizeof(void *) * *max);
+	}
+	(*items)[(*n)++] = p;
+}
+
 /*
  * model_for_document: the parsed model of a rules document (in mcxt): one parsed before for another
  * tenant when the documents are the same, else a new one.
@@ -528,13 +540,7 @@ model_for_document(ScoringCache *cache, Jsonb *rules, MemoryContext mcxt)
 	m->document = (Jsonb *) palloc(VARSIZE(rules));
 	memcpy(m->document, rules, VARSIZE(rules));
 	parse_model(m, m->document, cache);
-	if (cache->nmodels == cache->maxmodels)
-	{
-		cache->maxmodels = cache->maxmodels ? cache->maxmodels * 2 : 4;
-		cache->models = cache->models ? repalloc(cache->models, sizeof(Model *) * cache->maxmodels)
-			: palloc(sizeof(Model *) * cache->maxmodels);
-	}
-	cache->models[cache->nmodels++] = m;
+	push_pointer((void ***) &cache->models, &cache->nmodels, &cache->maxmodels, m);
 	MemoryContextSwitchTo(old);
 	return m;
 }
@@ -574,13 +580,7 @@ load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
 	SPI_finish();
 
 	old = MemoryContextSwitchTo(mcxt);
-	if (cache->ntenants == cache->maxtenants)
-	{
-		cache->maxtenants = cache->maxtenants ? cache->maxtenants * 2 : 4;
-		cache->tenants = cache->tenants ? repalloc(cache->tenants, sizeof(TenantModel *) * cache->maxtenants)
-			: palloc(sizeof(TenantModel *) * cache->maxtenants);
-	}
-	cache->tenants[cache->ntenants++] = tm;
+	push_pointer((void ***) &cache->tenants, &cache->ntenants, &cache->maxtenants, tm);
 	MemoryContextSwitchTo(old);
 	/* the slots stay at most half full; beyond that, find_model searches the list */
 	if (cache->ntenants <= MODEL_SLOTS / 2)
@@ -629,7 +629,8 @@ text_points(const Rule *r, Datum d)
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
 	const char *text;
 	int			len;
-	int			points = -1;
+	int			i;
+	int			points;
 
 	if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
 		p = PG_DETOAST_DATUM(d);
@@ -638,14 +639,13 @@ text_points(const Rule *r, Datum d)
 	if (r->atttype == BPCHAROID)
 		while (len > 0 && text[len - 1] == ' ')
 			len--;
-	for (int i = 0; i < r->nvalues; i++)
+	for (i = 0; i < r->nvalues; i++)
 		if (len == r->values[i].len && pg_strncasecmp(text, r->values[i].text, len) == 0)
-		{
-			points = r->values[i].points;
 			break;
-		}
-	/* an "in" rule gives its "else" points to any other known (not empty) text */
-	if (points < 0)
+	if (i < r->nvalues)
+		points = r->values[i].points;
+	else
+		/* an "in" rule gives its "else" points to any other known (not empty) text */
 		points = (r->kind == RULE_IN && len > 0) ? r->else_points : 0;
 	if ((Pointer) p != DatumGetPointer(d))
 		pfree(p);

@@ -2,7 +2,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -29,6 +29,25 @@ SELECT pg_temp.become('crm_rep', 'b0000000-0000-7000-8000-00000000000b', 'b00000
 SELECT is((SELECT crm.lead_score(l) FROM crm.leads l WHERE id = 'b0000000-0000-7000-8000-000000000bb1'), 0,
     'tenant B still scores with its own default model');
 RESET ROLE;
+
+-- one scan over both tenants' leads scores each by its own tenant's model; tenants with the same rules
+-- document share one parsed model, which a change of either's model does not leak into the other
+UPDATE crm.leads SET is_decision_maker = true WHERE id = 'b0000000-0000-7000-8000-000000000bb1';
+SELECT results_eq($$SELECT l.id::text, crm.lead_score(l) FROM crm.leads l
+                    WHERE l.id IN ('a0000000-0000-7000-8000-000000000ab1', 'b0000000-0000-7000-8000-000000000bb1') ORDER BY 1$$,
+    $$VALUES ('a0000000-0000-7000-8000-000000000ab1', 90), ('b0000000-0000-7000-8000-000000000bb1', 25)$$,
+    'one scan: each tenant''s leads by its own model');
+UPDATE crm.scoring_models SET rules = (SELECT rules FROM crm.scoring_models WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND is_active)
+ WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' AND is_active;
+SELECT results_eq($$SELECT l.id::text, crm.lead_score(l) FROM crm.leads l
+                    WHERE l.id IN ('a0000000-0000-7000-8000-000000000ab1', 'b0000000-0000-7000-8000-000000000bb1') ORDER BY 1$$,
+    $$VALUES ('a0000000-0000-7000-8000-000000000ab1', 90), ('b0000000-0000-7000-8000-000000000bb1', 90)$$,
+    'the same rules document: the same scores');
+UPDATE crm.scoring_models SET rules = crm.default_scoring_rules() WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND is_active;
+SELECT results_eq($$SELECT l.id::text, crm.lead_score(l) FROM crm.leads l
+                    WHERE l.id IN ('a0000000-0000-7000-8000-000000000ab1', 'b0000000-0000-7000-8000-000000000bb1') ORDER BY 1$$,
+    $$VALUES ('a0000000-0000-7000-8000-000000000ab1', 60), ('b0000000-0000-7000-8000-000000000bb1', 90)$$,
+    'one tenant''s model changed, the other''s not');
 
 SELECT * FROM finish();
 ROLLBACK;
