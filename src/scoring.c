@@ -4,9 +4,10 @@
  *
  * A model is read (SPI) and parsed into plain C structures the first time a query scores a lead of
  * its tenant; the parsed model stays in the function's fn_extra for the rest of the query (found again
- * per row through a small hash table on the tenant id), so a scan of a million leads parses each
- * tenant's model once and then only compares numbers and strings. Nothing is allocated per row beyond
- * what the executor's per-row context takes back (a detoasted text or numeric).
+ * per row through a small hash table on the tenant id), so a scan of a million leads reads each
+ * tenant's model once, parses each distinct rules document once (tenants with the same rules share
+ * it), and then only compares integers and bytes read in place from the row. Nothing is allocated per
+ * row but a detoasted value, freed when its rule is done.
  *
  * Engagement rules score a lead's activities from the summary the lead row carries (crm.leads.engagement,
  * kept by a trigger on crm.activities: per activity type and outcome, the times of the latest ones), so
