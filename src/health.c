@@ -397,6 +397,7 @@ crm_health_factors(PG_FUNCTION_ARGS)
 #define N_SHOWN lengthof(shown)
 	/* the top level's keys in jsonb's order ("inputs" among the measures), and the inputs', sorted once */
 	static const char *top_keys[N_MEASURES + 1];
+	static int	top_measure[N_MEASURES + 1];	/* the measure of each top-level key; -1: "inputs" */
 	static const char *shown_keys[N_SHOWN];
 	static int	shown_input[N_SHOWN];
 	double	   *in;
@@ -433,6 +434,13 @@ crm_health_factors(PG_FUNCTION_ARGS)
 			for (int j = 0; j < (int) N_SHOWN; j++)
 				if (strcmp(shown[j].name, shown_keys[i]) == 0)
 					shown_input[i] = shown[j].input;
+		for (int t = 0; t < N_MEASURES + 1; t++)
+		{
+			top_measure[t] = -1;
+			for (int i = 0; i < N_MEASURES; i++)
+				if (strcmp(measure_names[i], keys[t]) == 0)
+					top_measure[t] = i;
+		}
 		memcpy(top_keys, keys, sizeof(keys));
 	}
 
@@ -450,16 +458,14 @@ crm_health_factors(PG_FUNCTION_ARGS)
 	}
 	for (int t = 0; t < N_MEASURES + 1; t++)
 	{
-		int			i;
+		int			i = top_measure[t];
 
 		set_key(&top[t], top_keys[t], t);
-		if (strcmp(top_keys[t], "inputs") == 0)
+		if (i < 0)
 		{
 			set_object(&top[t].value, input_pairs, N_SHOWN);
 			continue;
 		}
-		for (i = 0; strcmp(measure_names[i], top_keys[t]) != 0; i++)
-			;
 		set_key(&measure_pairs[i][F_VALUE], "value", F_VALUE);
 		float8_jsonb(&measure_pairs[i][F_VALUE].value, m[i], m_null[i]);
 		set_key(&measure_pairs[i][F_WEIGHT], "weight", F_WEIGHT);

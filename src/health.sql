@@ -206,7 +206,7 @@ DECLARE
     written bigint := 0;
     -- whether the writes below may skip their per-row foreign-key checks (see the loop): this runs as
     -- the extension's owner, a superuser unless a DBA changed that
-    bulk_checks boolean := (SELECT x.rolsuper FROM pg_catalog.pg_roles x WHERE x.rolname = current_user)
+    skip_row_checks boolean := (SELECT x.rolsuper FROM pg_catalog.pg_roles x WHERE x.rolname = current_user)
                            AND pg_catalog.current_setting('session_replication_role') = 'origin';
 BEGIN
     IF on_date IS NULL OR on_date > current_date THEN
@@ -246,7 +246,7 @@ BEGIN
             -- not locked, so not written), and the writes run with session_replication_role = replica,
             -- which skips the per-row checks; also the tenant guard, which a definer writing tenant t
             -- does not need (the two tables have no other triggers). Back to origin right after.
-            IF bulk_checks THEN
+            IF skip_row_checks THEN
                 PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
             END IF;
             WITH locked AS (
@@ -315,7 +315,7 @@ BEGIN
                    array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
                                                    AND j.same_day_band IS DISTINCT FROM 'red')
               INTO n, red FROM judged j;
-            IF bulk_checks THEN
+            IF skip_row_checks THEN
                 PERFORM pg_catalog.set_config('session_replication_role', 'origin', true);
             END IF;
             -- accounts that just turned red: a task for the owner and an event, once; in bulk (one

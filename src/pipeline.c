@@ -63,8 +63,8 @@ INT64CONST(1000000000000000000)};
 
 /*
  * numeric_cents reads a numeric as a whole number of cents straight from its stored form
- * (crm_numeric_parts), without allocating. NaN, infinities, fractions of a cent and amounts of 10^20 or more
- * are errors: silently rounding money is not an option.
+ * (crm_numeric_parts), without allocating. NaN, infinities, fractions of a cent and amounts of 10^20
+ * or more are errors: silently rounding money is not an option.
  */
 static int128
 numeric_cents(struct varlena *v)
