@@ -126,10 +126,11 @@ SELECT crm.current_app_role() AS anon;
 SELECT crm_api.current_context() AS anon_through_the_api;
 RESET ROLE;
 CREATE ROLE crm_regress_outsider;
-GRANT USAGE ON SCHEMA crm TO crm_regress_outsider;  -- may call the functions, holds no crm role
+GRANT USAGE ON SCHEMA crm TO crm_regress_outsider;  -- holds no crm role: may not even call them (42501)
+SAVEPOINT outsider;
 SET LOCAL ROLE crm_regress_outsider;
 SELECT crm.current_app_role() AS outsider;
-RESET ROLE;
+ROLLBACK TO SAVEPOINT outsider;
 -- a grant changes the answer at once (the cache is invalidated)
 GRANT crm_manager TO crm_regress_outsider;
 SET LOCAL ROLE crm_regress_outsider;

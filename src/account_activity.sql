@@ -53,6 +53,10 @@ $$
 DECLARE
     n bigint;
 BEGIN
+    -- SECURITY DEFINER: for the request's own tenant, or the operator's
+    IF t IS DISTINCT FROM crm.current_tenant() THEN
+        PERFORM crm.check_tenant_caller(t);
+    END IF;
     IF accounts IS NULL THEN
         DELETE FROM crm.account_activity_days d WHERE d.tenant_id = t;
         INSERT INTO crm.account_activity_days (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
@@ -103,6 +107,10 @@ CREATE FUNCTION crm.activities_roll_up_insert() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.activities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_insert()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     INSERT INTO crm.account_activity_days AS d (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
     SELECT v.tenant_id, x.account_id, (v.occurred_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE v.sentiment = 'positive'),
            count(*) FILTER (WHERE v.sentiment = 'negative'), count(v.sentiment), max(v.occurred_at)
@@ -131,6 +139,10 @@ CREATE FUNCTION crm.activities_roll_up_update() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.activities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_update()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
        FROM (SELECT v.tenant_id, array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) AS accounts
                FROM (SELECT x.tenant_id, x.account_id, x.contact_id, x.opportunity_id
@@ -158,6 +170,10 @@ CREATE FUNCTION crm.activities_roll_up_delete() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.activities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_delete()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
        FROM (SELECT v.tenant_id, array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) AS accounts
                FROM old_rows v
@@ -178,6 +194,10 @@ CREATE FUNCTION crm.activities_roll_up_truncate() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.activities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_truncate()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     DELETE FROM crm.account_activity_days;
     RETURN NULL;
 END
@@ -193,6 +213,10 @@ CREATE FUNCTION crm.roll_up_moved() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> ALL ('{crm.contacts,crm.opportunities}'::regclass[]) THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.roll_up_moved()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
            FROM (SELECT x.tenant_id, array_agg(DISTINCT x.account_id) AS accounts
@@ -259,3 +283,10 @@ CREATE VIEW crm_api.account_activity_days WITH (security_invoker = true) AS
     SELECT tenant_id, id, account_id, day, activities, positive, negative, rated, last_at FROM crm.account_activity_days;
 COMMENT ON VIEW crm_api.account_activity_days IS 'The activities of the accounts the caller reads, per account and UTC day (read only): GET /account_activity_days?account_id=eq...&order=day.desc for an activity timeline.';
 GRANT SELECT ON crm_api.account_activity_days TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.activities_roll_up_insert(), crm.activities_roll_up_update(),
+    crm.activities_roll_up_delete(), crm.activities_roll_up_truncate(), crm.roll_up_moved(),
+    crm.rebuild_account_activity(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.rebuild_account_activity(uuid) TO crm_manager;

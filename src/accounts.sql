@@ -15,6 +15,10 @@ DECLARE
     parent uuid;
     loops boolean;
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> ALL ('{crm.accounts,crm.contacts}'::regclass[]) THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.check_hierarchy()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     EXECUTE format('SELECT ($1).%I', col) INTO parent USING NEW;
     IF parent IS NULL THEN
         RETURN NEW;
@@ -111,3 +115,7 @@ CREATE VIEW crm_api.accounts WITH (security_invoker = true) AS
     FROM crm.accounts;
 COMMENT ON VIEW crm_api.accounts IS 'Accounts of the caller''s tenant (those it owns only, for a rep of a private tenant). Reps change their own; managers and admins any.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.accounts TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.check_hierarchy(), crm.accounts_before_write() FROM PUBLIC;

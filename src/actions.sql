@@ -425,3 +425,16 @@ GRANT EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric), cr
     crm_api.complete_task(uuid, text), crm_api.close_lead(uuid, text), crm_api.reassign_owner(crm.entity_type, uuid, uuid),
     crm_api.log_activity(crm.activity_type, text, text, uuid, uuid, uuid, uuid, text, crm.activity_direction, timestamptz, integer, crm.sentiment, text),
     crm_api.timeline(text, uuid) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.is_free_mail_domain(text), crm.not_found(text,uuid),
+    crm.convert_lead(uuid,boolean,text,numeric), crm.move_opportunity(uuid,text,text),
+    crm.complete_task(uuid,text), crm.reassign_owner(crm.entity_type,uuid,uuid), crm.close_lead(uuid,text),
+    crm.log_activity(crm.activity_type,text,text,uuid,uuid,uuid,uuid,text,crm.activity_direction,timestamptz,integer,crm.sentiment,text),
+    crm.timeline(crm.entity_type,uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.is_free_mail_domain(text), crm.not_found(text,uuid),
+    crm.convert_lead(uuid,boolean,text,numeric), crm.move_opportunity(uuid,text,text),
+    crm.complete_task(uuid,text), crm.reassign_owner(crm.entity_type,uuid,uuid), crm.close_lead(uuid,text),
+    crm.log_activity(crm.activity_type,text,text,uuid,uuid,uuid,uuid,text,crm.activity_direction,timestamptz,integer,crm.sentiment,text),
+    crm.timeline(crm.entity_type,uuid) TO crm_rep;

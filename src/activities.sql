@@ -68,6 +68,10 @@ CREATE FUNCTION crm.activities_after_insert() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.activities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_after_insert()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     IF NEW.contact_id IS NOT NULL THEN
         UPDATE crm.contacts SET last_contacted_at = NEW.occurred_at
          WHERE tenant_id = NEW.tenant_id AND id = NEW.contact_id
@@ -95,3 +99,7 @@ CREATE VIEW crm_api.activities WITH (security_invoker = true) AS
     FROM crm.activities;
 COMMENT ON VIEW crm_api.activities IS 'Activities of the caller''s tenant (those it owns only, for a rep of a private tenant). POST one to log a call, an email, a meeting...';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.activities TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.activities_after_insert() FROM PUBLIC;

@@ -135,3 +135,10 @@ $$;
 COMMENT ON FUNCTION crm_api.revenue_attribution(date, date, text) IS 'Won revenue split among its touchpoints (GET /rpc/revenue_attribution?from_date=...&to_date=...&model=time_decay; model first_touch, last_touch, linear (default), time_decay or position_based). 400 for bad dates or an unknown model.';
 REVOKE EXECUTE ON FUNCTION crm_api.revenue_attribution(date, date, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.revenue_attribution(date, date, text) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.attribution_models(), crm.attribution_weight(text,bigint,bigint,float8),
+    crm.revenue_attribution(date,date,text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.attribution_models(), crm.attribution_weight(text,bigint,bigint,float8),
+    crm.revenue_attribution(date,date,text) TO crm_rep;

@@ -193,3 +193,9 @@ $$;
 COMMENT ON FUNCTION crm_api.lead_source_analytics(date, date) IS 'Leads, conversions, won revenue and cost per lead by lead source (GET /rpc/lead_source_analytics?from_date=...&to_date=...). 400 for bad dates.';
 REVOKE EXECUTE ON FUNCTION crm_api.lead_source_analytics(date, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.lead_source_analytics(date, date) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.campaigns_default_currency(), crm.campaign_members_responded(),
+    crm.lead_source_analytics(date,date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.lead_source_analytics(date,date) TO crm_rep;

@@ -290,3 +290,8 @@ CREATE VIEW crm_api.contact_phones WITH (security_invoker = true) AS
     SELECT tenant_id, id, contact_id, phone, type, verified, is_primary, created_at FROM crm.contact_phones;
 COMMENT ON VIEW crm_api.contact_phones IS 'Phone numbers of the contacts the caller reads; exactly one primary per contact.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.contacts, crm_api.contact_emails, crm_api.contact_phones TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.contacts_before_write(), crm.contact_channel_before(),
+    crm.contact_channel_after(), crm.contacts_after_write() FROM PUBLIC;

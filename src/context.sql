@@ -19,3 +19,11 @@ CREATE FUNCTION crm.set_context(tenant uuid, user_id uuid, is_local boolean DEFA
     AS 'MODULE_PATHNAME', 'crm_set_context'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION crm.set_context(uuid, uuid, boolean) IS 'Sets the request context (crm.tenant_id and crm.user_id) for the current transaction, or with is_local => false for the session; NULL clears a value. Transaction-local by default so that a pooled connection never carries one client''s tenant into another''s transaction.';
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.current_tenant(), crm.current_user_id(), crm.current_app_role(),
+    crm.set_context(uuid,uuid,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.current_tenant(), crm.current_user_id(), crm.current_app_role() TO crm_anon,
+    crm_rep;
+GRANT EXECUTE ON FUNCTION crm.set_context(uuid,uuid,boolean) TO crm_rep;

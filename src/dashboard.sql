@@ -104,3 +104,8 @@ $$;
 COMMENT ON FUNCTION crm_api.dashboard(uuid) IS 'The dashboard figures (GET /rpc/dashboard, or ?owner_id=... for one rep). 404 for an unknown owner.';
 REVOKE EXECUTE ON FUNCTION crm_api.dashboard(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.dashboard(uuid) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.dashboard(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.dashboard(uuid) TO crm_rep;

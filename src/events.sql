@@ -45,6 +45,10 @@ $$
 DECLARE
     new_id uuid := crm.uuid_v7();
 BEGIN
+    -- SECURITY DEFINER: for the request's own tenant, or the operator's
+    IF tenant IS DISTINCT FROM crm.current_tenant() THEN
+        PERFORM crm.check_tenant_caller(tenant);
+    END IF;
     -- a tenant being deleted emits nothing
     IF NOT EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = tenant) THEN
         RETURN NULL;
@@ -68,6 +72,10 @@ $$
 DECLARE
     st record;
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> ALL ('{crm.leads,crm.opportunities,crm.tasks}'::regclass[]) THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.emit_record_events()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     IF TG_TABLE_NAME = 'leads' THEN
         IF TG_OP = 'INSERT' THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'lead.created', 'lead', NEW.id,
@@ -165,6 +173,12 @@ DECLARE
     derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement'];
     same text;
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> ALL ('{crm.accounts,crm.activities,crm.cases,crm.contacts,crm.leads,crm.notes,crm.opportunities,
+                          crm.opportunity_line_items,crm.pipeline_stages,crm.pipelines,crm.products,crm.tasks,
+                          crm.teams,crm.users}'::regclass[]) THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.audit()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
         SELECT n.tenant_id, TG_TABLE_NAME, n.id, 'insert', to_jsonb(n) - 'search', who, db_role_
@@ -220,3 +234,7 @@ CREATE VIEW crm_api.audit_log WITH (security_invoker = true) AS
     SELECT tenant_id, id, table_name, row_id, action, old_values, new_values, changed_by, db_role, changed_at FROM crm.audit_log;
 COMMENT ON VIEW crm_api.audit_log IS 'Who changed what in the tenant (managers and admins).';
 GRANT SELECT ON crm_api.events, crm_api.audit_log TO crm_manager;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.emit_record_events(), crm.audit() FROM PUBLIC;

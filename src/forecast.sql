@@ -267,3 +267,10 @@ COMMENT ON FUNCTION crm_api.snapshot_forecast(text, integer) IS 'Stores today''s
 REVOKE EXECUTE ON FUNCTION crm_api.forecast(text, date, integer, text), crm_api.snapshot_forecast(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.forecast(text, date, integer, text) TO crm_rep;
 GRANT EXECUTE ON FUNCTION crm_api.snapshot_forecast(text, integer) TO crm_manager;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.check_forecast_args(text,date,integer,text),
+    crm.forecast_of(uuid,text,date,integer,text), crm.forecast(text,date,integer,text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.check_forecast_args(text,date,integer,text),
+    crm.forecast_of(uuid,text,date,integer,text), crm.forecast(text,date,integer,text) TO crm_rep;

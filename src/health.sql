@@ -401,3 +401,16 @@ $$;
 COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float8[],float8[]),
+    crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
+    crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
+    crm.health_recommendations(float8[],float8[]), crm.refresh_health_scores(date),
+    crm.account_health_history(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float8[],float8[]),
+    crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
+    crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
+    crm.health_recommendations(float8[],float8[]), crm.account_health_history(uuid) TO crm_rep;
+GRANT EXECUTE ON FUNCTION crm.refresh_health_scores(date) TO crm_manager;

@@ -131,3 +131,7 @@ CREATE VIEW crm_api.leads WITH (security_invoker = true) AS
     FROM crm.leads;
 COMMENT ON VIEW crm_api.leads IS 'Leads of the caller''s tenant (those it owns only, for a rep of a private tenant). Convert with POST /rpc/convert_lead.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.leads TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.leads_before_write() FROM PUBLIC;

@@ -92,3 +92,8 @@ COMMENT ON FUNCTION crm.unschedule_on_drop() IS 'Event trigger: removes crm''s p
 CREATE EVENT TRIGGER crm_unschedule_on_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION crm.unschedule_on_drop();
 COMMENT ON EVENT TRIGGER crm_unschedule_on_drop IS 'Removes crm''s pg_cron jobs before DROP EXTENSION crm (crm.unschedule_on_drop).';
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.unschedule_on_drop(), crm.maintenance_jobs(text,text,text,text), crm.require_pg_cron(),
+    crm.schedule_maintenance(text,text,text,text), crm.unschedule_maintenance() FROM PUBLIC;

@@ -193,6 +193,10 @@ CREATE FUNCTION crm.opportunities_record_stage() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.opportunities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.opportunities_record_stage()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'UPDATE' AND NEW.stage_id IS NOT DISTINCT FROM OLD.stage_id THEN
         RETURN NULL;
     END IF;
@@ -228,3 +232,7 @@ CREATE VIEW crm_api.opportunity_stage_history WITH (security_invoker = true) AS
 COMMENT ON VIEW crm_api.opportunity_stage_history IS 'Stage changes of the opportunities the caller reads (read only).';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.opportunities TO crm_rep;
 GRANT SELECT ON crm_api.opportunity_stage_history TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.opportunities_before_write(), crm.opportunities_record_stage() FROM PUBLIC;

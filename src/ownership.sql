@@ -126,3 +126,8 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) FROM PUBLIC;
 COMMENT ON FUNCTION crm.secure_table(regclass, text, regclass, name, name) IS 'Install-time helper: checks that a tenant table has RLS enabled and forced and is registered for pg_dump, and gives it the policies of its kind (owned by owner_column, config, shared, managed (quotas: managers and admins write), log, or child of parent through parent_column, writable by whoever may change the parent, owner_column then naming the parent''s owner column), its grants, the tenant guard and updated_at triggers.';
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.sees_all_records(), crm.changes_all_records(), crm.tenant_guard() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.sees_all_records(), crm.changes_all_records() TO crm_rep;

@@ -237,3 +237,12 @@ $$;
 COMMENT ON FUNCTION crm_api.sales_metrics(date, date, uuid, uuid) IS 'Win rate, deal size, cycle length, velocity, lead conversion and stage-to-stage conversion over a period (GET /rpc/sales_metrics?from_date=2026-01-01&to_date=2026-03-31). 400 for bad dates, 404 for an unknown owner or team.';
 REVOKE EXECUTE ON FUNCTION crm_api.pipeline_summary(uuid, uuid), crm_api.sales_metrics(date, date, uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.pipeline_summary(uuid, uuid), crm_api.sales_metrics(date, date, uuid, uuid) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.pipeline_totals(uuid,numeric,integer,timestamptz),
+    crm.pipeline_or_default(uuid), crm.check_user_and_team(uuid,uuid), crm.check_period(date,date),
+    crm.pipeline_summary(uuid,uuid), crm.sales_metrics(date,date,uuid,uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.pipeline_totals(uuid,numeric,integer,timestamptz),
+    crm.pipeline_or_default(uuid), crm.check_user_and_team(uuid,uuid), crm.check_period(date,date),
+    crm.pipeline_summary(uuid,uuid), crm.sales_metrics(date,date,uuid,uuid) TO crm_rep;

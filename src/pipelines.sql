@@ -138,6 +138,10 @@ $$
 DECLARE
     p uuid := crm.uuid_v7();
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.tenants'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.create_default_pipeline()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     INSERT INTO crm.pipelines (tenant_id, id, name, is_default) VALUES (NEW.id, p, 'Sales', true);
     INSERT INTO crm.pipeline_stages (tenant_id, pipeline_id, name, position, probability, is_won, is_lost, expected_days)
     VALUES (NEW.id, p, 'prospecting', 0, 10, false, false, 14),
@@ -163,3 +167,10 @@ CREATE VIEW crm_api.pipeline_stages WITH (security_invoker = true) AS
 COMMENT ON VIEW crm_api.pipeline_stages IS 'Stages of the caller''s pipelines, in order of position. Admins change them.';
 GRANT SELECT ON crm_api.pipelines, crm_api.pipeline_stages TO crm_rep;
 GRANT INSERT, UPDATE, DELETE ON crm_api.pipelines, crm_api.pipeline_stages TO crm_admin;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.stage_forecast_category(integer,boolean,boolean),
+    crm.pipeline_stages_before_write(), crm.pipelines_before_write(), crm.pipelines_before_delete(),
+    crm.create_default_pipeline() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.stage_forecast_category(integer,boolean,boolean) TO crm_rep;

@@ -72,6 +72,10 @@ CREATE FUNCTION crm.win_counts_add(tenant uuid, features jsonb, outcome text, de
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: for the request's own tenant, or the operator's
+    IF tenant IS DISTINCT FROM crm.current_tenant() THEN
+        PERFORM crm.check_tenant_caller(tenant);
+    END IF;
     IF outcome IS NULL OR NOT EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = tenant) THEN
         RETURN;                                          -- undecided, or the tenant is being deleted
     END IF;
@@ -103,6 +107,10 @@ DECLARE
     old_features jsonb;
     new_features jsonb;
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.leads'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.leads_count_outcome()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         old_outcome := crm.lead_outcome(OLD);
         old_features := crm.win_features(OLD);
@@ -137,11 +145,16 @@ CREATE FUNCTION crm.opportunities_count_outcome() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    stage_outcome text := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
-                             FROM crm.pipeline_stages s WHERE s.tenant_id = OLD.tenant_id AND s.id = OLD.stage_id);
+    stage_outcome text;
     new_stage_outcome text;
     l crm.leads;
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.opportunities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.opportunities_count_outcome()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
+                             FROM crm.pipeline_stages s WHERE s.tenant_id = OLD.tenant_id AND s.id = OLD.stage_id);
     IF TG_OP = 'UPDATE' THEN
         new_stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
                                 FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id);
@@ -280,3 +293,12 @@ CREATE VIEW crm_api.lead_win_counts WITH (security_invoker = true) AS
     SELECT tenant_id, id, field, value, won, lost FROM crm.lead_win_counts;
 COMMENT ON VIEW crm_api.lead_win_counts IS 'The predictive model''s counts: per lead field value, the tenant''s won and lost leads that had it (read only).';
 GRANT SELECT ON crm_api.lead_win_counts TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.win_features(crm.leads), crm.lead_outcome(crm.leads),
+    crm.leads_count_outcome(), crm.opportunities_count_outcome(), crm.rebuild_win_model(uuid),
+    crm.explain_lead_win_probability(crm.leads), crm.lead_win_probability(crm.leads) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.win_features(crm.leads), crm.lead_outcome(crm.leads),
+    crm.explain_lead_win_probability(crm.leads), crm.lead_win_probability(crm.leads) TO crm_rep;
+GRANT EXECUTE ON FUNCTION crm.rebuild_win_model(uuid) TO crm_manager;

@@ -155,3 +155,9 @@ COMMENT ON VIEW crm_api.opportunity_line_items IS 'Line items of the opportuniti
 GRANT SELECT ON crm_api.products TO crm_rep;
 GRANT INSERT, UPDATE, DELETE ON crm_api.products TO crm_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.opportunity_line_items TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.tenant_currency(), crm.line_items_before_write(), crm.line_items_sum(),
+    crm.opportunities_amount_from_lines() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.tenant_currency() TO crm_rep;

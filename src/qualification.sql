@@ -40,9 +40,14 @@ CREATE FUNCTION crm.activities_refresh_engagement() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    tenant uuid := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
+    tenant uuid;
     lead uuid;
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.activities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_refresh_engagement()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    tenant := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
     FOR lead IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.lead_id END,
                                                     CASE WHEN TG_OP <> 'DELETE' THEN NEW.lead_id END]) x
                 WHERE x IS NOT NULL LOOP
@@ -146,11 +151,17 @@ CREATE FUNCTION crm.leads_after_scoring() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    threshold integer := crm.qualification_threshold(NEW.tenant_id);
+    threshold integer;
     by_score boolean;
     task uuid;
-    label text := coalesce(nullif(btrim(concat_ws(' ', NEW.first_name, NEW.last_name)), ''), NEW.company, NEW.email::text);
+    label text;
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.leads'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.leads_after_scoring()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    threshold := crm.qualification_threshold(NEW.tenant_id);
+    label := coalesce(nullif(btrim(concat_ws(' ', NEW.first_name, NEW.last_name)), ''), NEW.company, NEW.email::text);
     IF NEW.score IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.score IS DISTINCT FROM OLD.score) THEN
         INSERT INTO crm.lead_score_history AS h (tenant_id, lead_id, day, score, grade)
         VALUES (NEW.tenant_id, NEW.id, (now() AT TIME ZONE 'UTC')::date, NEW.score, NEW.grade)
@@ -400,3 +411,15 @@ CREATE VIEW crm_api.lead_score_history WITH (security_invoker = true) AS
     SELECT tenant_id, id, lead_id, day, score, grade, recorded_at FROM crm.lead_score_history;
 COMMENT ON VIEW crm_api.lead_score_history IS 'Daily score trend of the leads the caller reads (read only): GET /lead_score_history?lead_id=eq....&order=day.';
 GRANT SELECT ON crm_api.lead_score_history TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.lead_engagement(uuid,uuid), crm.activities_refresh_engagement(),
+    crm.qualification_threshold(uuid), crm.leads_score(), crm.leads_after_scoring(),
+    crm.lead_needs_rescoring(integer,integer,crm.lead_status,timestamptz,integer), crm.score_lead(uuid),
+    crm.scoring_state(uuid), crm.rescore_batch(uuid,uuid,integer,boolean,integer,bigint,bigint,bigint),
+    crm.rescore_leads(uuid,boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.lead_engagement(uuid,uuid), crm.qualification_threshold(uuid),
+    crm.lead_needs_rescoring(integer,integer,crm.lead_status,timestamptz,integer), crm.score_lead(uuid),
+    crm.scoring_state(uuid), crm.rescore_batch(uuid,uuid,integer,boolean,integer,bigint,bigint,bigint),
+    crm.rescore_leads(uuid,boolean) TO crm_rep;

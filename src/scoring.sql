@@ -331,6 +331,10 @@ CREATE FUNCTION crm.create_default_scoring_model() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.tenants'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.create_default_scoring_model()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES (NEW.id, 'Default fit', crm.default_scoring_rules(), true);
     RETURN NULL;
 END
@@ -449,3 +453,18 @@ $$;
 COMMENT ON FUNCTION crm_api.explain_lead_score(uuid) IS 'Why a lead scores what it does (GET /rpc/explain_lead_score?lead_id=...): score, grade, each rule''s points, group totals and the top reasons in words. 404 when the lead is not visible.';
 REVOKE EXECUTE ON FUNCTION crm_api.explain_lead_score(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.explain_lead_score(uuid) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.lead_grade(integer),
+    crm.lead_score_fields(uuid,integer,numeric,numeric,text,character,text,text,crm.lead_source,crm.purchase_timeline,boolean,jsonb),
+    crm.scoring_field_kind(text), crm.validate_scoring_rules(jsonb), crm.check_points(jsonb,text),
+    crm.check_enum_label(text,text,text), crm.default_scoring_rules(), crm.scoring_models_before_write(),
+    crm.scoring_models_changed(), crm.create_default_scoring_model(), crm.lead_score_parts(crm.leads),
+    crm.lead_score_support(internal), crm.lead_score(crm.leads), crm.explain_lead_score(crm.leads),
+    crm.visible_lead(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.lead_grade(integer),
+    crm.lead_score_fields(uuid,integer,numeric,numeric,text,character,text,text,crm.lead_source,crm.purchase_timeline,boolean,jsonb),
+    crm.scoring_field_kind(text), crm.validate_scoring_rules(jsonb), crm.check_points(jsonb,text),
+    crm.check_enum_label(text,text,text), crm.default_scoring_rules(), crm.lead_score_parts(crm.leads),
+    crm.lead_score(crm.leads), crm.explain_lead_score(crm.leads), crm.visible_lead(uuid) TO crm_rep;

@@ -79,6 +79,10 @@ CREATE FUNCTION crm.segment_members_recount() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.segment_members'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.segment_members_recount()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     UPDATE crm.segments s SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.id)
      WHERE NOT s.is_dynamic
        AND (s.tenant_id, s.id) IN (SELECT c.tenant_id, c.segment_id FROM changed c);
@@ -351,6 +355,10 @@ DECLARE
     done bigint := 0;
     result jsonb;
 BEGIN
+    -- SECURITY DEFINER: for the request's own tenant, or the operator's
+    IF t IS DISTINCT FROM crm.current_tenant() THEN
+        PERFORM crm.check_tenant_caller(t);
+    END IF;
     PERFORM crm.lock_job('refresh_segments', t);
     -- membership: per account, the positions (in ids) of the segments whose predicate it meets, as one
     -- array expression: ARRAY[CASE WHEN <predicate 1> THEN 1 END, ...] without its NULLs
@@ -495,6 +503,10 @@ CREATE FUNCTION crm.create_default_segments() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.tenants'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.create_default_segments()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     INSERT INTO crm.segments (tenant_id, name, description, criteria) VALUES
         (NEW.id, 'Enterprise', 'Accounts with 1000 employees or more.', '{"field": "employee_count", "op": ">=", "value": 1000}'),
         (NEW.id, 'SMB', 'Accounts with fewer than 200 employees.', '{"field": "employee_count", "op": "<", "value": 200}'),
@@ -547,3 +559,15 @@ $$;
 COMMENT ON FUNCTION crm_api.segment_members(uuid) IS 'The accounts of a segment that the caller reads, by name (GET /rpc/segment_members?segment_id=...). 404 for an unknown segment.';
 REVOKE EXECUTE ON FUNCTION crm_api.refresh_segment(uuid), crm_api.segment_members(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.refresh_segment(uuid), crm_api.segment_members(uuid) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.segment_members_recount(), crm.segment_field_kind(text),
+    crm.segment_value_fits(text,jsonb), crm.validate_segment_criteria(jsonb,text,integer),
+    crm.segment_predicate(jsonb), crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]),
+    crm.segments_before_write(), crm.refresh_segment(uuid), crm.refresh_segments(uuid),
+    crm.create_default_segments() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.segment_field_kind(text), crm.segment_value_fits(text,jsonb),
+    crm.validate_segment_criteria(jsonb,text,integer), crm.segment_predicate(jsonb),
+    crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]) TO crm_rep;
+GRANT EXECUTE ON FUNCTION crm.refresh_segment(uuid), crm.refresh_segments(uuid) TO crm_manager;

@@ -168,3 +168,7 @@ CREATE VIEW crm_api.nps_responses WITH (security_invoker = true) AS
     SELECT tenant_id, id, contact_id, account_id, score, comment, responded_at, created_at, updated_at FROM crm.nps_responses;
 COMMENT ON VIEW crm_api.nps_responses IS 'NPS answers of the contacts the caller reads.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.cases, crm_api.case_comments, crm_api.nps_responses TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.cases_before_write(), crm.nps_responses_before_write() FROM PUBLIC;

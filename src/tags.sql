@@ -94,6 +94,10 @@ CREATE FUNCTION crm.taggings_count() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.taggings'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.taggings_count()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     UPDATE crm.tags t SET usage_count = (SELECT count(*) FROM crm.taggings g WHERE g.tenant_id = t.tenant_id AND g.tag_id = t.id)
      WHERE (t.tenant_id, t.id) IN (SELECT tenant_id, tag_id FROM changed);
     RETURN NULL;
@@ -116,6 +120,10 @@ CREATE FUNCTION crm.untag_deleted() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> ALL ('{crm.accounts,crm.activities,crm.contacts,crm.leads,crm.notes,crm.opportunities,crm.segments,crm.tasks}'::regclass[]) THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.untag_deleted()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
     DELETE FROM crm.taggings g USING gone
      WHERE g.tenant_id = gone.tenant_id AND g.entity_type = TG_ARGV[0]::crm.entity_type AND g.entity_id = gone.id;
     RETURN NULL;
@@ -143,3 +151,9 @@ CREATE VIEW crm_api.taggings WITH (security_invoker = true) AS
 COMMENT ON VIEW crm_api.taggings IS 'Tags on records of the caller''s tenant; POST one to tag a record, DELETE it to untag.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.tags TO crm_rep;
 GRANT SELECT, INSERT, DELETE ON crm_api.taggings TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.taggings_count(), crm.untag_deleted(), crm.entity_table(crm.entity_type),
+    crm.taggings_before_write() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.entity_table(crm.entity_type) TO crm_rep;

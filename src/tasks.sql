@@ -87,3 +87,7 @@ CREATE VIEW crm_api.tasks WITH (security_invoker = true) AS
     FROM crm.tasks;
 COMMENT ON VIEW crm_api.tasks IS 'Tasks of the caller''s tenant (those assigned to it only, for a rep of a private tenant). Complete with POST /rpc/complete_task.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.tasks TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.tasks_before_write() FROM PUBLIC;

@@ -106,6 +106,29 @@ CREATE POLICY tenants_admin_update ON crm.tenants FOR UPDATE
     WITH CHECK (id = crm.current_tenant() AND crm.current_app_role() = 'admin');
 SELECT pg_catalog.pg_extension_config_dump('crm.tenants', '');
 
+-- Who a SECURITY DEFINER function may act for: the operator (a role that bypasses row-level security:
+-- the extension's owner, a superuser, pg_cron's jobs) for any tenant (tenant NULL: every tenant); any
+-- other caller for the tenant of its request context only. The caller is the role the
+-- session acts as, not the definer function's owner.
+CREATE FUNCTION crm.check_tenant_caller(tenant uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = caller AND (r.rolsuper OR r.rolbypassrls)) THEN
+        RETURN;                                         -- the operator
+    ELSIF crm.current_tenant() IS NULL THEN
+        RAISE EXCEPTION 'permission denied: without a tenant context only the operator acts' USING ERRCODE = '42501',
+            HINT = 'Set the request context (crm.set_context) or run as a role that bypasses row-level security.';
+    ELSIF tenant IS DISTINCT FROM crm.current_tenant() THEN
+        RAISE EXCEPTION 'permission denied: a request acts for its own tenant only' USING ERRCODE = '42501';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.check_tenant_caller(uuid) IS 'Raises 42501 unless the caller may act for the tenant: the operator (a role that bypasses row-level security) for any tenant, anyone else for the tenant of its request context only. SECURITY DEFINER functions call it first.';
+
 CREATE FUNCTION crm.create_tenant(name text, settings jsonb DEFAULT '{}', id uuid DEFAULT NULL) RETURNS uuid
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql VOLATILE AS
@@ -113,6 +136,7 @@ $$
 DECLARE
     new_id uuid;
 BEGIN
+    PERFORM crm.check_tenant_caller(NULL);             -- the operator, without a tenant context
     IF name IS NULL OR btrim(name) = '' THEN
         RAISE EXCEPTION 'tenant name must not be empty' USING ERRCODE = '22023';
     END IF;
@@ -235,5 +259,12 @@ $$
         'user_id', crm.current_user_id(),
         'app_role', crm.current_app_role())
 $$;
+REVOKE EXECUTE ON FUNCTION crm_api.current_context() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.current_context() TO crm_anon, crm_rep;
 COMMENT ON FUNCTION crm_api.current_context() IS 'Who the caller is to crm: {"tenant_id", "user_id", "app_role"} as read from the request (GET /rpc/current_context).';
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.touch_updated_at(), crm.tenant_settings(jsonb), crm.tenants_before_write(),
+    crm.check_tenant_caller(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.tenant_settings(jsonb), crm.check_tenant_caller(uuid) TO crm_rep;
