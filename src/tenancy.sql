@@ -182,6 +182,7 @@ CREATE TABLE crm.users (
     role       crm.user_role NOT NULL DEFAULT 'rep',
     team_id    uuid,
     active     boolean       NOT NULL DEFAULT true,
+    db_role    name,
     created_at timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
@@ -189,6 +190,8 @@ CREATE TABLE crm.users (
 );
 CREATE UNIQUE INDEX users_tenant_email ON crm.users (tenant_id, email);
 CREATE INDEX users_tenant_team ON crm.users (tenant_id, team_id) WHERE team_id IS NOT NULL;
+-- One login, one user, across tenants. (On Citus, crm.users is a reference table, so this stays one index.)
+CREATE UNIQUE INDEX users_db_role ON crm.users (db_role);
 COMMENT ON TABLE crm.users IS 'The people who work in a tenant''s CRM. id is what crm.current_user_id() returns (the sub of a PostgREST token). Everyone in the tenant reads them; admins change them.';
 COMMENT ON COLUMN crm.users.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.users.id IS 'The user''s id: crm.user_id, or the sub claim of the user''s tokens.';
@@ -196,15 +199,26 @@ COMMENT ON COLUMN crm.users.email IS 'Login and contact email (crm.email: valida
 COMMENT ON COLUMN crm.users.name IS 'Display name.';
 COMMENT ON COLUMN crm.users.role IS 'rep, manager or admin.';
 COMMENT ON COLUMN crm.users.team_id IS 'The user''s team, if any (same tenant).';
-COMMENT ON COLUMN crm.users.active IS 'False for a user who has left: kept for history, no longer assigned work.';
+COMMENT ON COLUMN crm.users.active IS 'False for a user who has left: kept for history, can do nothing (a request context naming an inactive user is refused with 42501).';
+COMMENT ON COLUMN crm.users.db_role IS 'The database login bound to this user, if any (unique): a session of that login has this user and tenant as its context, whatever crm.set_context, the crm GUCs or request.jwt.claims say, so a person can be given a direct SQL login. Set by the operator only.';
 COMMENT ON COLUMN crm.users.created_at IS 'When the user was created.';
 COMMENT ON COLUMN crm.users.updated_at IS 'When the user was last changed.';
 COMMENT ON INDEX crm.users_tenant_email IS 'One user per email per tenant (crm.email compares case-insensitively).';
+COMMENT ON INDEX crm.users_db_role IS 'A database login is bound to at most one CRM user (crm.current_tenant() finds the binding of the session''s login through it).';
 
 CREATE TRIGGER teams_touch BEFORE UPDATE ON crm.teams
     FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
 CREATE TRIGGER users_touch BEFORE UPDATE ON crm.users
     FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+
+-- What crm.users says (who is active, their roles, the bound logins) is cached by every backend that
+-- reads a request context (src/context.c): a write tells them all to read it again.
+CREATE FUNCTION crm.users_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_users_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION crm.users_changed() IS 'Trigger (per statement): invalidates the request-context caches of every backend after a write to crm.users, so a deactivated user, a changed role or a new login binding takes effect at once.';
+CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.users
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.users_changed();
 
 ALTER TABLE crm.teams ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.teams FORCE ROW LEVEL SECURITY;
@@ -234,7 +248,10 @@ SELECT pg_catalog.pg_extension_config_dump('crm.users', '');
 
 GRANT SELECT ON crm.tenants, crm.teams, crm.users TO crm_rep;
 GRANT UPDATE (name, settings) ON crm.tenants TO crm_admin;
-GRANT INSERT, UPDATE, DELETE ON crm.teams, crm.users TO crm_admin;
+GRANT INSERT, UPDATE, DELETE ON crm.teams TO crm_admin;
+-- admins manage their tenant's users, but only the operator binds a login (db_role) to one
+GRANT INSERT (tenant_id, id, email, name, role, team_id, active, created_at, updated_at),
+      UPDATE (tenant_id, id, email, name, role, team_id, active, created_at, updated_at), DELETE ON crm.users TO crm_admin;
 
 ------------------------------------------------------------------------------------------------------
 -- HTTP views (PostgREST): security_invoker, so the caller's grants and the policies above apply.
@@ -266,5 +283,5 @@ COMMENT ON FUNCTION crm_api.current_context() IS 'Who the caller is to crm: {"te
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.touch_updated_at(), crm.tenant_settings(jsonb), crm.tenants_before_write(),
-    crm.check_tenant_caller(uuid) FROM PUBLIC;
+    crm.check_tenant_caller(uuid), crm.users_changed() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.tenant_settings(jsonb), crm.check_tenant_caller(uuid) TO crm_rep;

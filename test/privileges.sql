@@ -56,6 +56,7 @@ INSERT INTO allowlist VALUES
     ('crm.current_app_role()', 'anon+rep'),
     ('crm.current_tenant()', 'anon+rep'),
     ('crm.current_user_id()', 'anon+rep'),
+    ('crm.pre_request()', 'anon+rep'),
     ('crm_api.current_context()', 'anon+rep'),
     ('crm.account_health_history(uuid)', 'rep'),
     ('crm.attribution_models()', 'rep'),
@@ -217,6 +218,7 @@ INSERT INTO allowlist VALUES
     ('crm.tenants_before_write()', 'none'),
     ('crm.touch_updated_at()', 'none'),
     ('crm.unschedule_maintenance()', 'none'),
+    ('crm.users_changed()', 'none'),
     ('crm.untag_deleted()', 'none'),
     ('crm.win_counts_add(uuid,jsonb,text,integer)', 'none');
 

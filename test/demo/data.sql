@@ -143,7 +143,8 @@ SELECT o.tenant_id, o.id, pg_temp.demo_id(format('product:%s:%s', t, 1 + n % 5))
 FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30, 3) n
 JOIN crm.opportunities o ON o.tenant_id = pg_temp.demo_id('tenant:' || t) AND o.id = pg_temp.demo_id(format('opportunity:%s:%s', t, n));
 
--- A few qualified leads were converted, by their owners, through the action itself.
+-- A few qualified leads were converted, by their owners (active users: an inactive one can do nothing),
+-- through the action itself.
 DO $convert$
 DECLARE
     l record;
@@ -151,7 +152,8 @@ BEGIN
     FOR l IN SELECT tenant_id, id, owner_id
                FROM (SELECT x.*, row_number() OVER (PARTITION BY x.tenant_id ORDER BY x.id) AS rn FROM crm.leads x
                       WHERE x.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))
-                        AND x.status = 'qualified') q
+                        AND x.status = 'qualified'
+                        AND EXISTS (SELECT 1 FROM crm.users u WHERE u.tenant_id = x.tenant_id AND u.id = x.owner_id AND u.active)) q
               WHERE rn <= 4 ORDER BY tenant_id, id
     LOOP
         PERFORM crm.set_context(l.tenant_id, l.owner_id);
