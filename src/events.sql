@@ -4,7 +4,9 @@
 -- Events are what integrations consume: lead.created, lead.qualified and lead.score_dropped
 -- (src/qualification.sql), lead.converted, lead.lost, opportunity.created,
 -- opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed. Each insert is
--- announced with pg_notify('crm_events', '<tenant_id>:<event id>'), delivered at commit.
+-- announced at commit with pg_notify(<the tenant's events_channel>, '<event id>'): a channel per tenant,
+-- named from a secret (crm.tenants.events_channel), so that a listener learns nothing of the tenants
+-- whose channel it cannot read (LISTEN itself needs no privilege).
 -- The audit log records who changed what on every core table: the old and new values of the columns
 -- an update changed, every column of an insert or a delete.
 
@@ -22,7 +24,7 @@ CREATE TABLE crm.events (
 );
 CREATE INDEX events_tenant_created ON crm.events (tenant_id, created_at);
 CREATE INDEX events_tenant_entity ON crm.events (tenant_id, entity_type, entity_id);
-COMMENT ON TABLE crm.events IS 'The outbox: one row per business event, in order of id (uuid_v7), announced on channel crm_events. Written by crm only; managers and admins read it.';
+COMMENT ON TABLE crm.events IS 'The outbox: one row per business event, in order of id (uuid_v7), announced on the tenant''s channel (crm.tenants.events_channel) with the event''s id as payload. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.events.tenant_id IS 'The tenant the event belongs to.';
 COMMENT ON COLUMN crm.events.id IS 'The event''s id (uuid_v7: ordered by time).';
 COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.qualified, lead.score_dropped, lead.converted, lead.lost, account.at_risk, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed.';
@@ -44,24 +46,26 @@ CREATE FUNCTION crm.emit_event(tenant uuid, type text, entity_type crm.entity_ty
 $$
 DECLARE
     new_id uuid := crm.uuid_v7();
+    channel text;
 BEGIN
     -- SECURITY DEFINER: for the request's own tenant, or the operator's
     IF tenant IS DISTINCT FROM crm.current_tenant() THEN
         PERFORM crm.check_tenant_caller(tenant);
     END IF;
     -- a tenant being deleted emits nothing
-    IF NOT EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = tenant) THEN
+    SELECT t.events_channel INTO channel FROM crm.tenants t WHERE t.id = tenant;
+    IF NOT FOUND THEN
         RETURN NULL;
     END IF;
     INSERT INTO crm.events (tenant_id, id, type, entity_type, entity_id, payload, actor_id)
     VALUES (tenant, new_id, emit_event.type, emit_event.entity_type, emit_event.entity_id, coalesce(payload, '{}'),
             crm.current_user_id());
-    PERFORM pg_notify('crm_events', tenant::text || ':' || new_id::text);
+    PERFORM pg_notify(channel, new_id::text);
     RETURN new_id;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) IS 'Internal: appends an event to crm.events and sends pg_notify(''crm_events'', ''<tenant_id>:<event id>''). Not callable by users.';
+COMMENT ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) IS 'Internal: appends an event to crm.events and announces its id on the tenant''s channel (crm.tenants.events_channel). Not callable by users.';
 
 -- The events of leads, opportunities and tasks, from their triggers, so that plain SQL, the HTTP API
 -- and the actions all emit them. SECURITY DEFINER to call emit_event.

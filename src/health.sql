@@ -337,8 +337,8 @@ BEGIN
                      WHERE a.tenant_id = t AND a.id = ANY (red)
                     RETURNING id
                 LOOP
-                    -- announced as crm.emit_event announces every event
-                    PERFORM pg_notify('crm_events', t::text || ':' || r.id::text);
+                    -- announced as crm.emit_event announces every event: on the tenant's own channel
+                    PERFORM pg_notify((SELECT x.events_channel FROM crm.tenants x WHERE x.id = t), r.id::text);
                     reds := reds + 1;
                 END LOOP;
             END IF;

@@ -72,6 +72,9 @@ CREATE TABLE crm.tenants (
     id         uuid        NOT NULL DEFAULT crm.uuid_v7() PRIMARY KEY,
     name       text        NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
     settings   jsonb       NOT NULL DEFAULT crm.tenant_settings('{}'),
+    events_channel text    NOT NULL UNIQUE
+                           DEFAULT 'crm_events_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '')
+                           CHECK (events_channel ~ '^crm_events_[0-9a-f]{32}$'),
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -79,6 +82,7 @@ COMMENT ON TABLE crm.tenants IS 'The organizations using this CRM; every other t
 COMMENT ON COLUMN crm.tenants.id IS 'The tenant''s id: the tenant_id of every row it owns, and the tenant_id claim of its tokens.';
 COMMENT ON COLUMN crm.tenants.name IS 'Display name.';
 COMMENT ON COLUMN crm.tenants.settings IS 'Tenant settings, merged over the defaults and validated on write: currency (ISO 4217, default USD), sharing (public or private: whether reps read every record or only their own), qualification_threshold (0-100, default 70), win_model_min_history (won + lost leads predictive scoring needs, default 50), health_weights (weights of the health measures engagement, activity, satisfaction, commercial; default 30/20/30/20).';
+COMMENT ON COLUMN crm.tenants.events_channel IS 'The NOTIFY channel of the tenant''s events (LISTEN to it; each payload is an event id to read from crm.events): crm_events_ and 122 random bits, so that only those who can read this row know it. The operator rotates it with UPDATE crm.tenants SET events_channel = DEFAULT.';
 COMMENT ON COLUMN crm.tenants.created_at IS 'When the tenant was created.';
 COMMENT ON COLUMN crm.tenants.updated_at IS 'When the tenant was last changed.';
 

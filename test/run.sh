@@ -71,7 +71,7 @@ tap_passed=$((tap_tests - tap_failed))
 [ "$tap_passed" -lt 0 ] && tap_passed=0
 
 # Checks that need more than one session or a client: pg_dump and restore (the extension's rows are kept,
-# policies and config data restore cleanly), the crm_events notifications, and a real pg_cron run.
+# policies and config data restore cleanly), the events' notifications (per tenant channel), and a real pg_cron run.
 echo "== shell checks: test/dump_restore.sh, test/notify.sh, test/cron.sh"
 shell_passed=0 shell_failed=0
 dump_file=$(mktemp)
