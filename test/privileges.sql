@@ -5,8 +5,9 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(13);
+SELECT plan(19);
 \ir lib/two_tenants.psql
+\ir lib/become.psql
 
 -- Who may execute what. public: everyone (the types crm.email and crm.phone, crm.uuid_v7); anon+rep:
 -- crm_anon and crm_rep (and so crm_manager and crm_admin); rep, manager, admin: that role and the ones
@@ -340,6 +341,27 @@ SELECT is(ARRAY(SELECT format('%s: %s -> %s', b.tbl, b.n, pg_temp.row_count(b.tb
 SELECT is(ARRAY(SELECT f.fn::text FROM attacks f
                  WHERE has_function_privilege(f.attacker, f.fn, 'EXECUTE') GROUP BY 1 ORDER BY 1),
     '{}'::text[], 'and granted no function for good');
+
+-- The SECURITY DEFINER functions that are not triggers act for the request's own tenant only, even if
+-- granted by mistake: a rep of tenant A calls each for tenant B (and create_tenant at all).
+GRANT EXECUTE ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb), crm.win_counts_add(uuid, jsonb, text, integer),
+    crm.recount_account_activity(uuid, uuid[]), crm.refresh_tenant_segments(uuid, uuid), crm.create_tenant(text, jsonb, uuid),
+    crm.log_job_run(uuid, text, timestamptz, bigint, bigint, jsonb) TO crm_rep;
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT throws_ok($$SELECT crm.emit_event('b0000000-0000-7000-8000-00000000000b', 'lead.created', 'lead', 'b0000000-0000-7000-8000-0000000000b1')$$,
+    '42501', 'permission denied: a request acts for its own tenant only', 'crm.emit_event for another tenant: 42501');
+SELECT throws_ok($$SELECT crm.win_counts_add('b0000000-0000-7000-8000-00000000000b', '{"source": "forged"}', 'won', 1000)$$,
+    '42501', 'permission denied: a request acts for its own tenant only', 'crm.win_counts_add for another tenant: 42501');
+SELECT throws_ok($$SELECT crm.recount_account_activity('b0000000-0000-7000-8000-00000000000b', NULL)$$,
+    '42501', 'permission denied: a request acts for its own tenant only', 'crm.recount_account_activity for another tenant: 42501');
+SELECT throws_ok($$SELECT crm.refresh_tenant_segments('b0000000-0000-7000-8000-00000000000b')$$,
+    '42501', 'permission denied: a request acts for its own tenant only', 'crm.refresh_tenant_segments for another tenant: 42501');
+SELECT throws_ok($$SELECT crm.create_tenant('Forged')$$,
+    '42501', 'permission denied: a request acts for its own tenant only', 'crm.create_tenant by anyone but the operator: 42501');
+SELECT throws_ok($$SELECT crm.log_job_run('a0000000-0000-7000-8000-00000000000a', 'forged', now(), 1, 1)$$,
+    '42501', 'permission denied: this job is for the tenant''s managers and admins', 'crm.log_job_run by a rep of its own tenant: 42501');
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
