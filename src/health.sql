@@ -20,6 +20,29 @@ CREATE FUNCTION crm.health_factors(inputs double precision[], measures double pr
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.health_factors(double precision[], double precision[], double precision[]) IS 'The factors of a health snapshot: {engagement, activity, satisfaction, commercial: {value, weight (0 without data)}, inputs: {activities_30d, activities_90d, days_since_last_activity, open_opportunities, csat, nps, open_cases, overdue_cases, won_last_180d, won_previous_180d, lost_last_180d}}.';
 
+-- The tenant setting health_weights as the weights these take, checked with the C limits: the tenants'
+-- trigger below calls it at save, crm.refresh_health_scores when it reads them.
+CREATE FUNCTION crm.health_weights(weights jsonb) RETURNS double precision[]
+    AS 'MODULE_PATHNAME', 'crm_health_weights'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.health_weights(jsonb) IS 'The weights of the health measures {engagement, activity, satisfaction, commercial} from the tenant setting health_weights (a missing one 0; NULL: all 0). A key that is no measure, or a weight that is not a number from 0 to 1000000, raises 22023 naming its JSON path, e.g. $.health_weights.engagement.';
+REVOKE EXECUTE ON FUNCTION crm.health_weights(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.health_weights(jsonb) TO crm_admin;
+
+CREATE FUNCTION crm.tenants_check_health_weights() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    PERFORM crm.health_weights(NEW.settings->'health_weights');
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.tenants_check_health_weights() IS 'Trigger: refuses tenant settings whose health_weights the health score could not take (22023 with the JSON path, crm.health_weights).';
+REVOKE EXECUTE ON FUNCTION crm.tenants_check_health_weights() FROM PUBLIC;
+-- (after tenants_before_write, which merges the settings over the defaults: BEFORE triggers fire in name order)
+CREATE TRIGGER tenants_check_health_weights BEFORE INSERT OR UPDATE OF settings ON crm.tenants
+    FOR EACH ROW EXECUTE FUNCTION crm.tenants_check_health_weights();
+
 CREATE FUNCTION crm.health_band(score integer) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
@@ -216,9 +239,7 @@ BEGIN
     FOR t IN SELECT x.id FROM crm.tenants x WHERE crm.current_tenant() IS NULL OR x.id = crm.current_tenant() ORDER BY x.id LOOP
         PERFORM crm.lock_job('refresh_health_scores', t);
         started := clock_timestamp();
-        weights := (SELECT ARRAY[coalesce((w->>'engagement')::float8, 0), coalesce((w->>'activity')::float8, 0),
-                                 coalesce((w->>'satisfaction')::float8, 0), coalesce((w->>'commercial')::float8, 0)]
-                      FROM (SELECT x.settings->'health_weights' AS w FROM crm.tenants x WHERE x.id = t) s);
+        weights := crm.health_weights((SELECT x.settings->'health_weights' FROM crm.tenants x WHERE x.id = t));
         -- the inputs of every account in one pass per source; the batches below judge and write them.
         -- A fresh table each time: one the caller made under this name (with triggers of its own, say)
         -- is dropped, never written by this SECURITY DEFINER function.

@@ -27,7 +27,7 @@ $$
                              row_number() OVER (PARTITION BY y.type, y.outcome ORDER BY y.occurred_at DESC) AS n
                       FROM crm.activities y
                       WHERE y.tenant_id = tenant AND y.lead_id = lead) x
-                WHERE x.n <= 50
+                WHERE x.n <= (crm.scoring_limits()->>'engagement_times')::integer
                 GROUP BY 1, 2) a
           GROUP BY a.type) o
 $$;
@@ -56,6 +56,30 @@ $$;
 COMMENT ON FUNCTION crm.activities_refresh_engagement() IS 'Trigger: keeps the engagement summary of the lead(s) an inserted, changed or deleted activity concerns, which rescores them.';
 CREATE TRIGGER activities_refresh_engagement AFTER INSERT OR DELETE OR UPDATE OF type, outcome, occurred_at, lead_id ON crm.activities
     FOR EACH ROW EXECUTE FUNCTION crm.activities_refresh_engagement();
+
+-- The summary is the database's, but the table is writable: a summary written by hand is checked as it
+-- is saved (src/scoring.c reads it for every score: one it could not read would break every write of
+-- the lead and the tenant's rescoring).
+CREATE FUNCTION crm.validate_lead_engagement(engagement jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'crm_validate_lead_engagement'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.validate_lead_engagement(jsonb) IS 'Checks a lead''s engagement summary and returns it: {"<activity type>": {"<outcome, or empty>": [epoch seconds, ...]}}, at most 50 whole epoch seconds within bigint per type and outcome (crm.scoring_limits()->''engagement_times''); anything else raises 22023 naming the JSON path of the bad part, e.g. $.call.connected[50].';
+REVOKE EXECUTE ON FUNCTION crm.validate_lead_engagement(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.validate_lead_engagement(jsonb) TO crm_rep;
+
+CREATE FUNCTION crm.leads_check_engagement() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    NEW.engagement := crm.validate_lead_engagement(NEW.engagement);
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_check_engagement() IS 'Trigger: refuses a lead''s engagement summary that scoring could not read (22023 with its JSON path), before the lead is scored.';
+REVOKE EXECUTE ON FUNCTION crm.leads_check_engagement() FROM PUBLIC;
+-- (named to fire before leads_score: BEFORE triggers fire in name order)
+CREATE TRIGGER leads_check_engagement BEFORE INSERT OR UPDATE OF engagement ON crm.leads
+    FOR EACH ROW WHEN (NEW.engagement IS NOT NULL) EXECUTE FUNCTION crm.leads_check_engagement();
 
 ------------------------------------------------------------------------------------------------------
 -- Scores on the leads

@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(29);
+SELECT plan(34);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -115,6 +115,20 @@ SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health_latest WHER
 SELECT pg_temp.become('crm_rep', NULL, NULL, 'none');
 RESET ROLE;
 SELECT is(crm.refresh_health_scores(), (SELECT count(*) FROM crm.accounts), 'the operator, without a context, refreshes every tenant''s accounts');
+
+-- health weights are refused at save beyond what the score takes (crm.health_weights, with the C limit)
+UPDATE crm.tenants SET settings = settings || '{"health_weights": {"engagement": 1000000, "activity": 0}}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
+SELECT is((SELECT settings->'health_weights' FROM crm.tenants WHERE id = 'a0000000-0000-7000-8000-00000000000a'),
+    '{"engagement": 1000000, "activity": 0}'::jsonb, 'a weight of 1000000 is saved');
+SELECT throws_ok($$UPDATE crm.tenants SET settings = settings || '{"health_weights": {"engagement": 1000001}}' WHERE id = 'a0000000-0000-7000-8000-00000000000a'$$,
+    '22023', 'invalid tenant setting at $.health_weights.engagement: a weight from 0 to 1000000 is expected', 'one more is refused at its path');
+SELECT is((SELECT settings->'health_weights' FROM crm.tenants WHERE id = 'a0000000-0000-7000-8000-00000000000a'),
+    '{"engagement": 1000000, "activity": 0}'::jsonb, '    and the settings are as they were');
+-- a weight too small for a float8 was saved and then broke the refresh (22003 in ::float8): it weighs 0
+UPDATE crm.tenants SET settings = settings || '{"health_weights": {"engagement": 1e-400, "activity": 1}}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
+SELECT is(crm.health_weights((SELECT settings->'health_weights' FROM crm.tenants WHERE id = 'a0000000-0000-7000-8000-00000000000a')),
+    '{0,1,0,0}'::float8[], 'a weight too small for a float8 weighs 0');
+SELECT lives_ok($$SELECT crm.refresh_health_scores()$$, '    and the refresh of every tenant takes it');
 
 SELECT * FROM finish();
 ROLLBACK;
