@@ -179,4 +179,84 @@ SELECT m AS model, pg_temp.try_model(m::jsonb) AS verdict FROM (VALUES
 INSERT INTO crm.scoring_models (tenant_id, name, rules) VALUES ('e0000000-0000-7000-8000-00000000000e', 'Broken',
     '{"fit": [{"name": "x", "field": "budget", "ranges": [{"min": 1, "points": -1}]}]}');
 SELECT count(*) AS broken_models FROM crm.scoring_models WHERE name = 'Broken';
+-- the engine's limits (src/crm.h), enforced at save: exactly at each limit a model is saved and scores,
+-- one past it is refused with 22023 naming the JSON path of the first part too many
+SELECT crm.scoring_limits();
+CREATE FUNCTION pg_temp.fit_rules(n int) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_agg(jsonb_build_object('name', 'r' || i, 'field', 'is_decision_maker', 'equals', true, 'points', 1) ORDER BY i)
+    FROM generate_series(1, n) i $$;
+CREATE FUNCTION pg_temp.engagement_rules(n int) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_agg(jsonb_build_object('name', 'e' || i, 'type', 'call', 'points', 1, 'half_life_days', 3650) ORDER BY i)
+    FROM generate_series(1, n) i $$;
+CREATE FUNCTION pg_temp.one_rule(rule jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('fit', jsonb_build_array(jsonb_build_object('name', 'x') || rule)) $$;
+SELECT label, pg_temp.try_model(m) AS verdict FROM (VALUES
+    ('64 fit rules', jsonb_build_object('fit', pg_temp.fit_rules(64))),
+    ('65 fit rules', jsonb_build_object('fit', pg_temp.fit_rules(65))),
+    ('64 engagement rules', jsonb_build_object('engagement', pg_temp.engagement_rules(64))),
+    ('65 engagement rules', jsonb_build_object('engagement', pg_temp.engagement_rules(65))),
+    ('60 fit and 4 engagement rules', jsonb_build_object('fit', pg_temp.fit_rules(60), 'engagement', pg_temp.engagement_rules(4))),
+    ('60 fit and 5 engagement rules', jsonb_build_object('fit', pg_temp.fit_rules(60), 'engagement', pg_temp.engagement_rules(5))),
+    ('1000 ranges', pg_temp.one_rule(jsonb_build_object('field', 'budget',
+        'ranges', (SELECT jsonb_agg(jsonb_build_object('min', i, 'points', 1) ORDER BY i DESC) FROM generate_series(1, 1000) i)))),
+    ('1001 ranges', pg_temp.one_rule(jsonb_build_object('field', 'budget',
+        'ranges', (SELECT jsonb_agg(jsonb_build_object('min', i, 'points', 1) ORDER BY i DESC) FROM generate_series(1, 1001) i)))),
+    ('1000 in values', pg_temp.one_rule(jsonb_build_object('field', 'industry', 'points', 5,
+        'in', (SELECT jsonb_agg('i' || i ORDER BY i) FROM generate_series(1, 1000) i)))),
+    ('1001 in values', pg_temp.one_rule(jsonb_build_object('field', 'industry', 'points', 5,
+        'in', (SELECT jsonb_agg('i' || i ORDER BY i) FROM generate_series(1, 1001) i)))),
+    ('1000 values', pg_temp.one_rule(jsonb_build_object('field', 'title',
+        'values', (SELECT jsonb_object_agg('v' || lpad(i::text, 4, '0'), 1) FROM generate_series(1, 1000) i)))),
+    ('1001 values', pg_temp.one_rule(jsonb_build_object('field', 'title',
+        'values', (SELECT jsonb_object_agg('v' || lpad(i::text, 4, '0'), 1) FROM generate_series(1, 1001) i)))),
+    ('100 points', pg_temp.one_rule('{"field": "is_decision_maker", "equals": true, "points": 100}')),
+    ('101 points', pg_temp.one_rule('{"field": "is_decision_maker", "equals": true, "points": 101}')),
+    ('a half-life of 3650 days', '{"engagement": [{"name": "e", "type": "call", "points": 1, "half_life_days": 3650}]}'),
+    ('a half-life of 3650.5 days', '{"engagement": [{"name": "e", "type": "call", "points": 1, "half_life_days": 3650.5}]}')
+) v(label, m);
+
+-- at the limit, saved and scored: 60 fit and 4 engagement rules, each worth 1 (the decision maker gets 60)
+UPDATE crm.scoring_models SET is_active = false WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e';
+INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES ('e0000000-0000-7000-8000-00000000000e', 'At the limit',
+    jsonb_build_object('fit', pg_temp.fit_rules(60), 'engagement', pg_temp.engagement_rules(4)), true);
+SELECT crm.lead_score(l) AS score, cardinality(crm.lead_score_parts(l)) AS rules FROM crm.leads l
+WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = 'decision maker';
+-- one past it, refused whole: the active model stays the one at the limit, no other is saved
+\set VERBOSITY terse
+INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES ('e0000000-0000-7000-8000-00000000000e', 'Past the limit',
+    jsonb_build_object('fit', pg_temp.fit_rules(60), 'engagement', pg_temp.engagement_rules(5)), true);
+UPDATE crm.scoring_models SET rules = jsonb_build_object('fit', pg_temp.fit_rules(65))
+WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND name = 'At the limit';
+\set VERBOSITY default
+SELECT name, is_active, jsonb_array_length(rules->'fit') AS fit, jsonb_array_length(rules->'engagement') AS engagement
+FROM crm.scoring_models WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND name LIKE '%limit' ORDER BY name;
+-- and every lead write of the tenant still scores
+UPDATE crm.leads SET title = 'CEO' WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND first_name = 'decision maker'
+RETURNING score;
+
+-- a lead's engagement summary (what engagement rules read) is the database's, but a direct write of it
+-- is checked as it is saved: at most 50 whole epoch seconds within bigint per type and outcome
+CREATE FUNCTION pg_temp.try_engagement(e jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE crm.leads SET engagement = e WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND first_name = 'decision maker';
+    RETURN 'saved';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+SELECT label, pg_temp.try_engagement(e) AS verdict FROM (VALUES
+    ('50 times', jsonb_build_object('call', jsonb_build_object('connected', (SELECT jsonb_agg(1700000000 - i) FROM generate_series(1, 50) i)))),
+    ('51 times', jsonb_build_object('call', jsonb_build_object('connected', (SELECT jsonb_agg(1700000000 - i) FROM generate_series(1, 51) i)))),
+    ('the greatest bigint', '{"email": {"": [9223372036854775807]}}'),
+    ('past bigint', '{"email": {"": [9223372036854775808]}}'),
+    ('a fraction', '{"email": {"": [1700000000.5]}}'),
+    ('a string', '{"email": {"replied": ["yesterday"]}}'),
+    ('no outcomes', '{"email": [1700000000]}'),
+    ('not an array', '{"meeting": {"held": 1700000000}}'),
+    ('an odd outcome', '{"meeting": {"no show": {}}}'),
+    ('not an object', '[1700000000]')
+) v(label, e);
+SELECT engagement FROM crm.leads WHERE tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND first_name = 'decision maker';
+SELECT crm.lead_score(l) AS still_scored FROM crm.leads l
+WHERE l.tenant_id = 'e0000000-0000-7000-8000-00000000000e' AND l.first_name = 'decision maker';
 DELETE FROM crm.tenants WHERE id = 'e0000000-0000-7000-8000-00000000000e';

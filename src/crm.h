@@ -16,6 +16,18 @@ extern void crm_jobs_init(void);
 extern void crm_scoring_init(void);
 
 /*
+ * Limits of the documents that C reads after they were saved, shared with the validators that check
+ * them at save (src/scoring.sql through crm.scoring_limits(), src/health.sql through
+ * crm.health_weights()), so that a document accepted at save is one C accepts when it reads it.
+ */
+#define CRM_SCORING_MAX_RULES 64	/* fit and engagement rules of a model, together */
+#define CRM_SCORING_MAX_VALUES 1000 /* ranges, "in" values or "values" entries of one rule */
+#define CRM_SCORING_MAX_POINTS 100	/* points of a rule, range or value; a group cap; the total cap */
+#define CRM_SCORING_MAX_HALF_LIFE_DAYS 3650 /* an engagement rule's half-life */
+#define CRM_ENGAGEMENT_MAX_TIMES 50 /* times kept per activity type and outcome in crm.leads.engagement */
+#define CRM_HEALTH_MAX_WEIGHT 1000000	/* a health measure's weight (tenant setting health_weights) */
+
+/*
  * crm_numeric_parts reads a finite numeric's sign, weight and base-10000 digits in place from its
  * stored form (the on-disk layout described in PostgreSQL's utils/adt/numeric.c, fixed across
  * versions), without copying or allocating, so that per-row code can use a column's value as it lies

@@ -197,7 +197,7 @@ ALTER TABLE crm.forecast_snapshots FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.forecast_snapshots', '');
 SELECT crm.secure_table('crm.forecast_snapshots', 'log');
 
-CREATE FUNCTION crm.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS bigint
+CREATE FUNCTION crm.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
@@ -206,28 +206,48 @@ DECLARE
     started timestamptz;
     n bigint;
     written bigint := 0;
+    tenants integer := 0;
+    failures jsonb := '[]';
+    e_state text;
+    e_message text;
+    e_detail text;
+    e_hint text;
+    e_context text;
 BEGIN
     PERFORM crm.check_forecast_args(period, current_date, periods, NULL);
     PERFORM crm.check_job_caller(crm.current_tenant());
     FOR t IN SELECT x.id FROM crm.tenants x WHERE crm.current_tenant() IS NULL OR x.id = crm.current_tenant() ORDER BY x.id LOOP
-        PERFORM crm.lock_job('snapshot_forecast', t);
+        tenants := tenants + 1;
         started := clock_timestamp();
-        PERFORM crm.report_progress(format('crm.snapshot_forecast: tenant %s', t));
-        DELETE FROM crm.forecast_snapshots s WHERE s.tenant_id = t AND s.taken_on = current_date AND s.period = snapshot_forecast.period;
-        INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, period_start, period_end, group_key, closed_won,
-                                            commit, best_case, pipeline, weighted, quota, attainment)
-        SELECT t, current_date, snapshot_forecast.period, coalesce(g.by, 'total'), f.period_start, f.period_end, f.group_key,
-               f.closed_won, f.commit, f.best_case, f.pipeline, f.weighted, f.quota, f.attainment
-          FROM (VALUES (NULL::text), ('owner'), ('team')) g(by),
-               LATERAL crm.forecast_of(t, snapshot_forecast.period, current_date, periods, g.by) f;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        written := written + n;
-        PERFORM crm.log_job_run(t, 'snapshot_forecast', started, n, n, jsonb_build_object('period', period, 'periods', periods));
+        BEGIN
+            PERFORM crm.lock_job('snapshot_forecast', t);
+            PERFORM crm.report_progress(format('crm.snapshot_forecast: tenant %s', t));
+            DELETE FROM crm.forecast_snapshots s WHERE s.tenant_id = t AND s.taken_on = current_date AND s.period = snapshot_forecast.period;
+            INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, period_start, period_end, group_key, closed_won,
+                                                commit, best_case, pipeline, weighted, quota, attainment)
+            SELECT t, current_date, snapshot_forecast.period, coalesce(g.by, 'total'), f.period_start, f.period_end, f.group_key,
+                   f.closed_won, f.commit, f.best_case, f.pipeline, f.weighted, f.quota, f.attainment
+              FROM (VALUES (NULL::text), ('owner'), ('team')) g(by),
+                   LATERAL crm.forecast_of(t, snapshot_forecast.period, current_date, periods, g.by) f;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            written := written + n;
+            PERFORM crm.log_job_run(t, 'snapshot_forecast', started, n, n, jsonb_build_object('period', period, 'periods', periods));
+        EXCEPTION WHEN OTHERS THEN
+            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
+            -- undone and logged as failed, and the others go on
+            IF crm.current_tenant() IS NOT NULL THEN
+                RAISE;
+            END IF;
+            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
+                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+            failures := failures || crm.log_job_failure(t, 'snapshot_forecast', started, e_state, e_message,
+                                                        e_detail, e_hint, e_context);
+        END;
     END LOOP;
-    RETURN written;
+    RETURN crm.job_result('snapshot_forecast', tenants, written, written, failures);
 END
 $$;
-COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns the rows written. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs.';
+COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns {"tenants", "failed", "processed" and "changed": the rows written, "failures": [...]}. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs. In a run for every tenant, a tenant whose snapshot fails is undone and logged as failed (SQLSTATE and message) and the others are still snapshotted; a run for one tenant raises its error.';
 REVOKE EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) TO crm_manager;
 
@@ -258,7 +278,7 @@ CREATE FUNCTION crm_api.snapshot_forecast(period text DEFAULT 'quarter', periods
     SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    RETURN crm.snapshot_forecast(period, periods);
+    RETURN (crm.snapshot_forecast(period, periods)->>'changed')::bigint;
 EXCEPTION WHEN lock_not_available THEN
     RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
 END

@@ -542,3 +542,70 @@ crm_health_recommendations(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(advice, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
+
+
+/*
+ * crm.health_weights(weights jsonb) → float8[]: the tenant setting health_weights as the weights of
+ * the four measures, in their order (a missing one weighs 0; NULL: all 0), what crm.health_score and
+ * crm.health_factors then take. Anything they could not take is 22023 naming the JSON path of the bad
+ * part: a key that is no measure, a weight that is not a number from 0 to CRM_HEALTH_MAX_WEIGHT (so
+ * that it is a finite float8 and the weighted sum cannot overflow). The tenants' trigger calls it at
+ * save, the refresh when it reads the weights, so the two cannot disagree.
+ */
+PG_FUNCTION_INFO_V1(crm_health_weights);
+Datum
+crm_health_weights(PG_FUNCTION_ARGS)
+{
+	static const char *const measure_names[N_MEASURES] = {"engagement", "activity", "satisfaction", "commercial"};
+	Datum		elems[N_MEASURES];
+	double		w[N_MEASURES] = {0};
+
+	if (!PG_ARGISNULL(0))
+	{
+		Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+		JsonbIterator *it;
+		JsonbIteratorToken tok;
+		JsonbValue	k;
+		JsonbValue	v;
+		Datum		max = DirectFunctionCall1(int4_numeric, Int32GetDatum(CRM_HEALTH_MAX_WEIGHT));
+		Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+
+		if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid tenant setting at $.health_weights: an object of measure -> weight is expected")));
+		it = JsonbIteratorInit(&doc->root);
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		{
+			int			m = -1;
+			char	   *key;
+
+			if (tok != WJB_KEY)
+				continue;
+			key = pnstrdup(k.val.string.val, k.val.string.len);
+			for (int i = 0; i < N_MEASURES; i++)
+				if (strcmp(measure_names[i], key) == 0)
+					m = i;
+			if (m < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid tenant setting at $.health_weights.%s: not a health measure", key),
+						 errhint("The measures are engagement, activity, satisfaction and commercial.")));
+			(void) JsonbIteratorNext(&it, &v, true);
+			if (v.type != jbvNumeric ||
+				DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(v.val.numeric), zero)) ||
+				DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(v.val.numeric), max)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid tenant setting at $.health_weights.%s: a weight from 0 to %d is expected",
+								key, CRM_HEALTH_MAX_WEIGHT)));
+			/* through its text, as ::float8 would read it, but a weight too small for a float8 is 0 */
+			w[m] = strtod(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric))), NULL);
+			pfree(key);
+		}
+	}
+	for (int i = 0; i < N_MEASURES; i++)
+		elems[i] = Float8GetDatum(w[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, N_MEASURES, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+										  TYPALIGN_DOUBLE));
+}

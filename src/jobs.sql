@@ -53,7 +53,11 @@ CREATE TABLE crm.job_runs (
     details     jsonb       NOT NULL DEFAULT '{}',
     run_by      uuid,
     db_role     text        NOT NULL,
-    PRIMARY KEY (tenant_id, id)
+    status      text        NOT NULL DEFAULT 'succeeded' CHECK (status IN ('succeeded', 'failed')),
+    error_sqlstate text     CHECK (error_sqlstate ~ '^[0-9A-Z]{5}$'),
+    error_message  text,
+    PRIMARY KEY (tenant_id, id),
+    CONSTRAINT job_runs_error CHECK ((status = 'failed') = (error_sqlstate IS NOT NULL) AND (error_sqlstate IS NULL) = (error_message IS NULL))
 );
 CREATE INDEX job_runs_tenant_job ON crm.job_runs (tenant_id, job, started_at DESC);
 COMMENT ON TABLE crm.job_runs IS 'The log of batch job runs (rescore_leads, ...): one row per run and tenant with its counts and duration. Written by the jobs; managers and admins read it.';
@@ -68,6 +72,9 @@ COMMENT ON COLUMN crm.job_runs.changed IS 'Rows it changed.';
 COMMENT ON COLUMN crm.job_runs.details IS 'Further counts of the job (e.g. leads qualified, batches).';
 COMMENT ON COLUMN crm.job_runs.run_by IS 'The CRM user who ran it (crm.current_user_id()); NULL for a scheduled run.';
 COMMENT ON COLUMN crm.job_runs.db_role IS 'The database role that ran it.';
+COMMENT ON COLUMN crm.job_runs.status IS 'succeeded, or failed: the tenant''s part of an all-tenant run raised an error, which undid that part (processed and changed are then 0) while the run went on with the other tenants.';
+COMMENT ON COLUMN crm.job_runs.error_sqlstate IS 'A failed run''s SQLSTATE (e.g. 22023); NULL when it succeeded.';
+COMMENT ON COLUMN crm.job_runs.error_message IS 'A failed run''s error message (its detail, hint and context in details); NULL when it succeeded.';
 ALTER TABLE crm.job_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.job_runs FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.job_runs', '');
@@ -96,9 +103,60 @@ REVOKE EXECUTE ON FUNCTION crm.log_job_run(uuid, text, timestamptz, bigint, bigi
 GRANT EXECUTE ON FUNCTION crm.log_job_run(uuid, text, timestamptz, bigint, bigint, jsonb) TO crm_manager;
 COMMENT ON FUNCTION crm.log_job_run(uuid, text, timestamptz, bigint, bigint, jsonb) IS 'Internal: appends a run to crm.job_runs (for the tenant''s managers and admins, or the operator); 42501 for anyone else.';
 
+-- Logs the failure of a tenant's part of an all-tenant run (what it did was undone): the error, so that
+-- the run can go on with the other tenants and the failure is still seen.
+CREATE FUNCTION crm.log_job_failure(tenant uuid, job text, started_at timestamptz, sqlstate text, message text,
+                                    detail text DEFAULT NULL, hint text DEFAULT NULL, context text DEFAULT NULL)
+    RETURNS jsonb
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
+    run_id uuid;
+BEGIN
+    PERFORM crm.check_job_caller(tenant);
+    INSERT INTO crm.job_runs (tenant_id, job, started_at, processed, changed, details, run_by, db_role, status, error_sqlstate,
+                              error_message)
+    VALUES (tenant, job, coalesce(started_at, clock_timestamp()), 0, 0,
+            jsonb_strip_nulls(jsonb_build_object('detail', nullif(detail, ''), 'hint', nullif(hint, ''), 'context', nullif(context, ''))),
+            crm.current_user_id(), caller, 'failed', sqlstate, message)
+    RETURNING id INTO run_id;
+    RETURN jsonb_build_array(jsonb_build_object('tenant', tenant, 'sqlstate', sqlstate, 'message', message, 'run_id', run_id));
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.log_job_failure(uuid, text, timestamptz, text, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.log_job_failure(uuid, text, timestamptz, text, text, text, text, text) TO crm_manager;
+COMMENT ON FUNCTION crm.log_job_failure(uuid, text, timestamptz, text, text, text, text, text) IS 'Internal: appends a failed run of a job for a tenant to crm.job_runs (status failed, its SQLSTATE and message; details: detail, hint, context) and returns it as a one-element array [{tenant, sqlstate, message, run_id}] for the job''s failures; for the tenant''s managers and admins or the operator, 42501 for anyone else.';
+
+-- What every batch job returns: how many tenants it ran for, how many of them failed (only an
+-- all-tenant run goes on past a failure), its totals, and the failures. A run with failures also warns,
+-- so that a scheduler's log shows them.
+CREATE FUNCTION crm.job_result(job text, tenants integer, processed bigint, changed bigint, failures jsonb DEFAULT '[]')
+    RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF jsonb_array_length(failures) > 0 THEN
+        RAISE WARNING 'crm.%: % of % tenants failed', job, jsonb_array_length(failures), tenants
+            USING DETAIL = (SELECT string_agg(format('tenant %s: %s %s', f->>'tenant', f->>'sqlstate', f->>'message'), '; ')
+                              FROM jsonb_array_elements(failures) f),
+                  HINT = 'Their errors are in crm.job_runs (status failed); the other tenants were processed.';
+    END IF;
+    RETURN jsonb_build_object('tenants', tenants, 'failed', jsonb_array_length(failures), 'processed', processed,
+                              'changed', changed, 'failures', failures);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION crm.job_result(text, integer, bigint, bigint, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.job_result(text, integer, bigint, bigint, jsonb) TO crm_manager;
+COMMENT ON FUNCTION crm.job_result(text, integer, bigint, bigint, jsonb) IS 'Internal: the result of a batch job, {"tenants": n, "failed": n, "processed": n, "changed": n, "failures": [{"tenant", "sqlstate", "message", "run_id"}]}; warns when some tenant failed.';
+
 CREATE VIEW crm_api.job_runs WITH (security_invoker = true) AS
-    SELECT tenant_id, id, job, started_at, finished_at, duration, processed, changed, details, run_by, db_role FROM crm.job_runs;
-COMMENT ON VIEW crm_api.job_runs IS 'Runs of the tenant''s batch jobs (rescoring, ...), newest first by started_at (managers and admins).';
+    SELECT tenant_id, id, job, started_at, finished_at, duration, processed, changed, details, run_by, db_role, status,
+           error_sqlstate, error_message
+      FROM crm.job_runs;
+COMMENT ON VIEW crm_api.job_runs IS 'Runs of the tenant''s batch jobs (rescoring, ...), newest first by started_at (managers and admins); a failed one (status failed) with its SQLSTATE and message.';
 GRANT SELECT ON crm_api.job_runs TO crm_manager;
 
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger

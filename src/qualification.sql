@@ -27,7 +27,7 @@ $$
                              row_number() OVER (PARTITION BY y.type, y.outcome ORDER BY y.occurred_at DESC) AS n
                       FROM crm.activities y
                       WHERE y.tenant_id = tenant AND y.lead_id = lead) x
-                WHERE x.n <= 50
+                WHERE x.n <= (crm.scoring_limits()->>'engagement_times')::integer
                 GROUP BY 1, 2) a
           GROUP BY a.type) o
 $$;
@@ -61,6 +61,30 @@ $$;
 COMMENT ON FUNCTION crm.activities_refresh_engagement() IS 'Trigger: keeps the engagement summary of the lead(s) an inserted, changed or deleted activity concerns, which rescores them.';
 CREATE TRIGGER activities_refresh_engagement AFTER INSERT OR DELETE OR UPDATE OF type, outcome, occurred_at, lead_id ON crm.activities
     FOR EACH ROW EXECUTE FUNCTION crm.activities_refresh_engagement();
+
+-- The summary is the database's, but the table is writable: a summary written by hand is checked as it
+-- is saved (src/scoring.c reads it for every score: one it could not read would break every write of
+-- the lead and the tenant's rescoring).
+CREATE FUNCTION crm.validate_lead_engagement(engagement jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'crm_validate_lead_engagement'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.validate_lead_engagement(jsonb) IS 'Checks a lead''s engagement summary and returns it: {"<activity type>": {"<outcome, or empty>": [epoch seconds, ...]}}, at most 50 whole epoch seconds within bigint per type and outcome (crm.scoring_limits()->''engagement_times''); anything else raises 22023 naming the JSON path of the bad part, e.g. $.call.connected[50].';
+REVOKE EXECUTE ON FUNCTION crm.validate_lead_engagement(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.validate_lead_engagement(jsonb) TO crm_rep;
+
+CREATE FUNCTION crm.leads_check_engagement() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    NEW.engagement := crm.validate_lead_engagement(NEW.engagement);
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_check_engagement() IS 'Trigger: refuses a lead''s engagement summary that scoring could not read (22023 with its JSON path), before the lead is scored.';
+REVOKE EXECUTE ON FUNCTION crm.leads_check_engagement() FROM PUBLIC;
+-- (named to fire before leads_score: BEFORE triggers fire in name order)
+CREATE TRIGGER leads_check_engagement BEFORE INSERT OR UPDATE OF engagement ON crm.leads
+    FOR EACH ROW WHEN (NEW.engagement IS NOT NULL) EXECUTE FUNCTION crm.leads_check_engagement();
 
 ------------------------------------------------------------------------------------------------------
 -- Scores on the leads
@@ -329,7 +353,7 @@ END
 $$;
 COMMENT ON FUNCTION crm.rescore_batch(uuid, uuid, integer, boolean, integer, bigint, bigint, bigint) IS 'Internal to crm.rescore_leads: scores the next batch of a tenant''s leads after lo (all of them, or only engaged and unscored ones) and writes the stale ones; returns the last id read, NULL at the end.';
 
-CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant(), full_pass boolean DEFAULT false) RETURNS bigint
+CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant(), full_pass boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
@@ -346,44 +370,66 @@ DECLARE
     qualified bigint;
     batches integer;
     total bigint;
+    all_scanned bigint := 0;
     all_changed bigint := 0;
+    tenants integer := 0;
+    failures jsonb := '[]';
+    e_state text;
+    e_message text;
+    e_detail text;
+    e_hint text;
+    e_context text;
 BEGIN
     PERFORM crm.check_job_caller(tenant);
     -- one tenant, or (the operator, no tenant given) every tenant in turn
     FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
-        PERFORM crm.lock_job('rescore_leads', t);
+        tenants := tenants + 1;
         started := clock_timestamp();
-        state := crm.scoring_state(t);
-        -- incremental unless asked, or the model or threshold changed since the last full pass
-        incremental := NOT full_pass AND state IS NOT DISTINCT FROM
-            (SELECT r.details->'state' FROM crm.job_runs r
-              WHERE r.tenant_id = t AND r.job = 'rescore_leads' AND r.details->>'pass' = 'full'
-              ORDER BY r.started_at DESC, r.id DESC LIMIT 1);
-        total := CASE WHEN incremental
-                      THEN (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t AND (x.engagement IS NOT NULL OR x.score IS NULL))
-                      ELSE (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t) END;
-        lo := '00000000-0000-0000-0000-000000000000';
-        scanned := 0; changed := 0; qualified := 0; batches := 0;
-        LOOP
-            SELECT r.scanned, r.changed, r.qualified, r.hi INTO scanned, changed, qualified, hi
-              FROM crm.rescore_batch(t, lo, batch, incremental, (state->>'threshold')::integer, scanned, changed, qualified) r;
-            EXIT WHEN hi IS NULL;
-            batches := batches + 1;
-            lo := hi;
-            PERFORM crm.report_progress(format('crm.rescore_leads: tenant %s: %s of %s leads scored, %s changed (%s pass)',
-                                               t, scanned, total, changed, CASE WHEN incremental THEN 'incremental' ELSE 'full' END));
-            EXIT WHEN lo = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-        END LOOP;
-        PERFORM crm.log_job_run(t, 'rescore_leads', started, scanned, changed,
-                                jsonb_build_object('pass', CASE WHEN incremental THEN 'incremental' ELSE 'full' END, 'state', state,
-                                                   'qualified', qualified, 'batches', batches, 'batch_size', batch));
-        all_changed := all_changed + changed;
+        BEGIN
+            PERFORM crm.lock_job('rescore_leads', t);
+            state := crm.scoring_state(t);
+            -- incremental unless asked, or the model or threshold changed since the last full pass
+            incremental := NOT full_pass AND state IS NOT DISTINCT FROM
+                (SELECT r.details->'state' FROM crm.job_runs r
+                  WHERE r.tenant_id = t AND r.job = 'rescore_leads' AND r.status = 'succeeded' AND r.details->>'pass' = 'full'
+                  ORDER BY r.started_at DESC, r.id DESC LIMIT 1);
+            total := CASE WHEN incremental
+                          THEN (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t AND (x.engagement IS NOT NULL OR x.score IS NULL))
+                          ELSE (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t) END;
+            lo := '00000000-0000-0000-0000-000000000000';
+            scanned := 0; changed := 0; qualified := 0; batches := 0;
+            LOOP
+                SELECT r.scanned, r.changed, r.qualified, r.hi INTO scanned, changed, qualified, hi
+                  FROM crm.rescore_batch(t, lo, batch, incremental, (state->>'threshold')::integer, scanned, changed, qualified) r;
+                EXIT WHEN hi IS NULL;
+                batches := batches + 1;
+                lo := hi;
+                PERFORM crm.report_progress(format('crm.rescore_leads: tenant %s: %s of %s leads scored, %s changed (%s pass)',
+                                                   t, scanned, total, changed, CASE WHEN incremental THEN 'incremental' ELSE 'full' END));
+                EXIT WHEN lo = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+            END LOOP;
+            PERFORM crm.log_job_run(t, 'rescore_leads', started, scanned, changed,
+                                    jsonb_build_object('pass', CASE WHEN incremental THEN 'incremental' ELSE 'full' END, 'state', state,
+                                                       'qualified', qualified, 'batches', batches, 'batch_size', batch));
+            all_scanned := all_scanned + scanned;
+            all_changed := all_changed + changed;
+        EXCEPTION WHEN OTHERS THEN
+            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
+            -- undone and logged as failed, and the others go on
+            IF tenant IS NOT NULL THEN
+                RAISE;
+            END IF;
+            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
+                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+            failures := failures || crm.log_job_failure(t, 'rescore_leads', started, e_state, e_message,
+                                                        e_detail, e_hint, e_context);
+        END;
     END LOOP;
     PERFORM crm.report_progress(current_query());
-    RETURN all_changed;
+    RETURN crm.job_result('rescore_leads', tenants, all_scanned, all_changed, failures);
 END
 $$;
-COMMENT ON FUNCTION crm.rescore_leads(uuid, boolean) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns how many scores changed. A full pass reads every lead; it runs when full_pass is true or the active model or the threshold changed since the last full pass; otherwise an incremental pass reads only the leads whose score can be stale (engaged ones, whose engagement decays, and unscored ones). Batches of crm.batch_size leads (default 10000) in id order; only stale rows written (a second run returns 0); one run per tenant at a time (55P03 otherwise); progress in pg_stat_activity.query; each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
+COMMENT ON FUNCTION crm.rescore_leads(uuid, boolean) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns {"tenants", "failed", "processed": leads read, "changed": scores changed, "failures": [...]}. In a run for every tenant, a tenant whose rescoring fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still rescored; a run for one tenant raises its error. A full pass reads every lead; it runs when full_pass is true or the active model or the threshold changed since the last full pass; otherwise an incremental pass reads only the leads whose score can be stale (engaged ones, whose engagement decays, and unscored ones). Batches of crm.batch_size leads (default 10000) in id order; only stale rows written (a second run returns 0); one run per tenant at a time (55P03 otherwise); progress in pg_stat_activity.query; each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
 
 CREATE FUNCTION crm_api.score_lead(lead_id uuid) RETURNS jsonb
     LANGUAGE sql VOLATILE
@@ -397,7 +443,7 @@ CREATE FUNCTION crm_api.rescore_leads(full_pass boolean DEFAULT false) RETURNS b
     SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    RETURN crm.rescore_leads(crm.current_tenant(), full_pass);
+    RETURN (crm.rescore_leads(crm.current_tenant(), full_pass)->>'changed')::bigint;
 EXCEPTION WHEN lock_not_available THEN
     -- over HTTP another run is a conflict (409), not a server error (PostgREST maps 55P03 to 500)
     RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';

@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -26,6 +27,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "nodes/pathnodes.h"
 #include "nodes/supportnodes.h"
@@ -35,6 +37,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -58,8 +61,9 @@ static const char *const score_fields[] = {
 #define NFIELDS lengthof(score_fields)
 #define ENGAGEMENT_FIELD (NFIELDS - 1)
 
-#define MAX_RULES 64
-#define MAX_GROUPS 64
+#define MAX_RULES CRM_SCORING_MAX_RULES	/* (crm.h: crm.validate_scoring_rules refuses more at save) */
+#define MAX_GROUPS 64			/* a rule is in one group: never more groups than rules */
+StaticAssertDecl(MAX_GROUPS >= MAX_RULES, "a model's groups must fit");
 #define MODEL_SLOTS 512			/* the per-query table of tenants' models; more tenants are looked up linearly */
 
 typedef enum
@@ -355,6 +359,16 @@ whole_bound(Numeric bound, bool lower, bool inclusive)
 	return x;
 }
 
+/* check_rule_values: a can't-happen since crm.validate_scoring_rules refuses more at save */
+static void
+check_rule_values(const char *rule, int n)
+{
+	if (n > CRM_SCORING_MAX_VALUES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("scoring rule %s has %d values: a rule has at most %d", rule, n, CRM_SCORING_MAX_VALUES)));
+}
+
 static void
 parse_rule(Model *m, Rule *r, JsonbContainer *obj, ScoringCache *cache)
 {
@@ -382,6 +396,7 @@ parse_rule(Model *m, Rule *r, JsonbContainer *obj, ScoringCache *cache)
 	{
 		r->kind = RULE_RANGES;
 		r->nranges = JsonContainerSize(c);
+		check_rule_values(name, r->nranges);
 		r->ranges = palloc0(sizeof(Range) * r->nranges);
 		for (int i = 0; i < r->nranges; i++)
 		{
@@ -412,6 +427,7 @@ parse_rule(Model *m, Rule *r, JsonbContainer *obj, ScoringCache *cache)
 	{
 		r->kind = RULE_IN;
 		r->nvalues = JsonContainerSize(c);
+		check_rule_values(name, r->nvalues);
 		r->values = palloc0(sizeof(ValuePoints) * r->nvalues);
 		for (int i = 0; i < r->nvalues; i++)
 		{
@@ -428,6 +444,7 @@ parse_rule(Model *m, Rule *r, JsonbContainer *obj, ScoringCache *cache)
 		int			n = 0;
 
 		r->kind = RULE_VALUES;
+		check_rule_values(name, JsonContainerSize(c));
 		r->values = palloc0(sizeof(ValuePoints) * JsonContainerSize(c));
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
@@ -495,7 +512,7 @@ parse_model(Model *m, Jsonb *rules, ScoringCache *cache)
 			m->group_caps[g] = json_int_field(caps, m->group_names[g], -1);
 			m->has_caps |= m->group_caps[g] >= 0;
 		}
-	m->total_cap = Min(json_int_field(root, "total_cap", 100), 100);
+	m->total_cap = Min(json_int_field(root, "total_cap", CRM_SCORING_MAX_POINTS), CRM_SCORING_MAX_POINTS);
 }
 
 /* tenant_slot: where a tenant's entry starts its probe (uuids are random enough: no need to hash them) */
@@ -1053,4 +1070,146 @@ crm_lead_score_support(PG_FUNCTION_ARGS)
 	if (!OidIsValid(fn))
 		PG_RETURN_POINTER(NULL);
 	PG_RETURN_POINTER(makeFuncExpr(fn, INT4OID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Limits at save
+ * ------------------------------------------------------------------------------------------------ */
+
+/*
+ * crm.scoring_limits() → jsonb: the limits the engine above holds models and engagement summaries to
+ * (crm.h), for crm.validate_scoring_rules and crm.lead_engagement to read, so that the numbers they
+ * check at save are the ones C applies when it reads.
+ */
+PG_FUNCTION_INFO_V1(crm_scoring_limits);
+Datum
+crm_scoring_limits(PG_FUNCTION_ARGS)
+{
+	char	   *doc = psprintf("{\"rules\": %d, \"values_per_rule\": %d, \"points\": %d, \"half_life_days\": %d, "
+							   "\"engagement_times\": %d}",
+							   CRM_SCORING_MAX_RULES, CRM_SCORING_MAX_VALUES, CRM_SCORING_MAX_POINTS,
+							   CRM_SCORING_MAX_HALF_LIFE_DAYS, CRM_ENGAGEMENT_MAX_TIMES);
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(doc)));
+}
+
+/* path_key appends .key to a JSON path: bare when it is a plain word, else as a JSON string */
+static void
+path_key(StringInfo path, const char *key, int len)
+{
+	bool		plain = len > 0 && !isdigit((unsigned char) key[0]);
+
+	for (int i = 0; i < len && plain; i++)
+		plain = isalnum((unsigned char) key[i]) || key[i] == '_';
+	appendStringInfoChar(path, '.');
+	if (plain)
+		appendBinaryStringInfo(path, key, len);
+	else
+	{
+		char	   *k = pnstrdup(key, len);
+
+		escape_json(path, k);
+		pfree(k);
+	}
+}
+
+static void
+engagement_error(StringInfo path, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid lead engagement at %s: %s", path->data, what),
+			 errdetail("crm.leads.engagement is {\"<activity type>\": {\"<outcome, or empty>\": [epoch seconds, ...]}}, "
+					   "at most %d times per type and outcome, kept by the database from the lead's activities.",
+					   CRM_ENGAGEMENT_MAX_TIMES)));
+}
+
+/* epoch_seconds: whether a number is whole and within bigint (what decayed_count reads it as) */
+static bool
+epoch_seconds(Numeric n)
+{
+	Datum		d = NumericGetDatum(n);
+	Datum		lo = DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MIN));
+	Datum		hi = DirectFunctionCall1(int8_numeric, Int64GetDatum(PG_INT64_MAX));
+
+	return DatumGetBool(DirectFunctionCall2(numeric_eq, DirectFunctionCall1(numeric_floor, d), d)) &&
+		DatumGetBool(DirectFunctionCall2(numeric_ge, d, lo)) && DatumGetBool(DirectFunctionCall2(numeric_le, d, hi));
+}
+
+/*
+ * crm.validate_lead_engagement(engagement jsonb) → jsonb: the summary itself when engagement rules can
+ * read it (an object of activity types, each an object of outcomes, each an array of at most
+ * CRM_ENGAGEMENT_MAX_TIMES whole epoch seconds within bigint); else 22023 naming the JSON path of the
+ * bad part. One pass over the document.
+ */
+PG_FUNCTION_INFO_V1(crm_validate_lead_engagement);
+Datum
+crm_validate_lead_engagement(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc;
+	StringInfoData path;
+	JsonbIterator *types;
+	JsonbIteratorToken tok;
+	JsonbValue	type;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	doc = PG_GETARG_JSONB_P(0);
+	initStringInfo(&path);
+	appendStringInfoChar(&path, '$');
+	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		engagement_error(&path, "an object of activity types is expected");
+	types = JsonbIteratorInit(&doc->root);
+	while ((tok = JsonbIteratorNext(&types, &type, true)) != WJB_DONE)
+	{
+		JsonbValue	outcomes;
+		JsonbIterator *it;
+		JsonbValue	outcome;
+		int			type_len;
+
+		if (tok != WJB_KEY)
+			continue;
+		path.len = 1;
+		path_key(&path, type.val.string.val, type.val.string.len);
+		type_len = path.len;
+		if (JsonbIteratorNext(&types, &outcomes, true) != WJB_VALUE || outcomes.type != jbvBinary ||
+			!JsonContainerIsObject(outcomes.val.binary.data))
+			engagement_error(&path, "an object of outcomes is expected");
+		it = JsonbIteratorInit(outcomes.val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &outcome, true)) != WJB_DONE)
+		{
+			JsonbValue	times;
+			JsonbContainer *c;
+			int			n;
+
+			if (tok != WJB_KEY)
+				continue;
+			path.len = type_len;
+			path.data[path.len] = '\0';
+			path_key(&path, outcome.val.string.val, outcome.val.string.len);
+			if (JsonbIteratorNext(&it, &times, true) != WJB_VALUE || times.type != jbvBinary ||
+				!JsonContainerIsArray(times.val.binary.data))
+				engagement_error(&path, "an array of epoch seconds is expected");
+			c = times.val.binary.data;
+			n = JsonContainerSize(c);
+			if (n > CRM_ENGAGEMENT_MAX_TIMES)
+			{
+				appendStringInfo(&path, "[%d]", CRM_ENGAGEMENT_MAX_TIMES);
+				engagement_error(&path, psprintf("at most %d times are kept", CRM_ENGAGEMENT_MAX_TIMES));
+			}
+			for (int i = 0; i < n; i++)
+			{
+				JsonbValue *e = getIthJsonbValueFromContainer(c, i);
+
+				if (e->type != jbvNumeric || !epoch_seconds(e->val.numeric))
+				{
+					appendStringInfo(&path, "[%d]", i);
+					engagement_error(&path, "epoch seconds (a whole number within bigint) are expected");
+				}
+				pfree(e);
+			}
+		}
+	}
+	pfree(path.data);
+	PG_RETURN_JSONB_P(doc);
 }

@@ -59,6 +59,15 @@ $$
 $$;
 COMMENT ON FUNCTION crm.scoring_field_kind(text) IS 'The lead fields a scoring rule may use and their kind (number, text, boolean); NULL for any other.';
 
+-- The limits of the engine (src/crm.h), read by the validator below: a model accepted at save is one
+-- the engine accepts when it scores.
+CREATE FUNCTION crm.scoring_limits() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'crm_scoring_limits'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.scoring_limits() IS 'The limits of the scoring engine (src/crm.h), which crm.validate_scoring_rules enforces at save: {"rules": at most 64 fit and engagement rules together, "values_per_rule": at most 1000 ranges, "in" values or "values" entries per rule, "points": points from 0 to 100, "half_life_days": at most 3650, "engagement_times": the times kept per activity type and outcome in crm.leads.engagement (50)}.';
+REVOKE EXECUTE ON FUNCTION crm.scoring_limits() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.scoring_limits() TO crm_rep;
+
 CREATE FUNCTION crm.validate_scoring_rules(rules jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp AS
@@ -74,6 +83,11 @@ DECLARE
     names text[] := '{}';
     groups text[] := '{}';
     forms integer;
+    limits jsonb := crm.scoring_limits();
+    max_rules integer := (limits->>'rules')::integer;
+    max_values integer := (limits->>'values_per_rule')::integer;
+    nfit integer;
+    n integer;
 BEGIN
     IF jsonb_typeof(rules) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'invalid scoring rules at $: a JSON object is expected' USING ERRCODE = '22023';
@@ -89,8 +103,16 @@ BEGIN
             RAISE EXCEPTION 'invalid scoring rules at $.%: an array of rules is expected', k USING ERRCODE = '22023';
         END IF;
     END LOOP;
-    IF coalesce(jsonb_array_length(rules->'fit'), 0) + coalesce(jsonb_array_length(rules->'engagement'), 0) = 0 THEN
+    nfit := coalesce(jsonb_array_length(rules->'fit'), 0);
+    n := nfit + coalesce(jsonb_array_length(rules->'engagement'), 0);
+    IF n = 0 THEN
         RAISE EXCEPTION 'invalid scoring rules at $.fit: a model has at least one fit or engagement rule' USING ERRCODE = '22023';
+    END IF;
+    -- before anything reads the rules one by one (what follows is then bounded by the limit)
+    IF n > max_rules THEN
+        RAISE EXCEPTION 'invalid scoring rules at %: a model has at most % rules, fit and engagement together (this one has %)',
+            CASE WHEN nfit > max_rules THEN format('$.fit[%s]', max_rules) ELSE format('$.engagement[%s]', max_rules - nfit) END,
+            max_rules, n USING ERRCODE = '22023';
     END IF;
     FOR r IN SELECT value FROM jsonb_array_elements(coalesce(rules->'fit', '[]')) LOOP
         path := format('$.fit[%s]', i);
@@ -133,6 +155,10 @@ BEGIN
             IF jsonb_typeof(r->'ranges') <> 'array' OR jsonb_array_length(r->'ranges') = 0 THEN
                 RAISE EXCEPTION 'invalid scoring rules at %.ranges: a non-empty array is expected', path USING ERRCODE = '22023';
             END IF;
+            IF jsonb_array_length(r->'ranges') > max_values THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.ranges[%]: a rule has at most % ranges', path, max_values, max_values
+                    USING ERRCODE = '22023';
+            END IF;
             j := 0;
             FOR v IN SELECT value FROM jsonb_array_elements(r->'ranges') LOOP
                 IF jsonb_typeof(v) <> 'object' THEN
@@ -163,6 +189,10 @@ BEGIN
                OR EXISTS (SELECT 1 FROM jsonb_array_elements(r->'in') e WHERE jsonb_typeof(e) <> 'string') THEN
                 RAISE EXCEPTION 'invalid scoring rules at %.in: a non-empty array of strings is expected', path USING ERRCODE = '22023';
             END IF;
+            IF jsonb_array_length(r->'in') > max_values THEN
+                RAISE EXCEPTION 'invalid scoring rules at %.in[%]: a rule has at most % values', path, max_values, max_values
+                    USING ERRCODE = '22023';
+            END IF;
             PERFORM crm.check_points(r->'points', path || '.points');
             j := 0;
             FOR v IN SELECT value FROM jsonb_array_elements(r->'in') LOOP
@@ -179,9 +209,16 @@ BEGIN
             IF jsonb_typeof(r->'values') <> 'object' THEN
                 RAISE EXCEPTION 'invalid scoring rules at %.values: an object of value -> points is expected', path USING ERRCODE = '22023';
             END IF;
-            FOR k IN SELECT jsonb_object_keys(r->'values') LOOP
-                PERFORM crm.check_points(r->'values'->k, format('%s.values.%s', path, k));
+            j := 0;
+            -- (each entry with its value in one pass: r->'values'->k per key would copy the object per key)
+            FOR k, v IN SELECT e.key, e.value FROM jsonb_each(r->'values') e LOOP
+                IF j = max_values THEN
+                    RAISE EXCEPTION 'invalid scoring rules at %.values.%: a rule has at most % values', path, k, max_values
+                        USING ERRCODE = '22023';
+                END IF;
+                PERFORM crm.check_points(v, format('%s.values.%s', path, k));
                 PERFORM crm.check_enum_label(r->>'field', k, format('%s.values.%s', path, k));
+                j := j + 1;
             END LOOP;
             IF r ? 'points' OR r ? 'else' THEN
                 RAISE EXCEPTION 'invalid scoring rules at %: a values rule takes its points from values', path USING ERRCODE = '22023';
@@ -230,9 +267,9 @@ BEGIN
         END IF;
         PERFORM crm.check_points(r->'points', path || '.points');
         IF jsonb_typeof(r->'half_life_days') IS DISTINCT FROM 'number' OR (r->>'half_life_days')::numeric <= 0
-           OR (r->>'half_life_days')::numeric > 3650 THEN
-            RAISE EXCEPTION 'invalid scoring rules at %.half_life_days: a number of days above 0 and at most 3650 is expected', path
-                USING ERRCODE = '22023';
+           OR (r->>'half_life_days')::numeric > (limits->>'half_life_days')::numeric THEN
+            RAISE EXCEPTION 'invalid scoring rules at %.half_life_days: a number of days above 0 and at most % is expected', path,
+                limits->>'half_life_days' USING ERRCODE = '22023';
         END IF;
         i := i + 1;
     END LOOP;
@@ -253,14 +290,16 @@ BEGIN
     RETURN rules;
 END
 $$;
-COMMENT ON FUNCTION crm.validate_scoring_rules(jsonb) IS 'Checks a scoring model''s rules and returns them; anything wrong raises 22023 naming the JSON path of the bad element, e.g. $.fit[2].ranges[0].points.';
+COMMENT ON FUNCTION crm.validate_scoring_rules(jsonb) IS 'Checks a scoring model''s rules and returns them; anything wrong raises 22023 naming the JSON path of the bad element, e.g. $.fit[2].ranges[0].points, and so does anything beyond the engine''s limits (crm.scoring_limits(): more than 64 rules, as $.fit[64] or $.engagement[n]; more than 1000 ranges or values in a rule, as $.fit[0].in[1000]). One pass over the document.';
 
 CREATE FUNCTION crm.check_points(points jsonb, path text) RETURNS void
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$
 BEGIN
-    IF jsonb_typeof(points) IS DISTINCT FROM 'number' OR (points #>> '{}') !~ '^\d+$' OR (points #>> '{}')::numeric > 100 THEN
-        RAISE EXCEPTION 'invalid scoring rules at %: a whole number of points from 0 to 100 is expected', path USING ERRCODE = '22023';
+    IF jsonb_typeof(points) IS DISTINCT FROM 'number' OR (points #>> '{}') !~ '^\d+$'
+       OR (points #>> '{}')::numeric > (crm.scoring_limits()->>'points')::numeric THEN
+        RAISE EXCEPTION 'invalid scoring rules at %: a whole number of points from 0 to % is expected', path,
+            crm.scoring_limits()->>'points' USING ERRCODE = '22023';
     END IF;
 END
 $$;

@@ -482,20 +482,44 @@ DECLARE
     t uuid;
     per_tenant jsonb;
     out jsonb := '[]';
+    tenants integer := 0;
+    started timestamptz;
+    failures jsonb := '[]';
+    e_state text;
+    e_message text;
+    e_detail text;
+    e_hint text;
+    e_context text;
 BEGIN
     PERFORM crm.check_job_caller(tenant);
     FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
-        per_tenant := crm.refresh_tenant_segments(t);
-        out := out || per_tenant;
+        tenants := tenants + 1;
+        started := clock_timestamp();
+        BEGIN
+            per_tenant := crm.refresh_tenant_segments(t);
+            out := out || per_tenant;
+        EXCEPTION WHEN OTHERS THEN
+            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
+            -- undone and logged as failed, and the others go on
+            IF tenant IS NOT NULL THEN
+                RAISE;
+            END IF;
+            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
+                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+            failures := failures || crm.log_job_failure(t, 'refresh_segments', started, e_state, e_message,
+                                                        e_detail, e_hint, e_context);
+        END;
     END LOOP;
     RETURN jsonb_build_object(
         'segments', jsonb_array_length(out),
         'added', (SELECT coalesce(sum((x->>'added')::bigint), 0) FROM jsonb_array_elements(out) x),
         'removed', (SELECT coalesce(sum((x->>'removed')::bigint), 0) FROM jsonb_array_elements(out) x),
-        'details', out);
+        'details', out)
+        -- the tenants, the failed ones and their failures, as every job reports them
+        || (crm.job_result('refresh_segments', tenants, NULL, NULL, failures) - 'processed' - 'changed');
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_segments(uuid) IS 'Refreshes every segment of a tenant (its managers and admins; the operator, without a context, passes NULL for every tenant): {"segments": n, "added": n, "removed": n, "details": [{id, name, added, removed, members}]}. A second refresh with nothing changed adds and removes 0.';
+COMMENT ON FUNCTION crm.refresh_segments(uuid) IS 'Refreshes every segment of a tenant (its managers and admins; the operator, without a context, passes NULL for every tenant): {"segments": n, "added": n, "removed": n, "details": [{id, name, added, removed, members}], "tenants": n, "failed": n, "failures": [{tenant, sqlstate, message, run_id}]}. A second refresh with nothing changed adds and removes 0. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
 
 -- Every new tenant starts with four example segments.
 CREATE FUNCTION crm.create_default_segments() RETURNS trigger

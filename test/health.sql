@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(29);
+SELECT plan(34);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -36,10 +36,10 @@ INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, o
     ('a0000000-0000-7000-8000-00000000000a', 'call', 'Long ago', now() - interval '200 days', 'a0000000-0000-7000-8000-0000000004c9',
      'a0000000-0000-7000-8000-0000000000a2');
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
-SELECT is(crm.refresh_health_scores(), 3::bigint, 'a manager refreshes the tenant''s three accounts');
+SELECT is((crm.refresh_health_scores()->>'changed')::bigint, 3::bigint, 'a manager refreshes the tenant''s three accounts');
 SELECT ok(NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'pg_temp.crm_health_inputs'::regclass AND attname = 'planted'),
     '    (a planted working table was replaced, not used)');
-SELECT is(crm.refresh_health_scores(), 3::bigint, 'and again');
+SELECT is((crm.refresh_health_scores()->>'changed')::bigint, 3::bigint, 'and again');
 SELECT is((SELECT count(*) FROM crm.accounts a JOIN account_rows r ON r.id = a.id WHERE a.ctid::text = r.at AND a.updated_at = r.updated_at),
     (SELECT count(*) FROM account_rows), 'no account row was rewritten (their updated_at neither): the latest health has a table of its own');
 SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_90d', round((factors->'inputs'->>'days_since_last_activity')::numeric),
@@ -80,7 +80,7 @@ SELECT results_eq($$SELECT scored_on FROM crm.account_health_history('a0000000-0
 SELECT throws_ok($$SELECT * FROM crm.account_health_history('b0000000-0000-7000-8000-000000000bc1')$$, 'PT404', NULL,
     'another tenant''s account: 404');
 -- a day in the past is refreshed in place
-SELECT is(crm.refresh_health_scores(current_date - 1), 3::bigint, 'refreshing yesterday');
+SELECT is((crm.refresh_health_scores(current_date - 1)->>'changed')::bigint, 3::bigint, 'refreshing yesterday');
 SELECT is((SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'), 2::bigint,
     '    replaces yesterday''s snapshot, it does not add one');
 SELECT is((SELECT health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
@@ -114,7 +114,21 @@ SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health_latest WHER
     0::bigint, 'a deleted account takes its health with it');
 SELECT pg_temp.become('crm_rep', NULL, NULL, 'none');
 RESET ROLE;
-SELECT is(crm.refresh_health_scores(), (SELECT count(*) FROM crm.accounts), 'the operator, without a context, refreshes every tenant''s accounts');
+SELECT is((crm.refresh_health_scores()->>'changed')::bigint, (SELECT count(*) FROM crm.accounts), 'the operator, without a context, refreshes every tenant''s accounts');
+
+-- health weights are refused at save beyond what the score takes (crm.health_weights, with the C limit)
+UPDATE crm.tenants SET settings = settings || '{"health_weights": {"engagement": 1000000, "activity": 0}}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
+SELECT is((SELECT settings->'health_weights' FROM crm.tenants WHERE id = 'a0000000-0000-7000-8000-00000000000a'),
+    '{"engagement": 1000000, "activity": 0}'::jsonb, 'a weight of 1000000 is saved');
+SELECT throws_ok($$UPDATE crm.tenants SET settings = settings || '{"health_weights": {"engagement": 1000001}}' WHERE id = 'a0000000-0000-7000-8000-00000000000a'$$,
+    '22023', 'invalid tenant setting at $.health_weights.engagement: a weight from 0 to 1000000 is expected', 'one more is refused at its path');
+SELECT is((SELECT settings->'health_weights' FROM crm.tenants WHERE id = 'a0000000-0000-7000-8000-00000000000a'),
+    '{"engagement": 1000000, "activity": 0}'::jsonb, '    and the settings are as they were');
+-- a weight too small for a float8 was saved and then broke the refresh (22003 in ::float8): it weighs 0
+UPDATE crm.tenants SET settings = settings || '{"health_weights": {"engagement": 1e-400, "activity": 1}}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
+SELECT is(crm.health_weights((SELECT settings->'health_weights' FROM crm.tenants WHERE id = 'a0000000-0000-7000-8000-00000000000a')),
+    '{0,1,0,0}'::float8[], 'a weight too small for a float8 weighs 0');
+SELECT lives_ok($$SELECT crm.refresh_health_scores()$$, '    and the refresh of every tenant takes it');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -89,12 +89,12 @@ SELECT is((pg_temp.lead('Tom')).score, 25, 'moving the meeting 30 days back halv
 SELECT throws_ok($$SELECT crm.rescore_leads()$$, '42501', NULL, 'a rep does not rescore the tenant');
 SELECT throws_ok($$SELECT crm.rescore_leads('b0000000-0000-7000-8000-00000000000b')$$, '42501', NULL, 'nor another tenant');
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
-SELECT is(crm.rescore_leads(), 0::bigint, 'every score is current: a manager''s rescoring changes nothing');
+SELECT is((crm.rescore_leads()->>'changed')::bigint, 0::bigint, 'every score is current: a manager''s rescoring changes nothing');
 -- scores go stale when the model changes (here, a lower total cap)
 SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');
 UPDATE crm.scoring_models SET rules = rules || '{"total_cap": 60}' WHERE is_active;
-SELECT is(crm.rescore_leads(), 2::bigint, 'after the cap drops to 60, rescoring changes the two leads above it (Samir, Joanna)');
-SELECT is(crm.rescore_leads(), 0::bigint, 'a second run changes nothing');
+SELECT is((crm.rescore_leads()->>'changed')::bigint, 2::bigint, 'after the cap drops to 60, rescoring changes the two leads above it (Samir, Joanna)');
+SELECT is((crm.rescore_leads()->>'changed')::bigint, 0::bigint, 'a second run changes nothing');
 SELECT results_eq($$SELECT first_name, score, status::text, score_dropped_at IS NOT NULL FROM crm.leads WHERE score IS NOT NULL AND tenant_id = crm.current_tenant() ORDER BY first_name$$,
     $$VALUES ('Joanna'::text, 60, 'qualified'::text, true), ('Lawrence', 0, 'new', false), ('Samir', 60, 'qualified', true), ('Tom', 25, 'contacted', false)$$,
     'both qualified leads now fall below 70: flagged, still qualified');
@@ -109,10 +109,10 @@ INSERT INTO crm.leads (tenant_id, first_name, company, employee_count, owner_id)
 VALUES ('a0000000-0000-7000-8000-00000000000a', 'Imported', 'Bulk Co', 5000, 'a0000000-0000-7000-8000-0000000000a2');
 SET LOCAL session_replication_role = origin;
 SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');
-SELECT is(crm.rescore_leads(), 1::bigint, 'an incremental pass scores the imported lead');
+SELECT is((crm.rescore_leads()->>'changed')::bigint, 1::bigint, 'an incremental pass scores the imported lead');
 SELECT row_eq($$SELECT details->>'pass', processed FROM crm.job_runs WHERE job = 'rescore_leads' ORDER BY started_at DESC, id DESC LIMIT 1$$,
     ROW('incremental'::text, 2::bigint), '    reading only it and the engaged lead');
-SELECT is(crm.rescore_leads(full_pass => true), 0::bigint, 'full_pass => true changes nothing');
+SELECT is((crm.rescore_leads(full_pass => true)->>'changed')::bigint, 0::bigint, 'full_pass => true changes nothing');
 SELECT row_eq($$SELECT details->>'pass', processed FROM crm.job_runs WHERE job = 'rescore_leads' ORDER BY started_at DESC, id DESC LIMIT 1$$,
     ROW('full'::text, 5::bigint), '    after reading every lead');
 SELECT is((SELECT score FROM crm.lead_score_history WHERE lead_id = (pg_temp.lead('Samir')).id), 60, 'the history has the new score');
@@ -129,7 +129,7 @@ SELECT throws_ok($$SELECT crm.score_lead('a0000000-0000-7000-8000-0000000000a1')
 SELECT pg_temp.become('crm_rep', NULL, NULL, 'none');
 SELECT throws_ok($$SELECT crm.rescore_leads(NULL)$$, '42501', NULL, 'a role without context does not rescore every tenant');
 RESET ROLE;
-SELECT is(crm.rescore_leads(NULL), 0::bigint, 'the operator rescores every tenant');
+SELECT is((crm.rescore_leads(NULL)->>'changed')::bigint, 0::bigint, 'the operator rescores every tenant');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(61);
+SELECT plan(65);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -164,6 +164,16 @@ SELECT throws_ok($$INSERT INTO crm.segments (name, is_dynamic, criteria) VALUES 
     '22023', NULL, 'a static segment has no criteria');
 SELECT results_eq($$SELECT name FROM crm_api.segment_members((SELECT id FROM crm.segments WHERE name = 'Trade show list'))$$,
     ARRAY['Globex', 'Vandelay'], 'crm_api.segment_members lists its accounts');
+
+-- criteria nest 32 levels at most: at the limit saved and refreshed, one past it refused at its path
+CREATE FUNCTION pg_temp.nested(levels int) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT (repeat('{"not": ', levels) || '{"field": "country", "op": "=", "value": "US"}' || repeat('}', levels))::jsonb $$;
+SELECT lives_ok($$INSERT INTO crm.segments (name, criteria) VALUES ('Deep', pg_temp.nested(32))$$, 'criteria nested 32 levels deep are saved');
+SELECT is((crm.refresh_segment((SELECT id FROM crm.segments WHERE name = 'Deep'))->>'members')::bigint, 2::bigint,
+    '    and refreshed (32 nots: the country is US, Globex and Hooli)');
+SELECT throws_ok($$UPDATE crm.segments SET criteria = pg_temp.nested(33) WHERE name = 'Deep'$$, '22023',
+    'invalid segment criteria at $' || repeat('.not', 33) || ': nested too deep (32 levels at most)', 'one level deeper is refused at its path');
+SELECT is((SELECT criteria FROM crm.segments WHERE name = 'Deep'), pg_temp.nested(32), '    and the segment keeps its criteria');
 
 -- every new tenant has the example segments
 RESET ROLE;

@@ -191,7 +191,7 @@ $$;
 -- both sides agree (the C measures round to 2 decimals: a score may differ by one at a .5 edge)
 BEGIN;
 SELECT crm.set_context(:'ht', NULL) \g /dev/null
-SELECT crm.refresh_health_scores() AS ours, bench.refresh_health_plpgsql(:'ht') AS plain \gset
+SELECT crm.refresh_health_scores()->>'changed' AS ours, bench.refresh_health_plpgsql(:'ht') AS plain \gset
 SELECT count(*) FILTER (WHERE abs(h.score - p.score) > 1 OR (h.score IS NULL) <> (p.score IS NULL)) > 0 AS disagree,
        count(*) FILTER (WHERE h.score IS DISTINCT FROM p.score) AS off_by_one, count(*) AS compared,
        count(*) FILTER (WHERE h.factors = p.factors AND h.recommendations = p.recommendations AND h.risk_level IS NOT DISTINCT FROM p.risk_level) AS same_snapshot

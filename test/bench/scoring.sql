@@ -141,7 +141,7 @@ BEGIN
     PERFORM set_config('session_replication_role', 'origin', true);
 END
 $$;
-SELECT crm.rescore_leads(NULL, full_pass => true) AS changed_by_first_full_pass;
+SELECT crm.rescore_leads(NULL, full_pass => true)->>'changed' AS changed_by_first_full_pass;
 \set q_rescore 'SELECT crm.rescore_leads(NULL)'
 \set q_full 'SELECT crm.rescore_leads(NULL, full_pass => true)'
 \set q_update 'UPDATE crm.leads l SET score = crm.lead_score(l) WHERE l.score IS DISTINCT FROM crm.lead_score(l)'

@@ -207,7 +207,8 @@ SELECT h.tenant_id, h.id, 'Past', 'Lead' || h.n, format('Prospect %s', h.n), h.s
        TIMESTAMPTZ '2024-06-01' + h.n * interval '1 day'
 FROM history h;
 SET LOCAL session_replication_role = origin;
-SELECT sum(crm.rebuild_win_model(pg_temp.demo_id('tenant:' || t))) AS counted, sum(crm.rescore_leads(pg_temp.demo_id('tenant:' || t))) AS rescored
+SELECT sum((crm.rebuild_win_model(pg_temp.demo_id('tenant:' || t))->>'changed')::bigint) AS counted,
+       sum((crm.rescore_leads(pg_temp.demo_id('tenant:' || t))->>'changed')::bigint) AS rescored
 FROM unnest(array['acme', 'borealis']) t \gset
 
 -- The customer side of the last months: calls, emails and meetings with the accounts' contacts (more
@@ -261,6 +262,6 @@ INSERT INTO crm.quotas (tenant_id, user_id, period, period_start, amount)
 SELECT u.tenant_id, u.id, 'quarter', (date_trunc('quarter', current_date) + k * interval '3 months')::date, 25000
 FROM crm.users u, generate_series(0, 3) k
 WHERE u.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis')) AND u.role = 'rep';
-SELECT crm.snapshot_forecast() AS forecast_rows \gset
-SELECT crm.refresh_health_scores() AS snapshots, crm.refresh_segments(NULL)->'added' AS segment_members \gset
+SELECT crm.snapshot_forecast()->>'changed' AS forecast_rows \gset
+SELECT crm.refresh_health_scores()->>'changed' AS snapshots, crm.refresh_segments(NULL)->'added' AS segment_members \gset
 COMMIT;
