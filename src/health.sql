@@ -20,28 +20,14 @@ CREATE FUNCTION crm.health_factors(inputs double precision[], measures double pr
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.health_factors(double precision[], double precision[], double precision[]) IS 'The factors of a health snapshot: {engagement, activity, satisfaction, commercial: {value, weight (0 without data)}, inputs: {activities_30d, activities_90d, days_since_last_activity, open_opportunities, csat, nps, open_cases, overdue_cases, won_last_180d, won_previous_180d, lost_last_180d}}.';
 
--- The tenant setting health_weights as the weights these take, checked with the C limits: the tenants'
--- trigger below calls it at save, crm.refresh_health_scores when it reads them.
+-- The tenant setting health_weights as the weights these take, checked with the C limits:
+-- crm.tenant_settings calls it at save (src/tenancy.sql), crm.refresh_health_scores when it reads them.
 CREATE FUNCTION crm.health_weights(weights jsonb) RETURNS double precision[]
     AS 'MODULE_PATHNAME', 'crm_health_weights'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.health_weights(jsonb) IS 'The weights of the health measures {engagement, activity, satisfaction, commercial} from the tenant setting health_weights (a missing one 0; NULL: all 0). A key that is no measure, or a weight that is not a number from 0 to 1000000, raises 22023 naming its JSON path, e.g. $.health_weights.engagement.';
 REVOKE EXECUTE ON FUNCTION crm.health_weights(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm.health_weights(jsonb) TO crm_admin;
-
-CREATE FUNCTION crm.tenants_check_health_weights() RETURNS trigger
-    LANGUAGE plpgsql AS
-$$
-BEGIN
-    PERFORM crm.health_weights(NEW.settings->'health_weights');
-    RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION crm.tenants_check_health_weights() IS 'Trigger: refuses tenant settings whose health_weights the health score could not take (22023 with the JSON path, crm.health_weights).';
-REVOKE EXECUTE ON FUNCTION crm.tenants_check_health_weights() FROM PUBLIC;
--- (after tenants_before_write, which merges the settings over the defaults: BEFORE triggers fire in name order)
-CREATE TRIGGER tenants_check_health_weights BEFORE INSERT OR UPDATE OF settings ON crm.tenants
-    FOR EACH ROW EXECUTE FUNCTION crm.tenants_check_health_weights();
+GRANT EXECUTE ON FUNCTION crm.health_weights(jsonb) TO crm_rep;
 
 CREATE FUNCTION crm.health_band(score integer) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
@@ -442,3 +428,16 @@ $$;
 COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) TO crm_rep;
+
+-- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
+-- functions: no one). test/privileges.sql keeps the allowlist.
+REVOKE EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float8[],float8[]),
+    crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
+    crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
+    crm.health_recommendations(float8[],float8[]), crm.refresh_health_scores(date),
+    crm.account_health_history(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float8[],float8[]),
+    crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
+    crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
+    crm.health_recommendations(float8[],float8[]), crm.account_health_history(uuid) TO crm_rep;
+GRANT EXECUTE ON FUNCTION crm.refresh_health_scores(date) TO crm_manager;

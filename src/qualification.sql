@@ -63,7 +63,7 @@ CREATE TRIGGER activities_refresh_engagement AFTER INSERT OR DELETE OR UPDATE OF
     FOR EACH ROW EXECUTE FUNCTION crm.activities_refresh_engagement();
 
 -- The summary is the database's, but the table is writable: a summary written by hand is checked as it
--- is saved (src/scoring.c reads it for every score: one it could not read would break every write of
+-- is saved, by crm.leads_score below (src/scoring.c reads it for every score: one it could not read would break every write of
 -- the lead and the tenant's rescoring).
 CREATE FUNCTION crm.validate_lead_engagement(engagement jsonb) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'crm_validate_lead_engagement'
@@ -71,20 +71,6 @@ CREATE FUNCTION crm.validate_lead_engagement(engagement jsonb) RETURNS jsonb
 COMMENT ON FUNCTION crm.validate_lead_engagement(jsonb) IS 'Checks a lead''s engagement summary and returns it: {"<activity type>": {"<outcome, or empty>": [epoch seconds, ...]}}, at most 50 whole epoch seconds within bigint per type and outcome (crm.scoring_limits()->''engagement_times''); anything else raises 22023 naming the JSON path of the bad part, e.g. $.call.connected[50].';
 REVOKE EXECUTE ON FUNCTION crm.validate_lead_engagement(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.validate_lead_engagement(jsonb) TO crm_rep;
-
-CREATE FUNCTION crm.leads_check_engagement() RETURNS trigger
-    LANGUAGE plpgsql AS
-$$
-BEGIN
-    NEW.engagement := crm.validate_lead_engagement(NEW.engagement);
-    RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION crm.leads_check_engagement() IS 'Trigger: refuses a lead''s engagement summary that scoring could not read (22023 with its JSON path), before the lead is scored.';
-REVOKE EXECUTE ON FUNCTION crm.leads_check_engagement() FROM PUBLIC;
--- (named to fire before leads_score: BEFORE triggers fire in name order)
-CREATE TRIGGER leads_check_engagement BEFORE INSERT OR UPDATE OF engagement ON crm.leads
-    FOR EACH ROW WHEN (NEW.engagement IS NOT NULL) EXECUTE FUNCTION crm.leads_check_engagement();
 
 ------------------------------------------------------------------------------------------------------
 -- Scores on the leads
@@ -104,6 +90,10 @@ $$
 DECLARE
     threshold integer;
 BEGIN
+    -- an engagement summary that scoring could not read is refused (22023 naming its JSON path)
+    IF NEW.engagement IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.engagement IS DISTINCT FROM OLD.engagement) THEN
+        NEW.engagement := crm.validate_lead_engagement(NEW.engagement);
+    END IF;
     NEW.score := crm.lead_score(NEW);
     NEW.grade := crm.lead_grade(NEW.score);
     -- the scoring columns are the database's: what a writer puts there is replaced

@@ -63,6 +63,8 @@ BEGIN
         RAISE EXCEPTION 'invalid tenant setting "health_weights": %', merged->'health_weights'
             USING ERRCODE = '22023', DETAIL = 'health_weights maps engagement, activity, satisfaction and commercial to weights of 0 or more (a missing one weighs 0), one of them above 0.';
     END IF;
+    -- and within what the health score takes (src/health.c: 22023 naming the JSON path)
+    PERFORM crm.health_weights(merged->'health_weights');
     RETURN merged;
 END
 $$;
