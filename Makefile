@@ -41,6 +41,7 @@ SQL_PIECES = src/schemas.sql \
              src/attribution.sql \
              src/dashboard.sql \
              src/maintenance.sql \
+             src/drop_guard.sql \
              src/finish.sql
 
 MODULE_big = crm

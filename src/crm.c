@@ -16,6 +16,7 @@ void
 _PG_init(void)
 {
 	crm_jobs_init();
+	crm_drop_guard_init();
 	crm_context_init();
 	crm_scoring_init();
 }

@@ -12,6 +12,9 @@ extern void crm_context_init(void);
 /* jobs.c: registers crm.batch_size; called from _PG_init before the prefix is reserved. */
 extern void crm_jobs_init(void);
 
+/* drop_guard.c: registers crm.allow_drop; called from _PG_init before the prefix is reserved. */
+extern void crm_drop_guard_init(void);
+
 /* scoring.c: registers the invalidation callback that drops parsed scoring models when they change. */
 extern void crm_scoring_init(void);
 

@@ -76,24 +76,7 @@ END
 $$;
 COMMENT ON FUNCTION crm.unschedule_maintenance() IS 'Removes crm''s pg_cron jobs (whoever scheduled them, as far as the caller may) and returns how many; 0 without pg_cron. DROP EXTENSION crm does the same.';
 
--- pg_cron keeps the jobs of a dropped extension (they would fail every run): before DROP EXTENSION
--- crm, they go. The trigger sees only the command's tag, so it reads the statement for crm's name.
-CREATE FUNCTION crm.unschedule_on_drop() RETURNS event_trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp AS
-$$
-BEGIN
-    IF current_query() ~* '\mdrop\s+extension\s+(if\s+exists\s+)?([[:alnum:]_"]+\s*,\s*)*"?crm"?\s*(,|;|\mcascade\M|\mrestrict\M|$)' THEN
-        PERFORM crm.unschedule_maintenance();
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION crm.unschedule_on_drop() IS 'Event trigger: removes crm''s pg_cron jobs when DROP EXTENSION crm runs.';
-CREATE EVENT TRIGGER crm_unschedule_on_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
-    EXECUTE FUNCTION crm.unschedule_on_drop();
-COMMENT ON EVENT TRIGGER crm_unschedule_on_drop IS 'Removes crm''s pg_cron jobs before DROP EXTENSION crm (crm.unschedule_on_drop).';
-
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
-REVOKE EXECUTE ON FUNCTION crm.unschedule_on_drop(), crm.maintenance_jobs(text,text,text,text), crm.require_pg_cron(),
+REVOKE EXECUTE ON FUNCTION crm.maintenance_jobs(text,text,text,text), crm.require_pg_cron(),
     crm.schedule_maintenance(text,text,text,text), crm.unschedule_maintenance() FROM PUBLIC;

@@ -71,8 +71,10 @@ tap_passed=$((tap_tests - tap_failed))
 [ "$tap_passed" -lt 0 ] && tap_passed=0
 
 # Checks that need more than one session or a client: pg_dump and restore (the extension's rows are kept,
-# policies and config data restore cleanly), the events' notifications (per tenant channel), and a real pg_cron run.
-echo "== shell checks: test/dump_restore.sh, test/notify.sh, test/cron.sh, test/readme.sh"
+# policies and config data restore cleanly), the events' notifications (a channel per tenant), a real
+# pg_cron run, the README's SQL blocks, and the guarded DROP EXTENSION (last: it drops and recreates crm in
+# the test database that the others use).
+echo "== shell checks: test/dump_restore.sh, test/notify.sh, test/cron.sh, test/readme.sh, test/drop_guard.sh"
 shell_passed=0 shell_failed=0
 dump_file=$(mktemp)
 if test/dump_restore.sh "$dump_file"; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
@@ -80,6 +82,7 @@ rm -f "$dump_file"
 if test/notify.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 if test/cron.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 if test/readme.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
+if test/drop_guard.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 
 passed=$((regress_passed + tap_passed + shell_passed))
 failed=$((regress_failed + tap_failed + shell_failed))
