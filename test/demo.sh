@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# demo.sh: the body of `make demo`. Installs crm into a throwaway cluster (or into the server the
-# standard PG* variables name, when any is set), loads the demo data set, prints the report and how to
-# connect. KEEP=1 leaves the throwaway cluster running (`make stop` stops it).
+# demo.sh: the body of `make demo`. Installs crm into a throwaway cluster, loads the demo data set, prints
+# the report and how to connect. KEEP=1 leaves the throwaway cluster running (`make stop` stops it).
+# An existing server is used only when asked: SERVER=1 (the one the standard PG* variables name,
+# database crm_demo unless PGDATABASE says otherwise) or CRM_DEMO_DSN=<a libpq connection string>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${DEMO_PORT:-54330}
 own_cluster=0
-if [ -z "${PGHOST:-}${PGPORT:-}${PGDATABASE:-}${PGSERVICE:-}${PGUSER:-}" ]; then
+if [ -n "${CRM_DEMO_DSN:-}" ]; then
+	# psql's -d takes a connection string; every psql below gets it through PSQL_DB
+	export PSQL_DB="$CRM_DEMO_DSN"
+	echo "demo: using the server of CRM_DEMO_DSN"
+elif [ "${SERVER:-0}" = 1 ]; then
+	export PSQL_DB=${PGDATABASE:-crm_demo}
+	echo "demo: using the server named by PG* variables, database $PSQL_DB"
+else
 	own_cluster=1
 	if [ "${KEEP:-0}" != 1 ]; then
 		trap 'test/cluster.sh stop "$PORT"' EXIT
 		trap 'exit 130' INT TERM
 	fi
 	eval "$(test/cluster.sh start "$PORT" crm_demo)"
+	export PSQL_DB=$PGDATABASE
 	echo "demo: a throwaway PostgreSQL cluster on $PGHOST, port $PGPORT"
-else
-	export PGDATABASE=${PGDATABASE:-crm_demo}
-	echo "demo: using the server named by PG* variables, database $PGDATABASE"
 fi
+psql() { command psql -d "$PSQL_DB" "$@"; }
 
 psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS crm CASCADE'
 psql -X -q -v ON_ERROR_STOP=1 -f test/demo/data.sql >/dev/null
@@ -32,7 +39,11 @@ if [ "$own_cluster" = 1 ] && [ "${KEEP:-0}" != 1 ]; then
 else
 	echo "Connect with:"
 fi
-echo "  psql -h '$PGHOST' -p $PGPORT -U ${PGUSER:-$(id -un)} $PGDATABASE"
+if [ "$own_cluster" = 1 ]; then
+	echo "  psql -h '$PGHOST' -p $PGPORT -U ${PGUSER:-$(id -un)} $PGDATABASE"
+else
+	echo "  psql '$PSQL_DB'"
+fi
 echo "and act as Acme's admin:"
 echo "  BEGIN; SET LOCAL ROLE crm_admin; SELECT crm.set_context('$acme', '$acme_admin'); SELECT name, role FROM crm.users;"
 [ "$own_cluster" = 1 ] && [ "${KEEP:-0}" = 1 ] && echo "Stop it with: make stop"

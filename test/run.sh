@@ -70,6 +70,25 @@ fi
 tap_passed=$((tap_tests - tap_failed))
 [ "$tap_passed" -lt 0 ] && tap_passed=0
 
+# The clusters run in UTC (test/cluster.sh), and crm's days are UTC days. The same suite again in the
+# sessions' timezone of each side of the date line: at any hour of the day, one of the two has a local
+# date other than UTC's (Kiritimati is UTC+14, Pago Pago UTC-11), so code that mixes the session's
+# current_date with UTC days fails here.
+for tz in Pacific/Kiritimati Pacific/Pago_Pago; do
+	echo "== pgTAP again with timezone = $tz"
+	tz_log=$(mktemp)
+	PGOPTIONS="${PGOPTIONS:-} -c timezone=$tz" pg_prove --ext .sql "${tap_files[@]}" 2>&1 | tee "$tz_log"
+	tz_status=${PIPESTATUS[0]}
+	tz_tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$tz_log" | tail -1)
+	tz_failed=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$tz_log" | awk '{s += $1} END {print s + 0}')
+	rm -f "$tz_log"
+	if [ "$tz_status" -ne 0 ] && [ "$tz_failed" -eq 0 ]; then
+		tz_failed=1
+	fi
+	tap_failed=$((tap_failed + tz_failed))
+	tap_passed=$((tap_passed + ${tz_tests:-0} - tz_failed))
+done
+
 # Checks that need more than one session or a client: pg_dump and restore (the extension's rows are kept,
 # policies and config data restore cleanly), the events' notifications (a channel per tenant), a real
 # pg_cron run, the README's SQL blocks, and the guarded DROP EXTENSION (last: it drops and recreates crm in
