@@ -1,7 +1,7 @@
 -- forecast.sql: quotas, the forecast by month or quarter (by owner or team), and weekly snapshots of
 -- it, so that what was forecast can later be set against what was won.
 --
--- The forecast categories are the opportunities' own (DESIGN.md: pipeline, best_case, commit, closed,
+-- The forecast categories are the opportunities' own (docs/design.md: pipeline, best_case, commit, closed,
 -- omitted, defaulted from the stage). Each open deal counts once, in its category, in the period of its
 -- expected close date; won deals count as closed_won in the period they closed; lost and omitted deals
 -- do not count.

@@ -1,6 +1,6 @@
 -- ownership.sql: who reads and who changes a tenant's records, as policies every entity table shares.
 --
--- Kinds of table (DESIGN.md §3):
+-- Kinds of table (docs/design.md §3):
 --   owned   records with an owner (accounts, contacts, leads, opportunities, activities, tasks, notes):
 --           a rep reads the tenant's records (only its own where the tenant's sharing is 'private') and
 --           changes the records it owns; a manager or an admin reads and changes every record.

@@ -7,7 +7,7 @@
  * result equals a numeric GROUP BY to the last cent whatever the mix of amounts, and faster, since no
  * numeric arithmetic runs per row.
  *
- * The transition state is a plain bytea (DESIGN.md §9: a concrete type, so that parallel workers and
+ * The transition state is a plain bytea (docs/design.md §9: a concrete type, so that parallel workers and
  * Citus ship partial states rather than rows): a header and one fixed-size record per stage seen. The
  * transition and combine functions change the state in place (allowed inside an aggregate, see
  * AggCheckCallContext) and grow it by doubling; the final function turns it into crm.stage_totals[].

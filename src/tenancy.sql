@@ -1,6 +1,6 @@
 -- tenancy.sql: tenants, teams and users, their row-level security, and their HTTP views.
 --
--- Every tenant-owned table follows the same contract (DESIGN.md §3): tenant_id first, defaulting to
+-- Every tenant-owned table follows the same contract (docs/design.md §3): tenant_id first, defaulting to
 -- crm.current_tenant(); primary key (tenant_id, id); foreign keys that include tenant_id; RLS enabled
 -- and forced; rows registered with pg_extension_config_dump so that pg_dump keeps them.
 

@@ -1,4 +1,4 @@
--- tenancy.sql (pgTAP): the shape every crm table must have (DESIGN.md §3-4), tenant settings,
+-- tenancy.sql (pgTAP): the shape every crm table must have (docs/design.md §3-4), tenant settings,
 -- crm.create_tenant, and the roles.
 \ir lib/preamble.psql
 

@@ -1,6 +1,6 @@
 -- crm.sql (pgTAP, PostgREST replay): the CRM's HTTP API as two tenants' tokens use it: lists with
 -- filters and counts, inserts with return=representation, updates, deletes, the RPCs, and the HTTP
--- status of each error (DESIGN.md §7).
+-- status of each error (docs/design.md §7).
 \ir ../lib/preamble.psql
 
 BEGIN;
