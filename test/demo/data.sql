@@ -61,8 +61,9 @@ WITH words AS (SELECT array['Apex','Birch','Cobalt','Delta','Ember','Fjord','Gra
 INSERT INTO crm.accounts (tenant_id, id, name, domain, industry, employee_count, annual_revenue, country,
                           parent_account_id, lifecycle_stage, owner_id)
 SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('account:%s:%s', t, n)),
-       w.first[1 + (n * 7) % 20] || ' ' || w.second[1 + (n * 3) % 10],
-       lower(w.first[1 + (n * 7) % 20] || w.second[1 + (n * 3) % 10]) || n || '.example',
+       -- names unique in the tenant: the first word repeats every 20 accounts, the second shifts then
+       w.first[1 + (n * 7) % 20] || ' ' || w.second[1 + (n * 3 + (n - 1) / 20) % 10],
+       lower(w.first[1 + (n * 7) % 20] || w.second[1 + (n * 3 + (n - 1) / 20) % 10]) || n || '.example',
        w.industry[1 + (n * 3) % 10],
        (10 + floor(random() * 5000))::int,
        round((100000 + random() * 50000000)::numeric, -3),
@@ -127,10 +128,16 @@ SELECT pg_temp.demo_id('tenant:' || t), pg_temp.demo_id(format('product:%s:%s', 
        (array[49, 199, 499, 1999, 299])[n], CASE t WHEN 'acme' THEN 'USD' ELSE 'EUR' END
 FROM unnest(array['acme', 'borealis']) t, generate_series(1, 5) n;
 
--- Opportunities: 30 per tenant, one per account, spread over the default pipeline's stages.
+-- Opportunities: 30 per tenant, one per account, spread over the default pipeline's stages. Open deals
+-- are expected to close over the coming quarters (three a little overdue, three with no date yet);
+-- decided ones closed in the past.
 INSERT INTO crm.opportunities (tenant_id, id, name, account_id, amount, expected_close_date, owner_id, stage_id, lost_reason, created_at)
 SELECT a.tenant_id, pg_temp.demo_id(format('opportunity:%s:%s', t, n)), a.name || ': ' || (array['pilot','rollout','renewal','expansion'])[1 + n % 4],
-       a.id, round((5000 + random() * 95000)::numeric, -2), DATE '2026-12-31' - (n * 9),
+       a.id, round((5000 + random() * 95000)::numeric, -2),
+       CASE WHEN n % 6 IN (4, 5) THEN current_date - (3 + n % 25)
+            WHEN n % 10 = 7 THEN NULL
+            WHEN n % 10 = 3 THEN current_date - (5 + n % 20)
+            ELSE current_date + (10 + (n * 37) % 330) END,
        a.owner_id,
        (SELECT s.id FROM crm.pipeline_stages s JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
          WHERE s.tenant_id = a.tenant_id AND s.position = n % 6),
@@ -142,6 +149,45 @@ INSERT INTO crm.opportunity_line_items (tenant_id, opportunity_id, product_id, q
 SELECT o.tenant_id, o.id, pg_temp.demo_id(format('product:%s:%s', t, 1 + n % 5)), 1 + n % 20, (n % 4) * 5
 FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30, 3) n
 JOIN crm.opportunities o ON o.tenant_id = pg_temp.demo_id('tenant:' || t) AND o.id = pg_temp.demo_id(format('opportunity:%s:%s', t, n));
+
+-- Their way through the pipeline: each deal moved stage by stage from prospecting to where it is (a lost
+-- one from the stage it reached), a move every 6 to 20 days since it was created. The history its
+-- insert recorded (one row, today) is replaced by those moves, and the deals' stage and close times
+-- follow them: written as a migration would, without the triggers, so nothing else is derived twice.
+SET LOCAL session_replication_role = replica;
+DELETE FROM crm.opportunity_stage_history h
+ WHERE h.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'));
+CREATE TEMP TABLE demo_moves ON COMMIT DROP AS
+WITH deals AS (
+    SELECT o.tenant_id, o.id, o.created_at, o.owner_id, s.position AS at, s.pipeline_id,
+           get_byte(uuid_send(o.id), 15) AS r
+      FROM crm.opportunities o JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
+     WHERE o.tenant_id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))),
+path AS (
+    -- the positions visited: 0 .. at for an open or won deal; 0 .. the stage it reached, then 5, for a lost one
+    SELECT d.*, k, CASE WHEN d.at = 5 AND k = 1 + d.r % 4 THEN 5 ELSE k END AS pos,
+           count(*) OVER (PARTITION BY d.tenant_id, d.id) AS steps
+      FROM deals d, generate_series(0, CASE WHEN d.at = 5 THEN 1 + d.r % 4 ELSE d.at END) k),
+timed AS (
+    SELECT p.*, p.created_at + sum(CASE WHEN p.k = 0 THEN 0 ELSE 6 + (p.r + p.k * 5) % 15 END)
+                                 OVER (PARTITION BY p.tenant_id, p.id ORDER BY p.k) * interval '1 day' AS changed_at
+      FROM path p)
+SELECT x.tenant_id, x.id AS opportunity_id, x.k, s.id AS stage_id, x.owner_id, least(x.changed_at, now()) AS changed_at
+  FROM timed x JOIN crm.pipeline_stages s ON s.tenant_id = x.tenant_id AND s.pipeline_id = x.pipeline_id AND s.position = x.pos;
+INSERT INTO crm.opportunity_stage_history (tenant_id, opportunity_id, from_stage_id, to_stage_id, changed_by, changed_at,
+                                           reason, time_in_previous_stage)
+SELECT m.tenant_id, m.opportunity_id, lag(m.stage_id) OVER w, m.stage_id, m.owner_id, m.changed_at,
+       CASE WHEN m.k = 0 THEN 'created' END, m.changed_at - lag(m.changed_at) OVER w
+  FROM demo_moves m
+WINDOW w AS (PARTITION BY m.tenant_id, m.opportunity_id ORDER BY m.k)
+ORDER BY m.tenant_id, m.opportunity_id, m.k;
+UPDATE crm.opportunities o
+   SET stage_changed_at = last.changed_at,
+       closed_at = CASE WHEN o.closed_at IS NOT NULL THEN last.changed_at END
+  FROM (SELECT DISTINCT ON (tenant_id, opportunity_id) tenant_id, opportunity_id, changed_at
+          FROM demo_moves ORDER BY tenant_id, opportunity_id, k DESC) last
+ WHERE o.tenant_id = last.tenant_id AND o.id = last.opportunity_id;
+SET LOCAL session_replication_role = origin;
 
 -- A few qualified leads were converted, by their owners (active users: an inactive one can do nothing),
 -- through the action itself.
