@@ -27,7 +27,7 @@ $$;
 COMMENT ON FUNCTION crm.not_found(text, uuid) IS 'Raises PT404 (HTTP 404): the record does not exist in the caller''s tenant or is not visible to it.';
 
 CREATE FUNCTION crm.convert_lead(lead_id uuid, create_opportunity boolean DEFAULT true, opportunity_name text DEFAULT NULL,
-                                 amount numeric DEFAULT NULL)
+                                 amount numeric DEFAULT NULL, expected_close_date date DEFAULT NULL)
     RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
@@ -40,12 +40,17 @@ DECLARE
     cont uuid;
     cont_created boolean := false;
     opp uuid;
+    close_on date := convert_lead.expected_close_date;
 BEGIN
     IF lead_id IS NULL THEN
         RAISE EXCEPTION 'lead_id is required' USING ERRCODE = '22004';
     END IF;
     IF amount < 0 THEN
         RAISE EXCEPTION 'amount must not be negative' USING ERRCODE = '22023';
+    END IF;
+    IF close_on < current_date OR NOT isfinite(close_on) THEN
+        RAISE EXCEPTION 'expected_close_date must be a day from today on, not %', close_on USING ERRCODE = '22023',
+            HINT = 'Leave it out for the default: today plus the expected days of the pipeline''s open stages.';
     END IF;
     PERFORM 1 FROM crm.leads x WHERE x.tenant_id = crm.current_tenant() AND x.id = convert_lead.lead_id;
     IF NOT FOUND THEN
@@ -99,11 +104,20 @@ BEGIN
     END IF;
 
     IF coalesce(create_opportunity, true) THEN
-        INSERT INTO crm.opportunities (tenant_id, name, account_id, contact_id, lead_id, amount, owner_id)
+        -- the expected close date: today plus the expected days of the default pipeline's open stages
+        -- (the new deal starts in the first one), else plus the tenant's default_close_days
+        IF close_on IS NULL THEN
+            SELECT current_date + sum(s.expected_days)::integer INTO close_on
+              FROM crm.pipeline_stages s JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id
+             WHERE s.tenant_id = l.tenant_id AND p.is_default AND NOT s.is_won AND NOT s.is_lost;
+            close_on := coalesce(close_on, current_date + (SELECT (crm.tenant_settings(t.settings)->>'default_close_days')::integer
+                                                             FROM crm.tenants t WHERE t.id = l.tenant_id));
+        END IF;
+        INSERT INTO crm.opportunities (tenant_id, name, account_id, contact_id, lead_id, amount, expected_close_date, owner_id)
         VALUES (l.tenant_id,
                 coalesce(nullif(btrim(opportunity_name), ''),
                          (SELECT a.name FROM crm.accounts a WHERE a.tenant_id = l.tenant_id AND a.id = acct) || ' (from lead)'),
-                acct, cont, l.id, coalesce(amount, l.budget, 0), l.owner_id)
+                acct, cont, l.id, coalesce(amount, l.budget, 0), close_on, l.owner_id)
         RETURNING id INTO opp;
     END IF;
 
@@ -115,7 +129,7 @@ BEGIN
                               'contact_id', cont, 'contact_created', cont_created, 'opportunity_id', opp);
 END
 $$;
-COMMENT ON FUNCTION crm.convert_lead(uuid, boolean, text, numeric) IS 'Converts a lead: reuses the account matched by its email''s domain (not a free mail domain) or its company name, else creates one; reuses the contact with its email, else creates one; creates an opportunity (unless create_opportunity is false; amount defaults to the lead''s budget). Returns {lead_id, account_id, account_created, contact_id, contact_created, opportunity_id}. A converted lead: 23505 naming the earlier result; concurrent calls convert once. Not visible: PT404; lost: 23514. Emits lead.converted.';
+COMMENT ON FUNCTION crm.convert_lead(uuid, boolean, text, numeric, date) IS 'Converts a lead: reuses the account matched by its email''s domain (not a free mail domain) or its company name, else creates one; reuses the contact with its email, else creates one; creates an opportunity (unless create_opportunity is false; amount defaults to the lead''s budget; expected_close_date to today plus the expected_days of the default pipeline''s open stages, or plus the tenant''s default_close_days setting when no stage has any; a day before today: 22023). Returns {lead_id, account_id, account_created, contact_id, contact_created, opportunity_id}. A converted lead: 23505 naming the earlier result; concurrent calls convert once. Not visible: PT404; lost: 23514. Emits lead.converted.';
 
 CREATE FUNCTION crm.move_opportunity(opportunity_id uuid, stage text, reason text DEFAULT NULL)
     RETURNS crm.opportunities
@@ -125,6 +139,7 @@ $$
 DECLARE
     o crm.opportunities;
     s crm.pipeline_stages;
+    cur crm.pipeline_stages;
 BEGIN
     SELECT x.* INTO o FROM crm.opportunities x WHERE x.tenant_id = crm.current_tenant() AND x.id = move_opportunity.opportunity_id;
     IF NOT FOUND THEN
@@ -141,6 +156,12 @@ BEGIN
         RAISE EXCEPTION 'a lost opportunity needs a reason' USING ERRCODE = '23514',
             DETAIL = format('Stage %s is a lost stage: pass reason.', s.name);
     END IF;
+    SELECT x.* INTO cur FROM crm.pipeline_stages x WHERE x.tenant_id = o.tenant_id AND x.id = o.stage_id;
+    IF (cur.is_won OR cur.is_lost) AND NOT (s.is_won OR s.is_lost) AND btrim(coalesce(reason, '')) = '' THEN
+        RAISE EXCEPTION 'reopening a won or lost opportunity needs a reason' USING ERRCODE = '22023',
+            DETAIL = format('The opportunity is in stage %s (%s); moving it to %s reopens it: pass reason.', cur.name,
+                            CASE WHEN cur.is_won THEN 'won' ELSE 'lost' END, s.name);
+    END IF;
     IF s.id = o.stage_id THEN
         RETURN o;   -- already there: nothing changes, nothing is recorded
     END IF;
@@ -154,7 +175,7 @@ BEGIN
     RETURN o;
 END
 $$;
-COMMENT ON FUNCTION crm.move_opportunity(uuid, text, text) IS 'Moves an opportunity to a stage of its pipeline, by name: 22023 listing the valid stages otherwise; a lost stage needs a reason (23514); won or lost sets closed_at and probability 100 or 0; records the stage history; emits opportunity.stage_changed and opportunity.won or opportunity.lost. Returns the opportunity.';
+COMMENT ON FUNCTION crm.move_opportunity(uuid, text, text) IS 'Moves an opportunity to a stage of its pipeline, by name: 22023 listing the valid stages otherwise; a lost stage needs a reason (23514); won or lost sets closed_at and probability 100 or 0; a won or lost deal moved to an open stage is reopened, which needs a reason (22023): it is open again (closed_at NULL, the stage''s probability and category), no report counts it as won or lost, and opportunity.reopened is emitted. Winning makes the account a customer (account.became_customer); reopening the account''s only won deal puts it back to its stage before that win (account.customer_reverted). Records the stage history; emits opportunity.stage_changed and opportunity.won or opportunity.lost. Returns the opportunity.';
 
 CREATE FUNCTION crm.complete_task(task_id uuid, outcome text DEFAULT NULL)
     RETURNS crm.tasks
@@ -318,14 +339,14 @@ COMMENT ON FUNCTION crm.timeline(crm.entity_type, uuid) IS 'The history of a lea
 ------------------------------------------------------------------------------------------------------
 
 CREATE FUNCTION crm_api.convert_lead(lead_id uuid, create_opportunity boolean DEFAULT true, opportunity_name text DEFAULT NULL,
-                                     amount numeric DEFAULT NULL)
+                                     amount numeric DEFAULT NULL, expected_close_date date DEFAULT NULL)
     RETURNS jsonb
     LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT crm.convert_lead(lead_id, create_opportunity, opportunity_name, amount)
+    SELECT crm.convert_lead(lead_id, create_opportunity, opportunity_name, amount, expected_close_date)
 $$;
-COMMENT ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric) IS 'Converts a lead into an account, a contact and (unless create_opportunity is false) an opportunity, reusing a matching account and contact. Returns the ids. 404 when the lead is not visible, 409 when it was already converted (the earlier result in details).';
+COMMENT ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric, date) IS 'Converts a lead into an account, a contact and (unless create_opportunity is false) an opportunity, expected to close on expected_close_date (default: today plus the pipeline''s expected days), reusing a matching account and contact. Returns the ids. 400 for a close date in the past. 404 when the lead is not visible, 409 when it was already converted (the earlier result in details).';
 
 CREATE FUNCTION crm_api.move_opportunity(opportunity_id uuid, stage text, reason text DEFAULT NULL)
     RETURNS crm_api.opportunities
@@ -340,7 +361,7 @@ BEGIN
     RETURN r;
 END
 $$;
-COMMENT ON FUNCTION crm_api.move_opportunity(uuid, text, text) IS 'Moves an opportunity to the named stage of its pipeline (a lost stage needs reason) and returns it. 400 for a stage not in the pipeline or a lost stage without reason, 404 when not visible.';
+COMMENT ON FUNCTION crm_api.move_opportunity(uuid, text, text) IS 'Moves an opportunity to the named stage of its pipeline (a lost stage, or reopening a won or lost deal, needs reason) and returns it. 400 for a stage not in the pipeline or a lost stage or reopening without reason, 404 when not visible.';
 
 CREATE FUNCTION crm_api.complete_task(task_id uuid, outcome text DEFAULT NULL)
     RETURNS crm_api.tasks
@@ -417,11 +438,11 @@ END
 $$;
 COMMENT ON FUNCTION crm_api.timeline(text, uuid) IS 'The history of a lead, contact, account or opportunity in time order: activities, tasks, notes and stage changes (GET /rpc/timeline?entity=account&id=...). 400 for another entity, 404 when not visible.';
 
-REVOKE EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric), crm_api.move_opportunity(uuid, text, text),
+REVOKE EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric, date), crm_api.move_opportunity(uuid, text, text),
     crm_api.complete_task(uuid, text), crm_api.close_lead(uuid, text), crm_api.reassign_owner(crm.entity_type, uuid, uuid),
     crm_api.log_activity(crm.activity_type, text, text, uuid, uuid, uuid, uuid, text, crm.activity_direction, timestamptz, integer, crm.sentiment, text),
     crm_api.timeline(text, uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric), crm_api.move_opportunity(uuid, text, text),
+GRANT EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric, date), crm_api.move_opportunity(uuid, text, text),
     crm_api.complete_task(uuid, text), crm_api.close_lead(uuid, text), crm_api.reassign_owner(crm.entity_type, uuid, uuid),
     crm_api.log_activity(crm.activity_type, text, text, uuid, uuid, uuid, uuid, text, crm.activity_direction, timestamptz, integer, crm.sentiment, text),
     crm_api.timeline(text, uuid) TO crm_rep;
@@ -429,12 +450,12 @@ GRANT EXECUTE ON FUNCTION crm_api.convert_lead(uuid, boolean, text, numeric), cr
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.is_free_mail_domain(text), crm.not_found(text,uuid),
-    crm.convert_lead(uuid,boolean,text,numeric), crm.move_opportunity(uuid,text,text),
+    crm.convert_lead(uuid,boolean,text,numeric,date), crm.move_opportunity(uuid,text,text),
     crm.complete_task(uuid,text), crm.reassign_owner(crm.entity_type,uuid,uuid), crm.close_lead(uuid,text),
     crm.log_activity(crm.activity_type,text,text,uuid,uuid,uuid,uuid,text,crm.activity_direction,timestamptz,integer,crm.sentiment,text),
     crm.timeline(crm.entity_type,uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.is_free_mail_domain(text), crm.not_found(text,uuid),
-    crm.convert_lead(uuid,boolean,text,numeric), crm.move_opportunity(uuid,text,text),
+    crm.convert_lead(uuid,boolean,text,numeric,date), crm.move_opportunity(uuid,text,text),
     crm.complete_task(uuid,text), crm.reassign_owner(crm.entity_type,uuid,uuid), crm.close_lead(uuid,text),
     crm.log_activity(crm.activity_type,text,text,uuid,uuid,uuid,uuid,text,crm.activity_direction,timestamptz,integer,crm.sentiment,text),
     crm.timeline(crm.entity_type,uuid) TO crm_rep;

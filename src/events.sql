@@ -3,7 +3,8 @@
 --
 -- Events are what integrations consume: lead.created, lead.qualified and lead.score_dropped
 -- (src/qualification.sql), lead.converted, lead.lost, opportunity.created,
--- opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed. Each insert is
+-- opportunity.stage_changed, opportunity.won, opportunity.lost, opportunity.reopened,
+-- account.became_customer, account.customer_reverted, task.completed. Each insert is
 -- announced at commit with pg_notify(<the tenant's events_channel>, '<event id>'): a channel per tenant,
 -- named from a secret (crm.tenants.events_channel), so that a listener learns nothing of the tenants
 -- whose channel it cannot read (LISTEN itself needs no privilege).
@@ -27,7 +28,7 @@ CREATE INDEX events_tenant_entity ON crm.events (tenant_id, entity_type, entity_
 COMMENT ON TABLE crm.events IS 'The outbox: one row per business event, in order of id (uuid_v7), announced on the tenant''s channel (crm.tenants.events_channel) with the event''s id as payload. Written by crm only; managers and admins read it.';
 COMMENT ON COLUMN crm.events.tenant_id IS 'The tenant the event belongs to.';
 COMMENT ON COLUMN crm.events.id IS 'The event''s id (uuid_v7: ordered by time).';
-COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.qualified, lead.score_dropped, lead.converted, lead.lost, account.at_risk, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, task.completed.';
+COMMENT ON COLUMN crm.events.type IS 'What happened: lead.created, lead.qualified, lead.score_dropped, lead.converted, lead.lost, account.at_risk, account.became_customer, account.customer_reverted, opportunity.created, opportunity.stage_changed, opportunity.won, opportunity.lost, opportunity.reopened, task.completed.';
 COMMENT ON COLUMN crm.events.entity_type IS 'The kind of record it happened to.';
 COMMENT ON COLUMN crm.events.entity_id IS 'The record it happened to.';
 COMMENT ON COLUMN crm.events.payload IS 'Details of the event (ids, stages, amounts).';
@@ -68,13 +69,23 @@ REVOKE EXECUTE ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jso
 COMMENT ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) IS 'Internal: appends an event to crm.events and announces its id on the tenant''s channel (crm.tenants.events_channel). Not callable by users.';
 
 -- The events of leads, opportunities and tasks, from their triggers, so that plain SQL, the HTTP API
--- and the actions all emit them. SECURITY DEFINER to call emit_event.
+-- and the actions all emit them. SECURITY DEFINER to call emit_event, and to keep the lifecycle of a
+-- deal's account (which the deal's owner may not own): winning a deal makes its account a customer;
+-- a won deal leaving its won stage (reopened, or lost) undoes that when it was the account's last won
+-- deal and the account is a customer because of a win (its latest became_customer event): the
+-- account goes back to the stage it had before (the event's from_stage).
 CREATE FUNCTION crm.emit_record_events() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 DECLARE
     st record;
+    moved boolean;
+    old_name text;
+    old_won boolean := false;
+    old_lost boolean := false;
+    lifecycle crm.lifecycle_stage;
+    last_change record;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF TG_RELID <> ALL ('{crm.leads,crm.opportunities,crm.tasks}'::regclass[]) THEN
@@ -93,6 +104,11 @@ BEGIN
         END IF;
     ELSIF TG_TABLE_NAME = 'opportunities' THEN
         SELECT s.name, s.is_won, s.is_lost INTO st FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id;
+        moved := TG_OP = 'INSERT' OR NEW.stage_id IS DISTINCT FROM OLD.stage_id;
+        IF TG_OP = 'UPDATE' AND moved THEN
+            SELECT s.name, s.is_won, s.is_lost INTO old_name, old_won, old_lost FROM crm.pipeline_stages s
+             WHERE s.tenant_id = OLD.tenant_id AND s.id = OLD.stage_id;
+        END IF;
         IF TG_OP = 'INSERT' THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'opportunity.created', 'opportunity', NEW.id,
                                    jsonb_build_object('stage', st.name, 'amount', NEW.amount, 'currency', NEW.currency));
@@ -106,6 +122,36 @@ BEGIN
                                    'opportunity', NEW.id,
                                    jsonb_build_object('amount', NEW.amount, 'currency', NEW.currency, 'lost_reason', NEW.lost_reason));
         END IF;
+        IF moved AND (old_won OR old_lost) AND NOT (st.is_won OR st.is_lost) THEN
+            PERFORM crm.emit_event(NEW.tenant_id, 'opportunity.reopened', 'opportunity', NEW.id,
+                                   jsonb_build_object('was', CASE WHEN old_won THEN 'won' ELSE 'lost' END, 'from_stage', old_name,
+                                                      'to_stage', st.name, 'reason', NEW.stage_reason, 'amount', NEW.amount,
+                                                      'currency', NEW.currency));
+        END IF;
+        -- the account's lifecycle; its row locked, so that two wins at once make one customer
+        IF moved AND NEW.account_id IS NOT NULL AND st.is_won IS DISTINCT FROM old_won THEN
+            SELECT a.lifecycle_stage INTO lifecycle FROM crm.accounts a WHERE a.tenant_id = NEW.tenant_id AND a.id = NEW.account_id FOR UPDATE;
+            IF st.is_won AND lifecycle <> 'customer' THEN
+                UPDATE crm.accounts a SET lifecycle_stage = 'customer' WHERE a.tenant_id = NEW.tenant_id AND a.id = NEW.account_id;
+                PERFORM crm.emit_event(NEW.tenant_id, 'account.became_customer', 'account', NEW.account_id,
+                                       jsonb_build_object('opportunity_id', NEW.id, 'from_stage', lifecycle, 'amount', NEW.amount,
+                                                          'currency', NEW.currency));
+            ELSIF NOT st.is_won AND lifecycle = 'customer'
+                  AND NOT EXISTS (SELECT 1 FROM crm.opportunities o JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
+                                   WHERE o.tenant_id = NEW.tenant_id AND o.account_id = NEW.account_id AND o.id <> NEW.id AND s.is_won) THEN
+                SELECT e.type, e.payload->>'from_stage' AS from_stage INTO last_change FROM crm.events e
+                 WHERE e.tenant_id = NEW.tenant_id AND e.entity_type = 'account' AND e.entity_id = NEW.account_id
+                   AND e.type IN ('account.became_customer', 'account.customer_reverted')
+                 ORDER BY e.id DESC LIMIT 1;
+                IF last_change.type = 'account.became_customer' THEN
+                    UPDATE crm.accounts a SET lifecycle_stage = last_change.from_stage::crm.lifecycle_stage
+                     WHERE a.tenant_id = NEW.tenant_id AND a.id = NEW.account_id;
+                    PERFORM crm.emit_event(NEW.tenant_id, 'account.customer_reverted', 'account', NEW.account_id,
+                                           jsonb_build_object('opportunity_id', NEW.id, 'to_stage', last_change.from_stage,
+                                                              'reason', coalesce(NEW.stage_reason, NEW.lost_reason)));
+                END IF;
+            END IF;
+        END IF;
     ELSIF TG_TABLE_NAME = 'tasks' THEN
         IF NEW.status = 'completed' AND (TG_OP = 'INSERT' OR OLD.status <> 'completed') THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'task.completed', 'task', NEW.id,
@@ -115,7 +161,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.emit_record_events() IS 'Trigger: emits the events of leads (created, converted, lost), opportunities (created, stage_changed, won, lost) and tasks (completed).';
+COMMENT ON FUNCTION crm.emit_record_events() IS 'Trigger: emits the events of leads (created, converted, lost), opportunities (created, stage_changed, won, lost, reopened: a won or lost deal moved to an open stage) and tasks (completed). A won deal makes its account a customer (account.became_customer, once: only when the account was not one); a won deal that leaves its won stage while its account has no other won deal puts a customer account back to the stage it had before its win (account.customer_reverted), unless the account was made a customer otherwise (by hand).';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities

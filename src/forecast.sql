@@ -2,9 +2,12 @@
 -- it, so that what was forecast can later be set against what was won.
 --
 -- The forecast categories are the opportunities' own (docs/design.md: pipeline, best_case, commit, closed,
--- omitted, defaulted from the stage). Each open deal counts once, in its category, in the period of its
--- expected close date; won deals count as closed_won in the period they closed; lost and omitted deals
--- do not count.
+-- omitted, defaulted from the stage). Every open deal counts once, in its category, in one row (a
+-- bucket) of its owner or team: the period of its expected close date; overdue when that date has
+-- passed; later when it is after the last period (earlier when the periods start after today); and
+-- no_close_date without one. So the open columns of all rows add up to the open pipeline (the
+-- dashboard's pipeline_value, sales_metrics' open_amount) of the same owner, team or tenant. Won deals
+-- count as closed_won in the period they closed; lost deals do not count.
 
 CREATE TABLE crm.quotas (
     tenant_id    uuid          NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
@@ -64,15 +67,17 @@ COMMENT ON FUNCTION crm.check_forecast_args(text, date, integer, text) IS 'Raise
 
 -- The forecast of tenant t as its caller reads it (RLS applies; crm.snapshot_forecast, the operator,
 -- reads everything of t). Quotas: an owner's own; a team's own, else the sum of its members'; the
--- whole tenant's the sum of its users', else of its teams'.
+-- whole tenant's the sum of its users', else of its teams'. Open deals are those not closed
+-- (closed_at IS NULL, as the dashboard and sales_metrics count them).
 CREATE FUNCTION crm.forecast_of(t uuid, period text, starting date, periods integer, group_by text)
-    RETURNS TABLE (period_start date, period_end date, group_key text, closed_won numeric, commit numeric, best_case numeric,
-                   pipeline numeric, weighted numeric, quota numeric, attainment numeric)
+    RETURNS TABLE (bucket text, period_start date, period_end date, group_key text, closed_won numeric, commit numeric,
+                   best_case numeric, pipeline numeric, omitted numeric, weighted numeric, quota numeric, attainment numeric)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     step interval := CASE period WHEN 'month' THEN interval '1 month' ELSE interval '3 months' END;
+    today date := current_date;
     first_day date;
     last_day date;
 BEGIN
@@ -80,37 +85,55 @@ BEGIN
     first_day := date_trunc(period, starting::timestamp)::date;
     last_day := (first_day + step * periods - interval '1 day')::date;
     RETURN QUERY
-    WITH p AS (
-        SELECT g::date AS ps, (g + step - interval '1 day')::date AS pe
-          FROM generate_series(first_day::timestamp, (first_day + step * (periods - 1))::timestamp, step) g),
+    -- the rows of every group: overdue, earlier (only when the periods start after today), the
+    -- periods, later, no_close_date; n orders them
+    WITH f AS (
+        SELECT 'overdue'::text AS b, NULL::date AS ps, today - 1 AS pe, 0::bigint AS n
+        UNION ALL
+        SELECT 'earlier', today, first_day - 1, 1 WHERE first_day > today
+        UNION ALL
+        SELECT 'period', g::date, (g + step - interval '1 day')::date, 1 + row_number() OVER (ORDER BY g)
+          FROM generate_series(first_day::timestamp, (first_day + step * (periods - 1))::timestamp, step) g
+        UNION ALL
+        SELECT 'later', greatest(last_day + 1, today), NULL, periods + 2
+        UNION ALL
+        SELECT 'no_close_date', NULL, NULL, periods + 3),
     deals AS (
         SELECT o.amount, o.probability, o.forecast_category, s.is_won,
                CASE forecast_of.group_by WHEN 'owner' THEN o.owner_id::text WHEN 'team' THEN u.team_id::text END AS gk,
+               CASE WHEN s.is_won THEN 'period'
+                    WHEN o.expected_close_date IS NULL THEN 'no_close_date'
+                    WHEN o.expected_close_date < today THEN 'overdue'
+                    WHEN o.expected_close_date < first_day THEN 'earlier'
+                    WHEN o.expected_close_date > last_day THEN 'later'
+                    ELSE 'period' END AS b,
                CASE WHEN s.is_won THEN o.closed_at::date ELSE o.expected_close_date END AS d
           FROM crm.opportunities o
           JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
           LEFT JOIN crm.users u ON u.tenant_id = o.tenant_id AND u.id = o.owner_id
-         WHERE o.tenant_id = t AND NOT s.is_lost AND o.forecast_category <> 'omitted'
+         WHERE o.tenant_id = t
            AND ((s.is_won AND o.closed_at >= first_day::timestamptz AND o.closed_at < (last_day + 1)::timestamptz)
-                OR (o.closed_at IS NULL AND o.expected_close_date BETWEEN first_day AND last_day))),
+                OR o.closed_at IS NULL)),
     totals AS (
-        SELECT p.ps, d.gk,
+        SELECT f.n, d.gk,
                coalesce(sum(d.amount) FILTER (WHERE d.is_won), 0) AS closed_won,
                coalesce(sum(d.amount) FILTER (WHERE NOT d.is_won AND d.forecast_category = 'commit'), 0) AS commit,
                coalesce(sum(d.amount) FILTER (WHERE NOT d.is_won AND d.forecast_category = 'best_case'), 0) AS best_case,
                coalesce(sum(d.amount) FILTER (WHERE NOT d.is_won AND d.forecast_category = 'pipeline'), 0) AS pipeline,
-               coalesce(sum(CASE WHEN d.is_won THEN d.amount ELSE d.amount * d.probability / 100 END), 0) AS weighted
-          FROM p JOIN deals d ON d.d BETWEEN p.ps AND p.pe
-         GROUP BY p.ps, d.gk),
+               coalesce(sum(d.amount) FILTER (WHERE NOT d.is_won AND d.forecast_category NOT IN ('commit', 'best_case', 'pipeline')), 0) AS omitted,
+               coalesce(sum(CASE WHEN d.is_won THEN d.amount WHEN d.forecast_category IN ('commit', 'best_case', 'pipeline')
+                                 THEN d.amount * d.probability / 100 ELSE 0 END), 0) AS weighted
+          FROM f JOIN deals d ON d.b = f.b AND (f.b <> 'period' OR d.d BETWEEN f.ps AND f.pe)
+         GROUP BY f.n, d.gk),
     q AS (
         SELECT x.user_id, x.team_id, x.period_start AS ps, x.amount
           FROM crm.quotas x
          WHERE x.tenant_id = t AND x.period = forecast_of.period AND x.period_start BETWEEN first_day AND last_day),
     quotas AS (
-        SELECT p.ps, NULL::text AS gk,
-               coalesce((SELECT sum(q.amount) FROM q WHERE q.ps = p.ps AND q.user_id IS NOT NULL),
-                        (SELECT sum(q.amount) FROM q WHERE q.ps = p.ps AND q.team_id IS NOT NULL)) AS amount
-          FROM p WHERE forecast_of.group_by IS NULL
+        SELECT f.ps, NULL::text AS gk,
+               coalesce((SELECT sum(q.amount) FROM q WHERE q.ps = f.ps AND q.user_id IS NOT NULL),
+                        (SELECT sum(q.amount) FROM q WHERE q.ps = f.ps AND q.team_id IS NOT NULL)) AS amount
+          FROM f WHERE f.b = 'period' AND forecast_of.group_by IS NULL
         UNION ALL
         SELECT q.ps, q.user_id::text, q.amount FROM q WHERE forecast_of.group_by = 'owner' AND q.user_id IS NOT NULL
         UNION ALL
@@ -127,28 +150,28 @@ BEGIN
         SELECT x.gk FROM totals x WHERE forecast_of.group_by IS NOT NULL
         UNION
         SELECT x.gk FROM quotas x WHERE forecast_of.group_by IS NOT NULL AND x.amount IS NOT NULL)
-    SELECT p.ps, p.pe, g.gk,
+    SELECT f.b, f.ps, f.pe, g.gk,
            coalesce(x.closed_won, 0), coalesce(x.commit, 0), coalesce(x.best_case, 0), coalesce(x.pipeline, 0),
-           round(coalesce(x.weighted, 0), 2), y.amount,
+           coalesce(x.omitted, 0), round(coalesce(x.weighted, 0), 2), y.amount,
            round(100 * coalesce(x.closed_won, 0) / nullif(y.amount, 0), 2)
-      FROM p CROSS JOIN groups g
-      LEFT JOIN totals x ON x.ps = p.ps AND x.gk IS NOT DISTINCT FROM g.gk
-      LEFT JOIN quotas y ON y.ps = p.ps AND y.gk IS NOT DISTINCT FROM g.gk
-     ORDER BY p.ps, g.gk NULLS LAST;
+      FROM f CROSS JOIN groups g
+      LEFT JOIN totals x ON x.n = f.n AND x.gk IS NOT DISTINCT FROM g.gk
+      LEFT JOIN quotas y ON f.b = 'period' AND y.ps = f.ps AND y.gk IS NOT DISTINCT FROM g.gk
+     ORDER BY f.n, g.gk NULLS LAST;
 END
 $$;
 COMMENT ON FUNCTION crm.forecast_of(uuid, text, date, integer, text) IS 'Internal to crm.forecast and crm.snapshot_forecast: the forecast of one tenant, as the caller reads it.';
 
 CREATE FUNCTION crm.forecast(period text DEFAULT 'quarter', starting date DEFAULT current_date, periods integer DEFAULT 4,
                              group_by text DEFAULT NULL)
-    RETURNS TABLE (period_start date, period_end date, group_key text, closed_won numeric, commit numeric, best_case numeric,
-                   pipeline numeric, weighted numeric, quota numeric, attainment numeric)
+    RETURNS TABLE (bucket text, period_start date, period_end date, group_key text, closed_won numeric, commit numeric,
+                   best_case numeric, pipeline numeric, omitted numeric, weighted numeric, quota numeric, attainment numeric)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
     SELECT * FROM crm.forecast_of(crm.current_tenant(), period, starting, periods, group_by)
 $$;
-COMMENT ON FUNCTION crm.forecast(text, date, integer, text) IS 'The sales forecast of the deals the caller reads, for periods months or quarters from the one containing starting, in total or per owner or team (group_key: the user''s or team''s id; NULL for the total, or for owners without a team). Each deal counts once: closed_won (won deals, by close day), commit, best_case and pipeline (open deals of that forecast category, by expected close date; omitted and lost ones never), weighted (closed_won plus the open deals'' amount x probability / 100), quota (the user''s; the team''s own, else its members''; for the total the users'', else the teams''), attainment (closed_won / quota, percent). Every period is listed, empty ones with zeros (grouped: for each owner or team with deals or a quota in the periods). Open deals count in the period of their expected close date, also when it has passed. 22023 for a bad period, periods (1-60) or group_by.';
+COMMENT ON FUNCTION crm.forecast(text, date, integer, text) IS 'The sales forecast of the deals the caller reads, for periods months or quarters from the one containing starting, in total or per owner or team (group_key: the user''s or team''s id; NULL for the total, or for owners without a team). No open deal is left out: each counts once, in one row (bucket) of its group: period (the period of its expected close date, period_start to period_end), overdue (expected close date before today: it should have closed and is still open; period_end is yesterday), earlier (from today to the day before the first period, listed only when the periods start after today), later (after the last period) or no_close_date (none set), so that the open columns (commit, best_case, pipeline, omitted) of all rows of a group add up to its open pipeline (the dashboard''s pipeline_value, sales_metrics'' open_amount). Columns: closed_won (won deals, by close day, in period rows only), commit, best_case and pipeline (open deals of that forecast category), omitted (open deals their owner left out of the forecast: not weighted), weighted (closed_won plus the commit, best_case and pipeline amounts x probability / 100), quota (period rows: the user''s; the team''s own, else its members''; for the total the users'', else the teams''), attainment (closed_won / quota, percent). Every row is listed, empty ones with zeros (grouped: for each owner or team with deals or a quota in the forecast), in the order overdue, earlier, the periods, later, no_close_date. Lost deals and reopened ones (no longer won) never count as won. 22023 for a bad period, periods (1-60) or group_by.';
 
 ------------------------------------------------------------------------------------------------------
 -- Snapshots
@@ -160,18 +183,21 @@ CREATE TABLE crm.forecast_snapshots (
     taken_on     date          NOT NULL,
     period       text          NOT NULL CHECK (period IN ('month', 'quarter')),
     group_by     text          NOT NULL CHECK (group_by IN ('total', 'owner', 'team')),
-    period_start date          NOT NULL,
-    period_end   date          NOT NULL,
+    bucket       text          NOT NULL CHECK (bucket IN ('overdue', 'earlier', 'period', 'later', 'no_close_date')),
+    period_start date,
+    period_end   date,
     group_key    text,
     closed_won   numeric(18,2) NOT NULL,
     commit       numeric(18,2) NOT NULL,
     best_case    numeric(18,2) NOT NULL,
     pipeline     numeric(18,2) NOT NULL,
+    omitted      numeric(18,2) NOT NULL,
     weighted     numeric(18,2) NOT NULL,
     quota        numeric(18,2),
     attainment   numeric,
     taken_at     timestamptz   NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (tenant_id, id)
+    PRIMARY KEY (tenant_id, id),
+    CONSTRAINT forecast_snapshots_period_dates CHECK (bucket <> 'period' OR (period_start IS NOT NULL AND period_end IS NOT NULL))
 );
 CREATE INDEX forecast_snapshots_taken ON crm.forecast_snapshots (tenant_id, taken_on, period, group_by);
 CREATE INDEX forecast_snapshots_period ON crm.forecast_snapshots (tenant_id, period, period_start, group_by);
@@ -181,14 +207,16 @@ COMMENT ON COLUMN crm.forecast_snapshots.id IS 'The row''s id (uuid_v7).';
 COMMENT ON COLUMN crm.forecast_snapshots.taken_on IS 'The day the snapshot was taken (one snapshot per day: taking it again replaces it).';
 COMMENT ON COLUMN crm.forecast_snapshots.period IS 'month or quarter.';
 COMMENT ON COLUMN crm.forecast_snapshots.group_by IS 'total, owner or team.';
-COMMENT ON COLUMN crm.forecast_snapshots.period_start IS 'The first day of the forecast period.';
-COMMENT ON COLUMN crm.forecast_snapshots.period_end IS 'The last day of the forecast period.';
+COMMENT ON COLUMN crm.forecast_snapshots.bucket IS 'The row of crm.forecast: period, or the open deals outside the periods: overdue (expected close date passed), earlier, later, no_close_date.';
+COMMENT ON COLUMN crm.forecast_snapshots.period_start IS 'The first day of the forecast period (of the bucket; NULL when open-ended).';
+COMMENT ON COLUMN crm.forecast_snapshots.period_end IS 'The last day of the forecast period (of the bucket; NULL when open-ended).';
 COMMENT ON COLUMN crm.forecast_snapshots.group_key IS 'The user''s or team''s id; NULL for the total (or owners without a team).';
 COMMENT ON COLUMN crm.forecast_snapshots.closed_won IS 'Won by then in the period.';
 COMMENT ON COLUMN crm.forecast_snapshots.commit IS 'Open deals in the commit category.';
 COMMENT ON COLUMN crm.forecast_snapshots.best_case IS 'Open deals in the best_case category.';
 COMMENT ON COLUMN crm.forecast_snapshots.pipeline IS 'Open deals in the pipeline category.';
-COMMENT ON COLUMN crm.forecast_snapshots.weighted IS 'closed_won plus the open deals'' amount x probability / 100.';
+COMMENT ON COLUMN crm.forecast_snapshots.omitted IS 'Open deals left out of the forecast (category omitted): not weighted.';
+COMMENT ON COLUMN crm.forecast_snapshots.weighted IS 'closed_won plus the commit, best_case and pipeline deals'' amount x probability / 100.';
 COMMENT ON COLUMN crm.forecast_snapshots.quota IS 'The quota of the period, if any.';
 COMMENT ON COLUMN crm.forecast_snapshots.attainment IS 'closed_won / quota, percent.';
 COMMENT ON COLUMN crm.forecast_snapshots.taken_at IS 'When the snapshot was computed.';
@@ -223,10 +251,10 @@ BEGIN
             PERFORM crm.lock_job('snapshot_forecast', t);
             PERFORM crm.report_progress(format('crm.snapshot_forecast: tenant %s', t));
             DELETE FROM crm.forecast_snapshots s WHERE s.tenant_id = t AND s.taken_on = current_date AND s.period = snapshot_forecast.period;
-            INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, period_start, period_end, group_key, closed_won,
-                                                commit, best_case, pipeline, weighted, quota, attainment)
-            SELECT t, current_date, snapshot_forecast.period, coalesce(g.by, 'total'), f.period_start, f.period_end, f.group_key,
-                   f.closed_won, f.commit, f.best_case, f.pipeline, f.weighted, f.quota, f.attainment
+            INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, bucket, period_start, period_end, group_key,
+                                                closed_won, commit, best_case, pipeline, omitted, weighted, quota, attainment)
+            SELECT t, current_date, snapshot_forecast.period, coalesce(g.by, 'total'), f.bucket, f.period_start, f.period_end,
+                   f.group_key, f.closed_won, f.commit, f.best_case, f.pipeline, f.omitted, f.weighted, f.quota, f.attainment
               FROM (VALUES (NULL::text), ('owner'), ('team')) g(by),
                    LATERAL crm.forecast_of(t, snapshot_forecast.period, current_date, periods, g.by) f;
             GET DIAGNOSTICS n = ROW_COUNT;
@@ -247,7 +275,7 @@ BEGIN
     RETURN crm.job_result('snapshot_forecast', tenants, written, written, failures);
 END
 $$;
-COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns {"tenants", "failed", "processed" and "changed": the rows written, "failures": [...]}. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs. In a run for every tenant, a tenant whose snapshot fails is undone and logged as failed (SQLSTATE and message) and the others are still snapshotted; a run for one tenant raises its error.';
+COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters, with its overdue, later and no_close_date rows: every open deal) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns {"tenants", "failed", "processed" and "changed": the rows written, "failures": [...]}. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs. In a run for every tenant, a tenant whose snapshot fails is undone and logged as failed (SQLSTATE and message) and the others are still snapshotted; a run for one tenant raises its error.';
 REVOKE EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) TO crm_manager;
 
@@ -255,8 +283,8 @@ CREATE VIEW crm_api.quotas WITH (security_invoker = true) AS
     SELECT tenant_id, id, user_id, team_id, period, period_start, amount, created_at, updated_at FROM crm.quotas;
 COMMENT ON VIEW crm_api.quotas IS 'Sales quotas of the tenant''s users and teams; everyone reads them, managers and admins set them.';
 CREATE VIEW crm_api.forecast_snapshots WITH (security_invoker = true) AS
-    SELECT tenant_id, id, taken_on, period, group_by, period_start, period_end, group_key, closed_won, commit, best_case, pipeline,
-           weighted, quota, attainment, taken_at
+    SELECT tenant_id, id, taken_on, period, group_by, bucket, period_start, period_end, group_key, closed_won, commit, best_case,
+           pipeline, omitted, weighted, quota, attainment, taken_at
     FROM crm.forecast_snapshots;
 COMMENT ON VIEW crm_api.forecast_snapshots IS 'Past forecasts (managers and admins, read only).';
 GRANT SELECT ON crm_api.quotas TO crm_rep;
@@ -265,14 +293,14 @@ GRANT SELECT ON crm_api.forecast_snapshots TO crm_manager;
 
 CREATE FUNCTION crm_api.forecast(period text DEFAULT 'quarter', starting date DEFAULT current_date, periods integer DEFAULT 4,
                                  group_by text DEFAULT NULL)
-    RETURNS TABLE (period_start date, period_end date, group_key text, closed_won numeric, commit numeric, best_case numeric,
-                   pipeline numeric, weighted numeric, quota numeric, attainment numeric)
+    RETURNS TABLE (bucket text, period_start date, period_end date, group_key text, closed_won numeric, commit numeric,
+                   best_case numeric, pipeline numeric, omitted numeric, weighted numeric, quota numeric, attainment numeric)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
     SELECT * FROM crm.forecast(period, starting, periods, group_by)
 $$;
-COMMENT ON FUNCTION crm_api.forecast(text, date, integer, text) IS 'The sales forecast by month or quarter, in total or per owner or team (GET /rpc/forecast?period=month&periods=3&group_by=owner). 400 for a bad period, periods or group_by.';
+COMMENT ON FUNCTION crm_api.forecast(text, date, integer, text) IS 'The sales forecast by month or quarter, in total or per owner or team (GET /rpc/forecast?period=month&periods=3&group_by=owner): one row per bucket (overdue, earlier, period, later, no_close_date) and group, so that every open deal is in it once. 400 for a bad period, periods or group_by.';
 CREATE FUNCTION crm_api.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS

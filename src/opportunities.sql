@@ -3,7 +3,9 @@
 -- INSERT INTO crm.opportunities (name, account_id, amount, currency) is enough: the pipeline defaults to
 -- the given stage's or the tenant's default, the stage to the pipeline's first, the probability and
 -- forecast category to the stage's. On a stage change the probability and forecast category are
--- reset to the new stage's unless the same statement sets them; a won or lost stage closes the deal.
+-- reset to the new stage's unless the same statement sets them; a won or lost stage closes the deal
+-- (closed_at is set exactly when the stage is won or lost, so the reports' "open" is closed_at IS NULL);
+-- moving a won or lost deal back to an open stage (reopening it) needs a stage_reason.
 
 CREATE TABLE crm.opportunities (
     tenant_id           uuid                  NOT NULL DEFAULT crm.current_tenant()
@@ -76,6 +78,7 @@ $$
 DECLARE
     st record;
     moved boolean;
+    was_closed boolean;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.pipeline_id IS NULL AND NEW.stage_id IS NOT NULL THEN
@@ -133,6 +136,20 @@ BEGIN
             NEW.closed_at := NULL;
             NEW.lost_reason := NULL;
         END IF;
+        IF TG_OP = 'UPDATE' AND NOT (st.is_won OR st.is_lost) THEN
+            SELECT s.is_won OR s.is_lost INTO was_closed FROM crm.pipeline_stages s WHERE s.tenant_id = OLD.tenant_id AND s.id = OLD.stage_id;
+            IF was_closed AND pg_catalog.btrim(coalesce(NEW.stage_reason, '')) = '' THEN
+                RAISE EXCEPTION 'reopening a won or lost opportunity needs a reason' USING ERRCODE = '22023',
+                    DETAIL = format('Stage %s is an open stage and the opportunity is closed.', st.name),
+                    HINT = 'Set stage_reason in the same statement, or pass reason to crm.move_opportunity.';
+            END IF;
+        END IF;
+    END IF;
+    -- closed exactly in a won or lost stage, also when a statement sets closed_at by itself
+    IF st.is_won OR st.is_lost THEN
+        NEW.closed_at := coalesce(NEW.closed_at, pg_catalog.now());
+    ELSE
+        NEW.closed_at := NULL;
     END IF;
     IF st.is_lost AND pg_catalog.btrim(coalesce(NEW.lost_reason, '')) = '' THEN
         RAISE EXCEPTION 'a lost opportunity needs a lost reason' USING ERRCODE = '23514',
@@ -145,7 +162,7 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION crm.opportunities_before_write() IS 'Trigger: defaults an opportunity''s pipeline, stage, currency, probability and forecast category; checks the stage is in the pipeline (22023 listing the stages); resets probability and category on a move unless set; closes on a won or lost stage (a lost one needs a reason, 23514).';
+COMMENT ON FUNCTION crm.opportunities_before_write() IS 'Trigger: defaults an opportunity''s pipeline, stage, currency, probability and forecast category; checks the stage is in the pipeline (22023 listing the stages); resets probability and category on a move unless set; closes on a won or lost stage (a lost one needs a reason, 23514), and only there (closed_at is NULL in an open stage); reopening (a won or lost deal moved to an open stage) needs a stage_reason (22023).';
 CREATE TRIGGER opportunities_before_write BEFORE INSERT OR UPDATE ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_before_write();
 

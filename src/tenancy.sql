@@ -19,7 +19,7 @@ CREATE FUNCTION crm.tenant_settings(settings jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$
 DECLARE
-    merged jsonb := '{"currency": "USD", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50,
+    merged jsonb := '{"currency": "USD", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50, "default_close_days": 30,
                       "health_weights": {"engagement": 30, "activity": 20, "satisfaction": 30, "commercial": 20}}'::jsonb
                     || coalesce(settings, '{}'::jsonb);
     k text;
@@ -28,9 +28,9 @@ BEGIN
         RAISE EXCEPTION 'tenant settings must be a JSON object' USING ERRCODE = '22023';
     END IF;
     FOR k IN SELECT pg_catalog.jsonb_object_keys(merged) LOOP
-        IF k NOT IN ('currency', 'sharing', 'qualification_threshold', 'win_model_min_history', 'health_weights') THEN
+        IF k NOT IN ('currency', 'sharing', 'qualification_threshold', 'win_model_min_history', 'default_close_days', 'health_weights') THEN
             RAISE EXCEPTION 'unknown tenant setting "%"', k
-                USING ERRCODE = '22023', HINT = 'Known settings: currency, sharing, qualification_threshold, win_model_min_history, health_weights.';
+                USING ERRCODE = '22023', HINT = 'Known settings: currency, sharing, qualification_threshold, win_model_min_history, default_close_days, health_weights.';
         END IF;
     END LOOP;
     IF pg_catalog.jsonb_typeof(merged->'currency') IS DISTINCT FROM 'string'
@@ -55,6 +55,12 @@ BEGIN
         RAISE EXCEPTION 'invalid tenant setting "win_model_min_history": %', merged->'win_model_min_history'
             USING ERRCODE = '22023', DETAIL = 'win_model_min_history must be a whole number of won and lost leads (at most 1000000).';
     END IF;
+    IF pg_catalog.jsonb_typeof(merged->'default_close_days') IS DISTINCT FROM 'number'
+       OR (merged->>'default_close_days') !~ '^\d+$'
+       OR (merged->>'default_close_days')::numeric NOT BETWEEN 1 AND 3650 THEN
+        RAISE EXCEPTION 'invalid tenant setting "default_close_days": %', merged->'default_close_days'
+            USING ERRCODE = '22023', DETAIL = 'default_close_days must be a whole number of days from 1 to 3650.';
+    END IF;
     IF pg_catalog.jsonb_typeof(merged->'health_weights') IS DISTINCT FROM 'object'
        OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(merged->'health_weights') w
                    WHERE w.key NOT IN ('engagement', 'activity', 'satisfaction', 'commercial')
@@ -68,7 +74,7 @@ BEGIN
     RETURN merged;
 END
 $$;
-COMMENT ON FUNCTION crm.tenant_settings(jsonb) IS 'The given tenant settings merged over the defaults (currency USD, sharing public, qualification_threshold 70, win_model_min_history 50, health_weights engagement 30 / activity 20 / satisfaction 30 / commercial 20) and validated; an unknown key or a bad value raises 22023.';
+COMMENT ON FUNCTION crm.tenant_settings(jsonb) IS 'The given tenant settings merged over the defaults (currency USD, sharing public, qualification_threshold 70, win_model_min_history 50, default_close_days 30, health_weights engagement 30 / activity 20 / satisfaction 30 / commercial 20) and validated; an unknown key or a bad value raises 22023.';
 
 CREATE TABLE crm.tenants (
     id         uuid        NOT NULL DEFAULT crm.uuid_v7() PRIMARY KEY,
@@ -83,7 +89,7 @@ CREATE TABLE crm.tenants (
 COMMENT ON TABLE crm.tenants IS 'The organizations using this CRM; every other table is partitioned by tenant_id. Users see their own tenant; admins change its name and settings.';
 COMMENT ON COLUMN crm.tenants.id IS 'The tenant''s id: the tenant_id of every row it owns, and the tenant_id claim of its tokens.';
 COMMENT ON COLUMN crm.tenants.name IS 'Display name.';
-COMMENT ON COLUMN crm.tenants.settings IS 'Tenant settings, merged over the defaults and validated on write: currency (ISO 4217, default USD), sharing (public or private: whether reps read every record or only their own), qualification_threshold (0-100, default 70), win_model_min_history (won + lost leads predictive scoring needs, default 50), health_weights (weights of the health measures engagement, activity, satisfaction, commercial; default 30/20/30/20).';
+COMMENT ON COLUMN crm.tenants.settings IS 'Tenant settings, merged over the defaults and validated on write: currency (ISO 4217, default USD), sharing (public or private: whether reps read every record or only their own), qualification_threshold (0-100, default 70), win_model_min_history (won + lost leads predictive scoring needs, default 50), default_close_days (1-3650, default 30: a converted lead''s deal is expected to close that many days later when its pipeline''s stages have no expected_days), health_weights (weights of the health measures engagement, activity, satisfaction, commercial; default 30/20/30/20).';
 COMMENT ON COLUMN crm.tenants.events_channel IS 'The NOTIFY channel of the tenant''s events (LISTEN to it; each payload is an event id to read from crm.events): crm_events_ and 122 random bits, so that only those who can read this row know it. The operator rotates it with UPDATE crm.tenants SET events_channel = DEFAULT.';
 COMMENT ON COLUMN crm.tenants.created_at IS 'When the tenant was created.';
 COMMENT ON COLUMN crm.tenants.updated_at IS 'When the tenant was last changed.';

@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(55);
+SELECT plan(86);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -74,6 +74,28 @@ SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0
 SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab2')$$, '23514', NULL, 'a lost lead is not converted');
 SELECT is((SELECT count(*) FROM crm.accounts WHERE name = 'Construction Co'), 0::bigint, 'and no partial data was left');
 
+-- convert_lead: the opportunity's expected close date
+SELECT is((SELECT expected_close_date FROM crm.opportunities WHERE id = (SELECT (r->>'opportunity_id')::uuid FROM conv)), current_date + 63,
+    'by default: today plus the expected days of the default pipeline''s open stages (14 + 14 + 21 + 14)');
+INSERT INTO crm.leads (id, first_name, email, company, owner_id) VALUES
+    ('a0000000-0000-7000-8000-000000000ab8', 'Ann', 'ann@hooli.test', 'Hooli', 'a0000000-0000-7000-8000-0000000000a2'),
+    ('a0000000-0000-7000-8000-000000000ab9', 'Bob', 'bob@piedpiper.test', 'Pied Piper', 'a0000000-0000-7000-8000-0000000000a2');
+SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab8', expected_close_date => current_date - 1)$$, '22023',
+    'expected_close_date must be a day from today on, not ' || (current_date - 1), 'a close date in the past: 22023');
+SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab8', expected_close_date => 'infinity')$$, '22023', NULL,
+    'an infinite close date: 22023');
+SELECT is((SELECT status::text FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab8'), 'new', '    and the lead is not converted');
+CREATE TEMP TABLE conv4 AS SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab8', expected_close_date => current_date) AS r;
+SELECT is((SELECT expected_close_date FROM crm.opportunities WHERE id = (SELECT (r->>'opportunity_id')::uuid FROM conv4)), current_date,
+    'a given close date (today) is kept');
+RESET ROLE;
+UPDATE crm.pipeline_stages SET expected_days = NULL WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a';
+UPDATE crm.tenants SET settings = settings || '{"default_close_days": 45}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+CREATE TEMP TABLE conv5 AS SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab9') AS r;
+SELECT is((SELECT expected_close_date FROM crm.opportunities WHERE id = (SELECT (r->>'opportunity_id')::uuid FROM conv5)), current_date + 45,
+    'stages without expected days: today plus the tenant''s default_close_days');
+
 -- move_opportunity
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
 SELECT is((crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'qualification', 'budget confirmed')).probability, 25,
@@ -104,8 +126,69 @@ SELECT results_eq($$SELECT type FROM crm.events WHERE entity_id = 'a0000000-0000
     ARRAY['opportunity.created', 'opportunity.stage_changed', 'opportunity.stage_changed', 'opportunity.stage_changed', 'opportunity.lost'],
     'the outbox has created, each stage change, and lost');
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'claims');
-SELECT throws_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'negotiation')$$, '42501', NULL,
+SELECT throws_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'negotiation', 'back on')$$, '42501', NULL,
     'a rep moving another rep''s opportunity: 42501');
+
+-- move_opportunity: reopening a lost or won deal needs a reason; the account's lifecycle follows its
+-- wins (Hooli's deal, converted above: Hooli is a prospect)
+CREATE FUNCTION pg_temp.hooli_deal() RETURNS uuid LANGUAGE sql AS $$ SELECT (r->>'opportunity_id')::uuid FROM conv4 $$;
+CREATE FUNCTION pg_temp.hooli() RETURNS text LANGUAGE sql AS $$
+    SELECT a.lifecycle_stage::text FROM crm.accounts a WHERE a.id = (SELECT (r->>'account_id')::uuid FROM conv4)
+$$;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT lives_ok($$SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'closed_lost', 'no budget')$$, 'Hooli''s deal is lost');
+SELECT throws_ok($$SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'negotiation')$$, '22023',
+    'reopening a won or lost opportunity needs a reason', 'reopening a lost deal without a reason: 22023');
+SELECT is(pg_temp.error_detail($$SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'negotiation', ' ')$$),
+    'The opportunity is in stage closed_lost (lost); moving it to negotiation reopens it: pass reason.', '    a blank reason is none; the detail says why');
+SELECT row_eq($$SELECT (m).closed_at, (m).lost_reason, (m).stage_reason, (m).probability
+                FROM (SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'negotiation', 'budget found') AS m) x$$,
+    ROW(NULL::timestamptz, NULL::text, 'budget found'::text, 75), 'reopened with a reason: open, the reason kept, the stage''s probability');
+SELECT is(pg_temp.hooli(), 'prospect', 'Hooli is a prospect');
+SELECT is((crm.move_opportunity(pg_temp.hooli_deal(), 'closed_won')).closed_at IS NOT NULL, true, 'won');
+SELECT is(pg_temp.hooli(), 'customer', '    Hooli is a customer');
+SELECT throws_ok($$SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'proposal')$$, '22023', NULL,
+    'reopening a won deal without a reason: 22023');
+SELECT lives_ok($$SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'proposal', 'purchase order withdrawn')$$,
+    'reopening it with a reason');
+SELECT is(pg_temp.hooli(), 'prospect', '    its only won deal reopened: Hooli is back to the stage it had before the win');
+SELECT lives_ok($$SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'closed_won')$$, 'won again');
+SELECT is(pg_temp.hooli(), 'customer', '    a customer again');
+INSERT INTO crm.opportunities (id, name, account_id, amount)
+SELECT 'a0000000-0000-7000-8000-000000000ae2', 'Hooli: support', (r->>'account_id')::uuid, 500 FROM conv4;
+SELECT lives_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae2', 'closed_won')$$, 'a second deal of Hooli won');
+SELECT lives_ok($$SELECT crm.move_opportunity(pg_temp.hooli_deal(), 'negotiation', 'scope change')$$, 'the first reopened');
+SELECT is(pg_temp.hooli(), 'customer', '    another won deal remains: still a customer');
+-- a rep's win on an account it does not own still makes it a customer; one made a customer by hand
+-- before the win stays one when the deal is reopened
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+INSERT INTO crm.opportunities (id, name, account_id, amount) VALUES ('a0000000-0000-7000-8000-000000000ae3', 'Initrode: pilot', 'a0000000-0000-7000-8000-000000000ac2', 900);
+SELECT lives_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae3', 'closed_won')$$, 'a rep wins a deal of the manager''s account');
+RESET ROLE;
+SELECT is((SELECT lifecycle_stage::text FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac2'), 'customer', '    Initrode is a customer');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT lives_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae3', 'proposal', 'pilot cancelled')$$, '    and reopens it');
+RESET ROLE;
+SELECT is((SELECT lifecycle_stage::text FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac2'), 'lead', '    Initrode is a lead again');
+UPDATE crm.accounts SET lifecycle_stage = 'customer' WHERE id = 'a0000000-0000-7000-8000-000000000ac2';
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT lives_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae3', 'closed_won')$$, 'Initrode, made a customer by hand, wins the deal');
+SELECT lives_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae3', 'proposal', 'pilot cancelled again')$$, '    which is reopened');
+RESET ROLE;
+SELECT is((SELECT lifecycle_stage::text FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac2'), 'customer',
+    '    Initrode stays a customer: the win did not make it one');
+SELECT is((SELECT count(*) FROM crm.events WHERE entity_id = 'a0000000-0000-7000-8000-000000000ac2' AND type LIKE 'account.%customer%'), 2::bigint,
+    '    and no event says it was (became_customer and customer_reverted of the first win only)');
+SELECT results_eq($$SELECT type, payload->>'from_stage', payload->>'to_stage', payload->>'opportunity_id' FROM crm.events
+                     WHERE entity_type = 'account' AND entity_id = (SELECT (r->>'account_id')::uuid FROM conv4) ORDER BY id$$,
+    $$VALUES ('account.became_customer', 'prospect', NULL, pg_temp.hooli_deal()::text),
+             ('account.customer_reverted', NULL, 'prospect', pg_temp.hooli_deal()::text),
+             ('account.became_customer', 'prospect', NULL, pg_temp.hooli_deal()::text)$$,
+    'Hooli''s events: became_customer at each win that made it one (not for the second deal), customer_reverted when it stopped being one');
+SELECT results_eq($$SELECT payload->>'was', payload->>'reason' FROM crm.events
+                     WHERE type = 'opportunity.reopened' AND entity_id = pg_temp.hooli_deal() ORDER BY id$$,
+    $$VALUES ('lost', 'budget found'), ('won', 'purchase order withdrawn'), ('won', 'scope change')$$,
+    'opportunity.reopened at each reopening, with what the deal was and why');
 
 -- complete_task
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');

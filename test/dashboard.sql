@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(14);
+SELECT plan(19);
 SET LOCAL timezone = 'UTC';
 \ir lib/two_tenants.psql
 \ir lib/sales.psql
@@ -56,6 +56,24 @@ SELECT pg_temp.become('crm_rep', 'b0000000-0000-7000-8000-00000000000b', 'b00000
 SELECT is((crm.dashboard()->>'total_leads')::int, 1, 'tenant B: its own lead only');
 RESET ROLE;
 SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'crm_api.dashboard(uuid)'::regprocedure), 's', 'crm_api.dashboard is STABLE');
+
+-- winning and reopening: total_customers follows the accounts' lifecycle; a reopened deal is not won
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+UPDATE crm.opportunities SET account_id = 'a0000000-0000-7000-8000-000000000ac2' WHERE id = 'a0000000-0000-7000-8000-000000000ae3';
+CREATE TEMP TABLE before AS SELECT crm.dashboard() AS j, crm.sales_metrics(current_date, current_date) AS m;
+SELECT lives_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae3', 'closed_won'),
+                         crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'closed_won')$$,
+    'Deal three (of Initrode, a lead) and Initech renewal (of Initech, a customer already) are won');
+SELECT row_eq($$SELECT (j->>'total_customers')::int, (j->>'open_opportunities')::int, j->'win_rate', (m->>'won_deals')::int
+                FROM (SELECT crm.dashboard() AS j, crm.sales_metrics(current_date, current_date) AS m) x$$,
+    ROW(2, 2, '85.71'::jsonb, 2), '    Initrode is a customer too; two open deals fewer; 6 of 7 closed deals won; sales_metrics: 2 won today');
+SELECT lives_ok($$SELECT crm.move_opportunity('a0000000-0000-7000-8000-000000000ae3', 'negotiation', 'legal said no'),
+                         crm.move_opportunity('a0000000-0000-7000-8000-000000000ae1', 'prospecting', 'entered by mistake')$$,
+    'both are reopened');
+SELECT is(crm.dashboard() - 'recent_interactions', (SELECT j - 'recent_interactions' FROM before),
+    '    the dashboard is as before: Initrode a lead again, Initech still a customer (it was one before its win), the deals open and not won');
+SELECT is(crm.sales_metrics(current_date, current_date) - 'stage_conversion', (SELECT m - 'stage_conversion' FROM before),
+    '    and so are the sales metrics: no deal won today');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(30);
+SELECT plan(42);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -64,10 +64,36 @@ SELECT lives_ok(format($$UPDATE crm.opportunities SET stage_id = %L, lost_reason
     'lose one, with a reason');
 SELECT row_eq($$SELECT probability, forecast_category::text, closed_at IS NOT NULL FROM crm.opportunities WHERE name = 'Initech: 50 seats'$$,
     ROW(0, 'omitted'::text, true), 'lost: probability 0, omitted, closed_at set');
-SELECT lives_ok(format($$UPDATE crm.opportunities SET stage_id = %L WHERE name = 'Initech: 50 seats'$$, pg_temp.stage_id('negotiation')),
-    'reopen it');
-SELECT row_eq($$SELECT closed_at, lost_reason FROM crm.opportunities WHERE name = 'Initech: 50 seats'$$, ROW(NULL::timestamptz, NULL::text),
-    'reopened: no longer closed, no lost reason');
+SELECT throws_ok(format($$UPDATE crm.opportunities SET stage_id = %L WHERE name = 'Initech: 50 seats'$$, pg_temp.stage_id('negotiation')),
+    '22023', 'reopening a won or lost opportunity needs a reason', 'reopening without a reason: 22023, also by a plain UPDATE');
+SELECT throws_ok(format($$UPDATE crm.opportunities SET stage_id = %L, stage_reason = '  ' WHERE name = 'Initech: 50 seats'$$, pg_temp.stage_id('negotiation')),
+    '22023', 'reopening a won or lost opportunity needs a reason', '    a blank reason is none');
+SELECT lives_ok(format($$UPDATE crm.opportunities SET stage_id = %L, stage_reason = 'they came back' WHERE name = 'Initech: 50 seats'$$, pg_temp.stage_id('negotiation')),
+    'reopen it, with a reason');
+SELECT row_eq($$SELECT closed_at, lost_reason, probability, forecast_category::text FROM crm.opportunities WHERE name = 'Initech: 50 seats'$$,
+    ROW(NULL::timestamptz, NULL::text, 75, 'commit'::text), 'reopened: no longer closed, no lost reason, the open stage''s probability and category');
+SELECT lives_ok($$UPDATE crm.opportunities SET closed_at = now() WHERE name = 'Initech: 50 seats'$$, 'closing an open deal by its closed_at alone');
+SELECT is((SELECT closed_at FROM crm.opportunities WHERE name = 'Initech: 50 seats'), NULL::timestamptz,
+    '    leaves it open: closed_at is set in a won or lost stage only');
+SELECT lives_ok($$UPDATE crm.opportunities SET closed_at = NULL WHERE name = 'No currency'$$, 'clearing a won deal''s closed_at');
+SELECT isnt((SELECT closed_at FROM crm.opportunities WHERE name = 'No currency'), NULL::timestamptz, '    leaves it closed');
+
+-- winning by a plain UPDATE makes the account a customer, once
+SELECT is((SELECT lifecycle_stage::text FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), 'lead', 'Initech is a lead');
+SELECT lives_ok(format($$UPDATE crm.opportunities SET stage_id = %L WHERE name = 'Initech: 50 seats'$$, pg_temp.stage_id('closed_won')), 'win the Initech deal');
+SELECT is((SELECT lifecycle_stage::text FROM crm.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), 'customer', '    Initech is a customer');
+SELECT lives_ok($$INSERT INTO crm.opportunities (name, account_id, stage_id, amount)
+                  SELECT 'Initech: 10 more seats', 'a0000000-0000-7000-8000-000000000ac1', id, 10000 FROM crm.pipeline_stages WHERE name = 'closed_won'$$,
+    'a second deal of Initech, inserted won');
+RESET ROLE;
+SELECT results_eq($$SELECT type, payload->>'from_stage', payload->>'opportunity_id' FROM crm.events
+                     WHERE entity_type = 'account' AND entity_id = 'a0000000-0000-7000-8000-000000000ac1' ORDER BY id$$,
+    $$SELECT 'account.became_customer', 'lead', id::text FROM crm.opportunities WHERE name = 'Initech: 50 seats'$$,
+    'account.became_customer once, naming the deal and the stage it left: not again for the second win');
+SELECT results_eq($$SELECT e.type, e.payload->>'was', e.payload->>'reason' FROM crm.events e JOIN crm.opportunities o ON o.id = e.entity_id
+                     WHERE o.name = 'Initech: 50 seats' AND e.type = 'opportunity.reopened'$$,
+    $$VALUES ('opportunity.reopened', 'lost', 'they came back')$$, 'the reopening emitted opportunity.reopened, with what it was and why');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
 
 -- bad input
 SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');

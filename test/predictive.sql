@@ -62,7 +62,7 @@ UPDATE crm.tenants SET settings = settings || '{"win_model_min_history": 6}' WHE
 UPDATE crm.leads SET status = 'contacted' WHERE first_name = 'L3';
 SELECT row_eq($$SELECT won, lost FROM crm.lead_win_counts WHERE field = 'source' AND value = 'referral'$$, ROW(2::bigint, 0::bigint),
     'reopening a lost lead takes it out of the lost counts');
-SELECT lives_ok($$SELECT crm.move_opportunity((SELECT opportunity_id FROM won_deals WHERE first_name = 'W2'), 'negotiation')$$,
+SELECT lives_ok($$SELECT crm.move_opportunity((SELECT opportunity_id FROM won_deals WHERE first_name = 'W2'), 'negotiation', 'not signed after all')$$,
     'a won deal goes back to negotiation');
 SELECT row_eq($$SELECT won, lost FROM crm.lead_win_counts WHERE field = 'source' AND value = 'referral'$$, ROW(1::bigint, 0::bigint),
     '    its lead is no longer won');

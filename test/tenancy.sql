@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(42);
+SELECT plan(47);
 
 -- The contract of every table of the extension, checked over the catalog so that tables added later
 -- are held to it without a new test.
@@ -65,12 +65,12 @@ SELECT ok(NOT pg_has_role('crm_rep', 'crm_manager', 'MEMBER') AND NOT pg_has_rol
     'the ladder goes one way: a rep is not a manager, anon is not a rep');
 
 -- Tenant settings: defaults, merge, validation.
-SELECT is(crm.tenant_settings('{}'), '{"currency": "USD", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50,
+SELECT is(crm.tenant_settings('{}'), '{"currency": "USD", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50, "default_close_days": 30,
       "health_weights": {"activity": 20, "commercial": 20, "engagement": 30, "satisfaction": 30}}'::jsonb,
     'tenant settings default to USD, public sharing, a threshold of 70');
 SELECT is(crm.tenant_settings(NULL), crm.tenant_settings('{}'), 'NULL settings are the defaults');
 SELECT is(crm.tenant_settings('{"sharing": "private", "qualification_threshold": 0}'),
-    '{"currency": "USD", "sharing": "private", "qualification_threshold": 0, "win_model_min_history": 50,
+    '{"currency": "USD", "sharing": "private", "qualification_threshold": 0, "win_model_min_history": 50, "default_close_days": 30,
       "health_weights": {"activity": 20, "commercial": 20, "engagement": 30, "satisfaction": 30}}'::jsonb,
     'given settings are merged over the defaults');
 SELECT is(crm.tenant_settings('{"qualification_threshold": 100, "currency": "EUR"}')->>'currency', 'EUR', 'a currency is kept');
@@ -83,13 +83,19 @@ SELECT throws_ok($$SELECT crm.tenant_settings('{"qualification_threshold": 101}'
 SELECT throws_ok($$SELECT crm.tenant_settings('{"qualification_threshold": -1}')$$, '22023', NULL, 'a negative threshold is refused');
 SELECT throws_ok($$SELECT crm.tenant_settings('{"qualification_threshold": "70"}')$$, '22023', NULL, 'a threshold given as a string is refused');
 SELECT throws_ok($$SELECT crm.tenant_settings('[1, 2]')$$, '22023', NULL, 'settings that are not an object are refused');
+SELECT is(crm.tenant_settings('{"default_close_days": 90}')->'default_close_days', '90'::jsonb, 'a default close of 90 days is kept');
+SELECT throws_ok($$SELECT crm.tenant_settings('{"default_close_days": 0}')$$, '22023', 'invalid tenant setting "default_close_days": 0',
+    'a default close of 0 days is refused');
+SELECT throws_ok($$SELECT crm.tenant_settings('{"default_close_days": 3651}')$$, '22023', NULL, 'more than 3650 days is refused');
+SELECT throws_ok($$SELECT crm.tenant_settings('{"default_close_days": 7.5}')$$, '22023', NULL, 'a fraction of a day is refused');
+SELECT throws_ok($$SELECT crm.tenant_settings('{"default_close_days": "30"}')$$, '22023', NULL, 'days given as a string are refused');
 
 -- crm.create_tenant
 SELECT isa_ok(crm.create_tenant('Acme'), 'uuid', 'create_tenant returns the new id');
 SELECT is(crm.create_tenant('Given', '{"currency": "GBP"}', 'c0000000-0000-7000-8000-00000000000c'),
     'c0000000-0000-7000-8000-00000000000c'::uuid, 'create_tenant keeps a given id');
 SELECT is((SELECT settings FROM crm.tenants WHERE id = 'c0000000-0000-7000-8000-00000000000c'),
-    '{"currency": "GBP", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50,
+    '{"currency": "GBP", "sharing": "public", "qualification_threshold": 70, "win_model_min_history": 50, "default_close_days": 30,
       "health_weights": {"activity": 20, "commercial": 20, "engagement": 30, "satisfaction": 30}}'::jsonb, 'the new tenant''s settings are complete');
 SELECT is(substr((SELECT id FROM crm.tenants WHERE name = 'Acme')::text, 15, 1), '7', 'a generated tenant id is a uuid_v7');
 SELECT throws_ok($$SELECT crm.create_tenant('  ')$$, '22023', 'tenant name must not be empty', 'an empty name is refused');

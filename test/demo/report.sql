@@ -188,13 +188,16 @@ SELECT p.position AS pos, p.stage, p.probability || ' %' AS prob, p.deal_count A
 FROM crm.pipeline_summary() p ORDER BY p.position;
 
 \echo
-\echo '== Acme''s forecast (crm.forecast): this quarter and the next three, in total and per rep'
-SELECT f.period_start AS quarter, f.closed_won, f.commit, f.best_case, f.pipeline, f.weighted, f.quota, f.attainment || ' %' AS attainment
+\echo '== Acme''s forecast (crm.forecast): this quarter and the next three, with the open deals that are overdue, later or undated, in total and per rep'
+SELECT f.bucket, f.period_start AS "from", f.period_end AS "to", f.closed_won, f.commit, f.best_case, f.pipeline, f.omitted, f.weighted,
+       f.quota, f.attainment || ' %' AS attainment
 FROM crm.forecast() f;
-SELECT f.period_start AS quarter, u.name AS rep, f.closed_won, f.commit + f.best_case + f.pipeline AS open, f.weighted, f.quota,
-       f.attainment || ' %' AS attainment
+SELECT u.name AS rep, sum(f.closed_won) AS won_this_quarter,
+       sum(f.commit + f.best_case + f.pipeline + f.omitted) AS open_pipeline,
+       sum(f.commit + f.best_case + f.pipeline + f.omitted) FILTER (WHERE f.bucket = 'overdue') AS overdue,
+       sum(f.weighted) AS weighted, max(f.quota) AS quota, max(f.attainment) || ' %' AS attainment
 FROM crm.forecast(periods => 1, group_by => 'owner') f JOIN crm.users u ON u.id = f.group_key::uuid
-ORDER BY f.weighted DESC, u.name LIMIT 8;
+GROUP BY u.name ORDER BY sum(f.weighted) DESC, u.name LIMIT 8;
 
 \echo
 \echo '== Acme''s sales over the last 12 months (crm.sales_metrics, crm.lead_source_analytics, crm.revenue_attribution)'

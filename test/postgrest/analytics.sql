@@ -21,8 +21,16 @@ SELECT is((SELECT status FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.t
     '{"from_date": "2025-03-31", "to_date": "2025-01-01"}', 'GET')), 400, '    reversed dates: 400');
 SELECT is((SELECT body FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'forecast',
     '{"period": "quarter", "starting": "2025-01-15", "periods": 1}', 'GET')),
-    '[{"period_start": "2025-01-01", "period_end": "2025-03-31", "group_key": null, "closed_won": 5350.00, "commit": 0, "best_case": 1000.00,
-       "pipeline": 200.00, "weighted": 5870.00, "quota": 10000.00, "attainment": 53.50}]'::jsonb, 'GET /rpc/forecast');
+    jsonb_build_array(
+      jsonb_build_object('bucket', 'overdue', 'period_start', NULL, 'period_end', current_date - 1, 'group_key', NULL, 'closed_won', 0,
+                         'commit', 333.33, 'best_case', 1000.00, 'pipeline', 200.00, 'omitted', 0.01, 'weighted', 770.00, 'quota', NULL, 'attainment', NULL),
+      '{"bucket": "period", "period_start": "2025-01-01", "period_end": "2025-03-31", "group_key": null, "closed_won": 5350.00, "commit": 0,
+        "best_case": 0, "pipeline": 0, "omitted": 0, "weighted": 5350.00, "quota": 10000.00, "attainment": 53.50}'::jsonb,
+      jsonb_build_object('bucket', 'later', 'period_start', current_date, 'period_end', NULL, 'group_key', NULL, 'closed_won', 0,
+                         'commit', 0, 'best_case', 0, 'pipeline', 0, 'omitted', 0, 'weighted', 0.00, 'quota', NULL, 'attainment', NULL),
+      '{"bucket": "no_close_date", "period_start": null, "period_end": null, "group_key": null, "closed_won": 0, "commit": 0,
+        "best_case": 0, "pipeline": 0, "omitted": 0, "weighted": 0.00, "quota": null, "attainment": null}'::jsonb),
+    'GET /rpc/forecast: the quarter, and the overdue (all of the open deals of 2025), later and no_close_date rows');
 SELECT is((SELECT status FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'forecast', '{"period": "week"}', 'GET')), 400,
     '    a bad period: 400');
 SELECT is((SELECT jsonb_array_length(body) FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'lead_source_analytics',
