@@ -92,6 +92,10 @@ BEGIN
     IF coalesce(jsonb_array_length(rules->'fit'), 0) + coalesce(jsonb_array_length(rules->'engagement'), 0) = 0 THEN
         RAISE EXCEPTION 'invalid scoring rules at $.fit: a model has at least one fit or engagement rule' USING ERRCODE = '22023';
     END IF;
+    -- the engine's limit (MAX_RULES in src/scoring.c), refused here rather than by every score later
+    IF coalesce(jsonb_array_length(rules->'fit'), 0) + coalesce(jsonb_array_length(rules->'engagement'), 0) > 64 THEN
+        RAISE EXCEPTION 'invalid scoring rules at $: a model has at most 64 fit and engagement rules' USING ERRCODE = '22023';
+    END IF;
     FOR r IN SELECT value FROM jsonb_array_elements(coalesce(rules->'fit', '[]')) LOOP
         path := format('$.fit[%s]', i);
         IF jsonb_typeof(r) IS DISTINCT FROM 'object' THEN

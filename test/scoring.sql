@@ -2,7 +2,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(15);
+SELECT plan(16);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -48,6 +48,14 @@ SELECT results_eq($$SELECT l.id::text, crm.lead_score(l) FROM crm.leads l
                     WHERE l.id IN ('a0000000-0000-7000-8000-000000000ab1', 'b0000000-0000-7000-8000-000000000bb1') ORDER BY 1$$,
     $$VALUES ('a0000000-0000-7000-8000-000000000ab1', 60), ('b0000000-0000-7000-8000-000000000bb1', 90)$$,
     'one tenant''s model changed, the other''s not');
+
+-- a model may hold as many rules as the engine takes (64, MAX_RULES in src/scoring.c), and no more:
+-- the limit is checked when the model is saved, not by every score of the tenant's leads afterwards
+SELECT throws_ok($$UPDATE crm.scoring_models SET rules = jsonb_build_object('fit',
+                     (SELECT jsonb_agg(jsonb_build_object('name', 'r' || i, 'field', 'is_decision_maker', 'equals', true, 'points', 1))
+                        FROM generate_series(1, 65) i))
+                   WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND is_active$$,
+    '22023', 'invalid scoring rules at $: a model has at most 64 fit and engagement rules', 'a model of 65 rules is refused when saved');
 
 SELECT * FROM finish();
 ROLLBACK;
