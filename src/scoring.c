@@ -317,7 +317,8 @@ value_for_column(ValuePoints *vp, Oid atttype, const char *label, int len)
 	vp->text = pnstrdup(label, len);
 	vp->len = len;
 	vp->enum_oid = InvalidOid;
-	if (type_is_enum(atttype))
+	/* (a label of NAMEDATALEN bytes or more is no enum label, and is no key for the syscache) */
+	if (type_is_enum(atttype) && len < NAMEDATALEN)
 	{
 		HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(atttype), CStringGetDatum(vp->text));
 
