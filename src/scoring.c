@@ -187,6 +187,8 @@ crm_scoring_models_changed(PG_FUNCTION_ARGS)
 typedef struct ScoringCache
 {
 	uint64		generation;		/* models_generation when the models below were parsed */
+	MemoryContext models_cxt;	/* the parsed models, their tenants' entries and the lists below:
+								 * a child of fn_mcxt, reset when a model changes */
 	Oid			field_types[NFIELDS];	/* the type of each scored field */
 	TupleDesc	tupdesc;		/* whole-row entry points: crm.leads, in fn_mcxt */
 	int			tenant_attno;
@@ -321,7 +323,8 @@ value_for_column(ValuePoints *vp, Oid atttype, const char *label, int len)
 	vp->text = pnstrdup(label, len);
 	vp->len = len;
 	vp->enum_oid = InvalidOid;
-	if (type_is_enum(atttype))
+	/* (a label of NAMEDATALEN bytes or more is no enum label, and is no key for the syscache) */
+	if (type_is_enum(atttype) && len < NAMEDATALEN)
 	{
 		HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(atttype), CStringGetDatum(vp->text));
 
@@ -856,18 +859,28 @@ score_fields_of(FunctionCallInfo fcinfo, ScoringCache *cache, pg_uuid_t *tenant,
 	int			total = 0;
 	double		now = 0;
 
+	if (cache->models_cxt == NULL)
+		cache->models_cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "crm scoring models",
+												  ALLOCSET_SMALL_SIZES);
 	if (cache->generation != models_generation)
 	{
-		/* a model changed: forget the parsed ones (they go with the function's context) */
+		/*
+		 * a model changed: forget the parsed ones and free them, so that a long statement (or a
+		 * trigger's expression, which lives for its transaction) does not keep every model it ever
+		 * parsed until it ends
+		 */
+		MemoryContextReset(cache->models_cxt);
 		memset(cache->slots, 0, sizeof(cache->slots));
-		cache->ntenants = 0;
-		cache->nmodels = 0;
+		cache->ntenants = cache->maxtenants = 0;
+		cache->tenants = NULL;
+		cache->nmodels = cache->maxmodels = 0;
+		cache->models = NULL;
 		cache->last = NULL;
 		cache->generation = models_generation;
 	}
 	tm = find_model(cache, tenant);
 	if (tm == NULL)
-		tm = load_model(cache, tenant, fcinfo->flinfo->fn_mcxt);
+		tm = load_model(cache, tenant, cache->models_cxt);
 	cache->last = tm;
 	m = tm->model;
 	if (m == NULL)

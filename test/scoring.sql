@@ -2,7 +2,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(15);
+SELECT plan(17);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -48,6 +48,38 @@ SELECT results_eq($$SELECT l.id::text, crm.lead_score(l) FROM crm.leads l
                     WHERE l.id IN ('a0000000-0000-7000-8000-000000000ab1', 'b0000000-0000-7000-8000-000000000bb1') ORDER BY 1$$,
     $$VALUES ('a0000000-0000-7000-8000-000000000ab1', 60), ('b0000000-0000-7000-8000-000000000bb1', 90)$$,
     'one tenant''s model changed, the other''s not');
+
+-- a model may hold as many rules as the engine takes (64, MAX_RULES in src/scoring.c), and no more:
+-- the limit is checked when the model is saved, not by every score of the tenant's leads afterwards
+SELECT throws_ok($$UPDATE crm.scoring_models SET rules = jsonb_build_object('fit',
+                     (SELECT jsonb_agg(jsonb_build_object('name', 'r' || i, 'field', 'is_decision_maker', 'equals', true, 'points', 1))
+                        FROM generate_series(1, 65) i))
+                   WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND is_active$$,
+    '22023', 'invalid scoring rules at $.fit[64]: a model has at most 64 rules, fit and engagement together (this one has 65)', 'a model of 65 rules is refused when saved');
+
+-- a cached expression (PL/pgSQL's, or a trigger's) lives for its transaction: a change of models frees
+-- the models it parsed before, rather than keeping every one until the transaction ends (~28 kB each)
+CREATE FUNCTION pg_temp.scoring_memory_growth() RETURNS bigint
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    l crm.leads;
+    s integer;
+    before bigint;
+BEGIN
+    SELECT * INTO l FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab1';
+    FOR i IN 1..300 LOOP
+        UPDATE crm.scoring_models SET rules = rules WHERE tenant_id = l.tenant_id AND is_active;
+        s := crm.lead_score(l);
+        IF i = 20 THEN
+            before := (SELECT sum(total_bytes) FROM pg_backend_memory_contexts);
+        END IF;
+    END LOOP;
+    RETURN (SELECT sum(total_bytes) FROM pg_backend_memory_contexts) - before;
+END
+$$;
+SELECT cmp_ok(pg_temp.scoring_memory_growth(), '<', 1000000::bigint,
+    'rescoring after each of 280 model changes in one transaction keeps one parsed model, not 280');
 
 SELECT * FROM finish();
 ROLLBACK;
