@@ -102,6 +102,12 @@ SELECT set_config('request.jwt.claims', '{"tenant_id": "11111111-1111-1111-1111-
 SELECT crm.current_tenant();
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
+-- a long malformed claim is quoted cut at a character boundary (the copy never reads past the value)
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"tenant_id": "' || repeat('ü', 40) || '", "sub": "tail-of-the-document"}', true) IS NOT NULL AS set;
+SELECT crm.current_tenant();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 -- claims that are not JSON, or not an object
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"tenant_id": ', true);

@@ -27,6 +27,7 @@
 #include "catalog/pg_enum.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -139,8 +140,11 @@ context_uuid_from_text(const char *s, size_t len, ContextUuid *dst)
 	dst->valid = parse_uuid(s, len, &dst->value);
 	if (!dst->valid)
 	{
-		/* s need not be NUL-terminated (a jsonb string): copy at most len bytes, then terminate */
-		size_t		n = Min(len, sizeof(dst->raw) - 1);
+		/*
+		 * s need not be NUL-terminated (a jsonb string): copy at most len bytes, cut at a character
+		 * boundary (the text goes into an error message), then terminate
+		 */
+		size_t		n = pg_mbcliplen(s, (int) Min(len, (size_t) INT_MAX), sizeof(dst->raw) - 1);
 
 		memcpy(dst->raw, s, n);
 		dst->raw[n] = '\0';
@@ -287,9 +291,10 @@ current_claims(void)
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(parse_cxt);
 
+	/* the copy first: if it fails, the cache still holds its old string, not a freed one */
+	fresh.raw = MemoryContextStrdup(TopMemoryContext, raw);
 	if (claims_cache.raw != NULL)
 		pfree(claims_cache.raw);
-	fresh.raw = MemoryContextStrdup(TopMemoryContext, raw);
 	claims_cache = fresh;
 	return &claims_cache;
 }
