@@ -201,10 +201,15 @@ GROUP BY u.name ORDER BY sum(f.weighted) DESC, u.name LIMIT 8;
 
 \echo
 \echo '== Acme''s sales over the last 12 months (crm.sales_metrics, crm.lead_source_analytics, crm.revenue_attribution)'
-SELECT key AS metric, value AS figure FROM jsonb_each(crm.sales_metrics(current_date - 365, current_date) - 'stage_conversion')
+\echo '   every figure below covers the deals closed, and the leads created, from a year ago to today'
+SELECT key AS metric, (value #>> '{}')::numeric AS figure
+FROM jsonb_each(crm.sales_metrics(current_date - 365, current_date) - 'stage_conversion')
 WHERE key NOT IN ('from_date', 'to_date', 'owner_id', 'team_id') ORDER BY key;
-SELECT x->>'stage' AS stage, x->>'entered' AS entered, x->>'advanced' AS advanced, x->>'conversion_rate' AS conversion_pct
+SELECT x->>'stage' AS stage, (x->>'entered')::int AS entered, (x->>'advanced')::int AS advanced,
+       (x->>'conversion_rate')::numeric AS conversion_pct
 FROM jsonb_array_elements(crm.sales_metrics(current_date - 365, current_date)->'stage_conversion') x;
+\echo '   won revenue per lead source counts the deals converted from the leads created in the period;'
+\echo '   attribution credits every deal won in the period to its touchpoints, whenever its leads came in'
 SELECT * FROM crm.lead_source_analytics(current_date - 365, current_date);
 SELECT coalesce(a.channel, a.touchpoint_type) AS channel, count(*) AS touchpoints, sum(a.credit) AS credited_revenue
 FROM crm.revenue_attribution(current_date - 365, current_date, 'position_based') a
@@ -212,10 +217,12 @@ GROUP BY 1 ORDER BY sum(a.credit) DESC;
 
 \echo
 \echo '== Acme''s dashboard (crm.dashboard, one call)'
-SELECT key AS figure, value FROM jsonb_each(crm.dashboard()) WHERE jsonb_typeof(value) NOT IN ('array', 'object') ORDER BY key;
-SELECT key AS source, value AS leads FROM jsonb_each(crm.dashboard()->'leads_by_source') ORDER BY value::int DESC;
-SELECT o->>'name' AS top_opportunity, o->>'stage' AS stage, o->>'probability' AS prob, o->>'amount' AS amount
+\echo '   the dashboard''s figures cover all time (every deal and lead of the tenant), unlike the 12 months above'
+SELECT key AS figure, (value #>> '{}')::numeric AS value
+FROM jsonb_each(crm.dashboard()) WHERE jsonb_typeof(value) = 'number' ORDER BY key;
+SELECT key AS source, value::int AS leads FROM jsonb_each(crm.dashboard()->'leads_by_source') ORDER BY value::int DESC;
+SELECT o->>'name' AS top_opportunity, o->>'stage' AS stage, (o->>'probability')::int AS prob, (o->>'amount')::numeric AS amount
 FROM jsonb_array_elements(crm.dashboard()->'top_opportunities') o;
-SELECT a->>'name' AS at_risk_account, a->>'health_score' AS health, a->>'health_trend' AS trend
+SELECT a->>'name' AS at_risk_account, (a->>'health_score')::int AS health, a->>'health_trend' AS trend
 FROM jsonb_array_elements(crm.dashboard()->'at_risk_accounts') a LIMIT 5;
 COMMIT;
