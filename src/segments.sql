@@ -260,10 +260,14 @@ END
 $$;
 COMMENT ON FUNCTION crm.segment_predicate(jsonb) IS 'Compiles validated segment criteria into one SQL predicate over the derived account row s: fields from the whitelist quoted with %I, values as %L literals cast to the field''s type, operators chosen by CASE. A comparison with an empty field is false, so "not" is its opposite.';
 
--- Accounts of a tenant with an id in (lo, hi] and the fields criteria compare. deciles: the won revenue
--- that ends each of the tenant's first nine deciles. Without settings of its own (every name in it is
--- schema-qualified or pg_catalog's), so that the planner inlines it into each batch's statement rather
--- than filling and reading back a result set per batch; it is no SECURITY DEFINER function.
+-- Accounts of a tenant with an id in (lo, hi] and the fields criteria compare. deciles: the tenant's
+-- won revenue per account at each tenth from the top (percentile_disc of the accounts ordered by won
+-- revenue descending, at 0.1 ... 0.9); an account's decile is 10 less the tenths whose value beats
+-- its own: ceil(10 x the share of accounts winning no more than it), so accounts that tie share the
+-- highest decile they reach (a tenant's only or equal best accounts are in decile 10). Without
+-- settings of its own (every name in it is schema-qualified or pg_catalog's), so that the planner
+-- inlines it into each batch's statement rather than filling and reading back a result set per
+-- batch; it is no SECURITY DEFINER function.
 CREATE FUNCTION crm.segment_accounts(t uuid, lo uuid, hi uuid, deciles numeric[], needs text[])
     RETURNS TABLE (id uuid, industry text, country text, employee_count numeric, annual_revenue numeric, lifecycle_stage text,
                    owner_id uuid, health_score numeric, health_band text, days_since_last_activity numeric,
@@ -297,7 +301,7 @@ $$
     SELECT acc.id, acc.industry, acc.country::text, acc.employee_count, acc.annual_revenue, acc.lifecycle_stage::text, acc.owner_id,
            health.score, health.band, floor(extract(epoch FROM now() - last.at) / 86400),
            coalesce(deals.open_value, 0), coalesce(deals.won, 0),
-           CASE WHEN deals.won > 0 THEN 1 + (SELECT count(*) FROM unnest(deciles) d WHERE d < deals.won) END,
+           CASE WHEN deals.won > 0 THEN 10 - (SELECT count(*) FROM unnest(deciles) d WHERE d > deals.won) END,
            coalesce(tagged.tags, '{}')
       FROM acc LEFT JOIN health ON health.acc_id = acc.id LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id
 $$;
@@ -372,7 +376,7 @@ BEGIN
         -- the fields the criteria name: derived ones cost a join each, so only those are computed
         needs := (SELECT array_agg(DISTINCT f #>> '{}') FROM crm.segments s, jsonb_path_query(s.criteria, 'strict $.**.field') f
                    WHERE s.tenant_id = t AND s.id = ANY (ids));
-        deciles := (SELECT percentile_disc(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) WITHIN GROUP (ORDER BY w.won)
+        deciles := (SELECT percentile_disc(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) WITHIN GROUP (ORDER BY w.won DESC)
                       FROM (SELECT sum(o.amount) AS won FROM crm.opportunities o
                               JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id AND s.is_won
                              WHERE o.tenant_id = t AND o.account_id IS NOT NULL GROUP BY o.account_id) w);

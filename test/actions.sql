@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(86);
+SELECT plan(122);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -61,7 +61,7 @@ SELECT is((SELECT name FROM crm.accounts a WHERE a.id = (SELECT (r->>'account_id
 SELECT is((SELECT domain FROM crm.accounts WHERE name = 'sam@gmail.com'), NULL, 'without the free mail domain');
 
 -- convert_lead: bad input and visibility
-SELECT throws_ok($$SELECT crm.convert_lead(NULL)$$, '22004', NULL, 'a NULL lead id: 22004');
+SELECT throws_ok($$SELECT crm.convert_lead(NULL)$$, '22023', 'lead_id is required', 'a NULL lead id: 22023, naming the parameter');
 SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-000000000ab2', amount => -5)$$, '22023', NULL, 'a negative amount: 22023');
 SELECT throws_ok($$SELECT crm.convert_lead('b0000000-0000-7000-8000-000000000bb1')$$, 'PT404', NULL, 'another tenant''s lead: PT404');
 SELECT throws_ok($$SELECT crm.convert_lead('a0000000-0000-7000-8000-0000000000ff')$$, 'PT404', NULL, 'a lead that does not exist: PT404');
@@ -200,6 +200,8 @@ SELECT is((SELECT count(*) FROM crm.tasks WHERE id = 'a0000000-0000-7000-8000-00
 INSERT INTO crm.tasks (id, title, status) VALUES ('a0000000-0000-7000-8000-000000000a52', 'Old idea', 'cancelled');
 SELECT throws_ok($$SELECT crm.complete_task('a0000000-0000-7000-8000-000000000a52')$$, '23514', NULL, 'a cancelled task is not completed');
 SELECT throws_ok($$SELECT crm.complete_task('b0000000-0000-7000-8000-000000000b51')$$, 'PT404', NULL, 'another tenant''s task: PT404');
+SELECT throws_ok($$SELECT crm.complete_task(NULL)$$, '22023', 'task_id is required', 'a NULL task id: 22023, not a 404 (crm.not_found)');
+SELECT throws_ok($$SELECT crm.move_opportunity(NULL, 'proposal')$$, '22023', 'opportunity_id is required', '    nor for move_opportunity');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM crm.events WHERE type = 'task.completed' AND entity_id = 'a0000000-0000-7000-8000-000000000a51'), 1::bigint,
     'task.completed is emitted once');
@@ -209,8 +211,20 @@ SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a00000
 SELECT throws_ok($$SELECT crm.reassign_owner('contact', 'a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-0000000000a2')$$, '42501', NULL,
     'a rep cannot hand its contact over');
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
-SELECT lives_ok($$SELECT crm.reassign_owner('contact', 'a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-0000000000a1')$$,
-    'a manager reassigns a contact');
+SELECT is(crm.reassign_owner('contact', 'a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-0000000000a1'),
+    '{"entity": "contact", "id": "a0000000-0000-7000-8000-000000000ad1", "owner_id": "a0000000-0000-7000-8000-0000000000a1",
+      "previous_owner_id": "a0000000-0000-7000-8000-0000000000a3", "changed": true}'::jsonb,
+    'a manager reassigns a contact: the new and the previous owner');
+CREATE TEMP TABLE audited AS
+SELECT count(*) AS n FROM crm.audit_log WHERE table_name = 'contacts' AND row_id = 'a0000000-0000-7000-8000-000000000ad1';
+SELECT is(crm.reassign_owner('contact', 'a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-0000000000a1')->'changed', 'false'::jsonb,
+    'given to its owner again: nothing changes');
+SELECT is((SELECT count(*) FROM crm.audit_log WHERE table_name = 'contacts' AND row_id = 'a0000000-0000-7000-8000-000000000ad1'),
+    (SELECT n FROM audited), '    and nothing is written');
+SELECT throws_ok($$SELECT crm.reassign_owner('lead', 'a0000000-0000-7000-8000-000000000ab2', NULL)$$, '22023', 'owner_id is required',
+    'a missing owner_id: 22023 naming it');
+SELECT throws_ok($$SELECT crm.reassign_owner('segment', 'a0000000-0000-7000-8000-000000000ab2', 'a0000000-0000-7000-8000-0000000000a2')$$, '22023', NULL,
+    'a segment has no owner');
 SELECT is((SELECT owner_id FROM crm.contacts WHERE id = 'a0000000-0000-7000-8000-000000000ad1'), 'a0000000-0000-7000-8000-0000000000a1'::uuid, 'to the admin');
 SELECT lives_ok($$SELECT crm.reassign_owner('task', 'a0000000-0000-7000-8000-000000000a51', 'a0000000-0000-7000-8000-0000000000a2')$$,
     'a task is reassigned by its assignee');
@@ -225,17 +239,118 @@ INSERT INTO crm.leads (id, company, owner_id) VALUES ('a0000000-0000-7000-8000-0
 SELECT throws_ok($$SELECT crm.close_lead('a0000000-0000-7000-8000-000000000ab6', NULL)$$, '23514', NULL, 'closing needs a reason');
 SELECT is((crm.close_lead('a0000000-0000-7000-8000-000000000ab6', ' no fit ')).lost_reason, 'no fit', 'close_lead loses the lead with its reason');
 
--- log_activity and timeline
+-- log_activity: about records the caller reads, bad input said as such
 SELECT is((crm.log_activity('call', 'Follow-up', lead_id => 'a0000000-0000-7000-8000-000000000ab6', outcome => 'no_answer')).owner_id,
     'a0000000-0000-7000-8000-0000000000a2'::uuid, 'log_activity logs as the caller');
-SELECT throws_ok($$SELECT crm.log_activity('call')$$, '23514', NULL, 'an activity must be about something');
--- (all in one transaction, so at ties: then the order of ids; the fixture's note has a fixed id after the v7 ids)
-SELECT results_eq($$SELECT kind, title FROM crm.timeline('account', 'a0000000-0000-7000-8000-000000000ac1')$$,
-    $$VALUES ('stage_change', 'prospecting'), ('stage_change', 'prospecting -> qualification'),
-             ('stage_change', 'qualification -> proposal'), ('stage_change', 'proposal -> closed_lost'), ('note', 'Budget approved in Q3')$$,
-    'an account''s timeline: its notes and its opportunities'' stage changes, in time order');
+SELECT row_eq($$SELECT (a).type::text, (a).contact_id, (a).occurred_at FROM (SELECT crm.log_activity('email', 'Old email',
+                    contact_id => 'a0000000-0000-7000-8000-000000000ad1', occurred_at => '2020-01-02 10:00+00') AS a) x$$,
+    ROW('email'::text, 'a0000000-0000-7000-8000-000000000ad1'::uuid, '2020-01-02 10:00+00'::timestamptz),
+    'log_activity returns the activity as a row of crm.activities');
+SELECT throws_ok($$SELECT crm.log_activity('call')$$, '22023', 'an activity must be about a lead, a contact, an account or an opportunity',
+    'an activity about nothing: 22023 saying what it must be about (not the CHECK constraint''s name)');
+SELECT throws_ok($$SELECT crm.log_activity('call', lead_id => 'b0000000-0000-7000-8000-000000000bb1')$$, 'PT404',
+    'lead b0000000-0000-7000-8000-000000000bb1 not found', 'another tenant''s lead: PT404 (was 23503, a 409 over HTTP)');
+SELECT throws_ok($$SELECT crm.log_activity('call', lead_id => 'a0000000-0000-7000-8000-000000000ab6', opportunity_id => 'a0000000-0000-7000-8000-0000000000ff')$$,
+    'PT404', 'opportunity a0000000-0000-7000-8000-0000000000ff not found', 'an opportunity that does not exist: PT404, even with a good lead');
+SELECT throws_ok($$SELECT crm.log_activity('call', account_id => 'b0000000-0000-7000-8000-000000000bc1')$$, 'PT404', NULL,
+    'another tenant''s account: PT404');
+SELECT throws_ok($$SELECT crm.log_activity('call', contact_id => 'b0000000-0000-7000-8000-000000000bd1')$$, 'PT404', NULL,
+    'another tenant''s contact: PT404');
+SELECT throws_ok($$SELECT crm.log_activity('call', lead_id => 'a0000000-0000-7000-8000-000000000ab6', outcome => 'No Answer')$$, '22023',
+    'outcome must be a lowercase word, not ''No Answer''', 'an outcome that is not a lowercase word: 22023');
+SELECT throws_ok($$SELECT crm.log_activity('call', lead_id => 'a0000000-0000-7000-8000-000000000ab6', duration_minutes => -1)$$, '22023',
+    'duration_minutes must not be negative', 'a negative duration: 22023');
+SELECT throws_ok($$SELECT crm.log_activity('call', lead_id => 'a0000000-0000-7000-8000-000000000ab6', occurred_at => 'infinity')$$, '22023', NULL,
+    'an infinite time: 22023');
+SELECT throws_ok($$SELECT crm.log_activity(NULL, lead_id => 'a0000000-0000-7000-8000-000000000ab6')$$, '22023', 'type is required', 'no type: 22023');
+SELECT is((SELECT count(*) FROM crm.activities WHERE lead_id = 'a0000000-0000-7000-8000-000000000ab6'), 1::bigint, 'the refused ones logged nothing');
+
+-- timeline: pinned notes first, then newest first; an account's includes its contacts' activities and its cases
+INSERT INTO crm.notes (id, body, contact_id, is_pinned, created_at) VALUES
+    ('a0000000-0000-7000-8000-000000000a62', 'Call on Tuesdays', 'a0000000-0000-7000-8000-000000000ad1', true, '2019-05-01 09:00+00');
+SELECT results_eq($$SELECT kind, title, is_pinned FROM crm.timeline('contact', 'a0000000-0000-7000-8000-000000000ad1')$$,
+    $$VALUES ('note', 'Call on Tuesdays', true), ('case', 'TPS reports fail to print', false), ('activity', 'Intro call', false),
+             ('activity', 'Old email', false)$$,
+    'a contact''s timeline: its pinned note first however old, then its case and activities newest first (at a tie, by kind)');
+SELECT lives_ok($$SELECT crm.log_activity('meeting', 'Negotiation', opportunity_id => 'a0000000-0000-7000-8000-000000000ae1', occurred_at => '2020-02-01 10:00+00')$$,
+    'a meeting about the account''s opportunity');
+INSERT INTO crm.notes (id, body, account_id, is_pinned, created_at) VALUES
+    ('a0000000-0000-7000-8000-000000000a63', 'Key account', 'a0000000-0000-7000-8000-000000000ac1', true, '2019-01-01 09:00+00');
+CREATE TEMP TABLE tl AS SELECT row_number() OVER () AS n, * FROM crm.timeline('account', 'a0000000-0000-7000-8000-000000000ac1');
+SELECT results_eq($$SELECT kind, title FROM tl WHERE n <= 2 ORDER BY n$$,
+    $$VALUES ('note', 'Key account'), ('stage_change', 'proposal -> closed_lost')$$,
+    'an account''s timeline: its pinned note first, then the newest (at a tie, by kind then id, newest id first)');
+SELECT set_eq($$SELECT kind, item_id FROM tl$$,
+    $$SELECT 'activity', a.id FROM crm.activities a
+       WHERE a.account_id = 'a0000000-0000-7000-8000-000000000ac1'
+          OR a.contact_id IN (SELECT id FROM crm.contacts WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1')
+          OR a.opportunity_id IN (SELECT id FROM crm.opportunities WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1')
+      UNION ALL SELECT 'task', id FROM crm.tasks WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'
+      UNION ALL SELECT 'note', id FROM crm.notes WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'
+      UNION ALL SELECT 'case', id FROM crm.cases WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'
+      UNION ALL SELECT 'stage_change', h.id FROM crm.opportunity_stage_history h
+                 JOIN crm.opportunities o ON o.id = h.opportunity_id WHERE o.account_id = 'a0000000-0000-7000-8000-000000000ac1'$$,
+    '    with its activities, its contacts'' and its opportunities'' activities, its tasks, notes, cases and stage changes, each once');
+SELECT ok((SELECT count(*) FROM tl WHERE (kind, item_id) IN (('activity', 'a0000000-0000-7000-8000-000000000aa1'::uuid), ('case', 'a0000000-0000-7000-8000-000000000a91'::uuid))) = 2,
+    '    among them the call with its contact Peter and the support case');
+SELECT is((SELECT count(*) FROM tl a JOIN tl b ON b.n = a.n + 1
+            WHERE (a.is_pinned::int, a.at, a.kind, a.item_id) <= (b.is_pinned::int, b.at, b.kind, b.item_id)), 0::bigint,
+    '    in the order pinned, time, kind, id, all descending, no two rows equal');
+SELECT is((SELECT count(*) FROM tl WHERE kind = 'activity' AND title = 'Negotiation'), 1::bigint, '    the meeting about its opportunity is there once');
+
+-- timeline pages: page after page with the last row's cursor gives every row once, in order, ties included
+CREATE FUNCTION pg_temp.walk(entity text, id uuid, size int) RETURNS TABLE (n bigint, kind text, item_id uuid, pages int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c text;
+    got int;
+    k bigint := 0;
+    p int := 0;
+    r record;
+BEGIN
+    LOOP
+        got := 0;
+        p := p + 1;
+        FOR r IN SELECT * FROM crm_api.timeline(entity, id, size, c) LOOP
+            got := got + 1; k := k + 1;
+            n := k; kind := r.kind; item_id := r.item_id; pages := p; c := r.cursor;
+            RETURN NEXT;
+        END LOOP;
+        EXIT WHEN got < size;
+    END LOOP;
+END $$;
+SELECT results_eq($$SELECT kind, item_id FROM pg_temp.walk('account', 'a0000000-0000-7000-8000-000000000ac1', 2) ORDER BY n$$,
+    $$SELECT kind, item_id FROM tl ORDER BY n$$, 'an account''s timeline two rows a page: the same rows in the same order as in one page');
+SELECT is((SELECT max(pages) FROM pg_temp.walk('account', 'a0000000-0000-7000-8000-000000000ac1', 2)), ceil((SELECT count(*) FROM tl) / 2.0)::int,
+    '    in as many pages as it takes (of rows: a last page that would be empty says the end)');
+INSERT INTO crm.activities (type, subject, lead_id, occurred_at)
+SELECT 'call', format('Call %s', i), 'a0000000-0000-7000-8000-000000000ab6', '2020-06-01 12:00+00' FROM generate_series(1, 5) i;
+SELECT results_eq($$SELECT item_id FROM pg_temp.walk('lead', 'a0000000-0000-7000-8000-000000000ab6', 2) ORDER BY n$$,
+    $$SELECT id FROM crm.activities WHERE lead_id = 'a0000000-0000-7000-8000-000000000ab6' ORDER BY occurred_at DESC, id DESC$$,
+    'five calls at the same time, two a page: each once, newest id first, the page boundary inside the tie');
+SELECT is((SELECT count(*) FROM crm.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6', page_size => 3)), 3::bigint, 'page_size rows at most');
+SELECT is((SELECT count(*) FROM crm.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6')), 6::bigint, 'and 50 by default');
+SELECT is((SELECT count(*) FROM crm.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6', 500,
+            (SELECT cursor FROM crm.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6') ORDER BY at, item_id LIMIT 1))), 0::bigint,
+    'after the last row: an empty page');
+SELECT throws_ok($$SELECT * FROM crm.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6', 0)$$, '22023', 'page_size must be from 1 to 500, not 0',
+    'page_size 0: 22023');
+SELECT throws_ok($$SELECT * FROM crm.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6', 501)$$, '22023', NULL, 'page_size 501: 22023');
+SELECT throws_ok($$SELECT * FROM crm_api.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6', NULL)$$, '22023', NULL, 'page_size NULL: 22023');
+SELECT throws_ok($$SELECT * FROM crm.timeline('lead', 'a0000000-0000-7000-8000-000000000ab6', after => '2020-06-01')$$, '22023',
+    'after must be a cursor returned by crm.timeline, not ''2020-06-01''', 'a text that is not a cursor: 22023');
+SELECT throws_ok($$SELECT * FROM crm.timeline('lead', NULL)$$, '22023', 'id is required', 'no id: 22023');
+SELECT throws_ok($$SELECT * FROM crm.timeline('lead', 'b0000000-0000-7000-8000-000000000bb1')$$, 'PT404', NULL, 'another tenant''s lead: PT404');
 SELECT throws_ok($$SELECT * FROM crm.timeline('task', 'a0000000-0000-7000-8000-000000000a51')$$, '22023', NULL, 'no timeline for a task');
 SELECT throws_ok($$SELECT * FROM crm_api.timeline('invoice', 'a0000000-0000-7000-8000-000000000a51')$$, '22023', NULL, 'nor for an unknown entity');
+
+-- a private tenant: a rep logs nothing about, and reads no timeline of, a record it does not see
+RESET ROLE;
+UPDATE crm.tenants SET settings = settings || '{"sharing": "private"}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT throws_ok($$SELECT crm.log_activity('call', contact_id => 'a0000000-0000-7000-8000-000000000ad2')$$, 'PT404',
+    'contact a0000000-0000-7000-8000-000000000ad2 not found', 'private tenant: another rep''s contact is PT404 to a rep');
+SELECT throws_ok($$SELECT * FROM crm.timeline('contact', 'a0000000-0000-7000-8000-000000000ad2')$$, 'PT404', NULL, '    and so is its timeline');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -145,8 +145,8 @@ BEGIN
     RETURN NEXT throws_ok(format('SELECT crm_api.reassign_owner(%L, %L, %L)', 'contact', id_ || 'd1',
                                  mine || '0000000-0000-7000-8000-0000000000' || mine || '3'), 'PT404', NULL,
                           label || ': reassigning the other tenant''s contact: PT404');
-    RETURN NEXT throws_ok(format('SELECT crm_api.log_activity(%L, lead_id => %L)', 'call', id_ || 'b1'), '23503', NULL,
-                          label || ': logging an activity on the other tenant''s lead: no such lead (23503)');
+    RETURN NEXT throws_ok(format('SELECT crm_api.log_activity(%L, lead_id => %L)', 'call', id_ || 'b1'), 'PT404', NULL,
+                          label || ': logging an activity on the other tenant''s lead: PT404');
 END
 $$;
 

@@ -62,8 +62,8 @@ SELECT results_eq($$SELECT new_values->>'status' FROM crm.audit_log
 SELECT is((SELECT count(*) FROM crm.audit_log WHERE table_name = 'opportunities' AND row_id = pg_temp.opp()), 5::bigint,
     '    and the opportunity''s insert and four moves');
 SELECT results_eq($$SELECT kind FROM crm.timeline('opportunity', pg_temp.opp())$$,
-    ARRAY['stage_change', 'stage_change', 'stage_change', 'stage_change', 'stage_change', 'task'],
-    '11. the opportunity''s timeline: five stages entered and the task');
+    ARRAY['task', 'stage_change', 'stage_change', 'stage_change', 'stage_change', 'stage_change'],
+    '11. the opportunity''s timeline, newest first: the task and the five stages entered (at one time: by kind)');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(65);
+SELECT plan(71);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -123,8 +123,11 @@ SELECT is((SELECT count(*) FROM crm.segments WHERE name LIKE 'bad %'), 0::bigint
 
 -- diffs and events
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
-SELECT is((crm.refresh_segments()->>'added')::bigint, 3::bigint,
-    'a manager refreshes every segment: Globex joins Enterprise, Hooli SMB, Soylent At risk (one won deal makes no top decile)');
+SELECT is((crm.refresh_segments()->>'added')::bigint, 4::bigint,
+    'a manager refreshes every segment: Globex joins Enterprise, Hooli SMB, Soylent At risk');
+SELECT results_eq($$SELECT a.name FROM crm.segment_members m JOIN crm.accounts a ON a.tenant_id = m.tenant_id AND a.id = m.account_id
+                     WHERE m.segment_id = (SELECT id FROM crm.segments WHERE name = 'High value') ORDER BY a.name$$,
+    ARRAY['Globex'], '    and Globex, the only account with a won deal, High value (the top decile of one)');
 CREATE TEMP TABLE before AS SELECT segment_id, account_id, added_at FROM crm.segment_members;
 SELECT row_eq($$SELECT (r->>'added')::int, (r->>'removed')::int FROM crm.refresh_segments() r$$, ROW(0, 0), 'a second refresh adds and removes nothing');
 SELECT set_eq($$SELECT segment_id, account_id, added_at FROM crm.segment_members$$, $$SELECT * FROM before$$, '    and leaves every member as it was');
@@ -175,8 +178,61 @@ SELECT throws_ok($$UPDATE crm.segments SET criteria = pg_temp.nested(33) WHERE n
     'invalid segment criteria at $' || repeat('.not', 33) || ': nested too deep (32 levels at most)', 'one level deeper is refused at its path');
 SELECT is((SELECT criteria FROM crm.segments WHERE name = 'Deep'), pg_temp.nested(32), '    and the segment keeps its criteria');
 
--- every new tenant has the example segments
+-- High value, the top decile of won revenue, when values tie: a tenant whose only winning account won
+-- 200k has it in the segment; accounts that tie share the highest decile they reach. Tenant C (as the
+-- operator): Initrode alone first, then 23 accounts more, whose won revenue ties in groups.
 RESET ROLE;
+SELECT crm.create_tenant('Cyberdyne', '{}', 'c0000000-0000-7000-8000-00000000000c');
+INSERT INTO crm.users (tenant_id, id, email, name, role) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-0000000000c1', 'cy@cyberdyne.test', 'Cy Admin', 'admin');
+CREATE FUNCTION pg_temp.won(account text, amount numeric) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO crm.opportunities (tenant_id, name, account_id, amount, owner_id, stage_id)
+    SELECT 'c0000000-0000-7000-8000-00000000000c', 'deal', a.id, amount, 'c0000000-0000-7000-8000-0000000000c1', s.id
+      FROM crm.accounts a, crm.pipeline_stages s
+     WHERE a.tenant_id = 'c0000000-0000-7000-8000-00000000000c' AND a.name = account
+       AND s.tenant_id = 'c0000000-0000-7000-8000-00000000000c' AND s.name = 'closed_won' $$;
+CREATE FUNCTION pg_temp.high_value_c() RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT a.name FROM crm.segment_members m JOIN crm.accounts a ON a.tenant_id = m.tenant_id AND a.id = m.account_id
+     WHERE m.tenant_id = 'c0000000-0000-7000-8000-00000000000c'
+       AND m.segment_id = (SELECT id FROM crm.segments WHERE tenant_id = 'c0000000-0000-7000-8000-00000000000c' AND name = 'High value')
+     ORDER BY a.name $$;
+INSERT INTO crm.accounts (tenant_id, name, owner_id) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'Initrode', 'c0000000-0000-7000-8000-0000000000c1'),
+    ('c0000000-0000-7000-8000-00000000000c', 'No deal yet', 'c0000000-0000-7000-8000-0000000000c1');
+SELECT pg_temp.won('Initrode', 120000), pg_temp.won('Initrode', 80000);
+SELECT lives_ok($$SELECT crm.refresh_segments('c0000000-0000-7000-8000-00000000000c')$$, 'the operator refreshes tenant C''s segments');
+SELECT results_eq($$SELECT * FROM pg_temp.high_value_c()$$, ARRAY['Initrode'],
+    'a tenant whose only winning account won 200k has it in High value (an account without a won deal has no decile)');
+-- 23 more: acct-01 .. acct-23 winning 30k, 60k, ... 240k in ties of three (acct-22 and acct-23 then win 40k more)
+INSERT INTO crm.accounts (tenant_id, name, owner_id)
+SELECT 'c0000000-0000-7000-8000-00000000000c', format('acct-%s', lpad(i::text, 2, '0')), 'c0000000-0000-7000-8000-0000000000c1'
+  FROM generate_series(1, 23) i;
+SELECT pg_temp.won(format('acct-%s', lpad(i::text, 2, '0')), 10000 * (3 * ((i - 1) / 3) + 3)) FROM generate_series(1, 23) i;
+SELECT pg_temp.won('acct-22', 40000), pg_temp.won('acct-23', 40000);  -- 280k each, tying at the top
+SELECT crm.refresh_segments('c0000000-0000-7000-8000-00000000000c');
+-- the plain SQL side: an account's decile is ceil(10 x the share of winning accounts that won no more than it)
+CREATE TEMP TABLE deciles_c AS
+SELECT w.name, w.won, ceil(10 * cume_dist() OVER (ORDER BY w.won))::int AS decile
+  FROM (SELECT a.name, sum(o.amount) AS won FROM crm.accounts a
+          JOIN crm.opportunities o ON o.tenant_id = a.tenant_id AND o.account_id = a.id
+          JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id AND s.is_won
+         WHERE a.tenant_id = 'c0000000-0000-7000-8000-00000000000c' GROUP BY a.name) w;
+SELECT results_eq($$SELECT * FROM pg_temp.high_value_c()$$, $$SELECT name FROM deciles_c WHERE decile = 10 ORDER BY name$$,
+    'High value holds exactly the accounts of the top decile computed in plain SQL');
+SELECT results_eq($$SELECT * FROM pg_temp.high_value_c()$$, ARRAY['acct-19', 'acct-20', 'acct-21', 'acct-22', 'acct-23'],
+    '    of 24 winning accounts: the two tied at 280k and the three tied at 210k, whose tie crosses the top tenth (22 of 24 win no more): ties do not split a decile');
+-- every decile, each as a segment of its own, against the plain SQL
+INSERT INTO crm.segments (tenant_id, name, criteria)
+SELECT 'c0000000-0000-7000-8000-00000000000c', format('decile %s', k), jsonb_build_object('field', 'won_revenue_decile', 'op', '=', 'value', k)
+  FROM generate_series(1, 10) k;
+SELECT crm.refresh_segments('c0000000-0000-7000-8000-00000000000c');
+SELECT set_eq($$SELECT substr(g.name, 8)::int, a.name FROM crm.segment_members m
+                 JOIN crm.segments g ON g.tenant_id = m.tenant_id AND g.id = m.segment_id
+                 JOIN crm.accounts a ON a.tenant_id = m.tenant_id AND a.id = m.account_id
+                WHERE m.tenant_id = 'c0000000-0000-7000-8000-00000000000c' AND g.name LIKE 'decile %'$$,
+    $$SELECT decile, name FROM deciles_c$$, 'every account with won revenue is in the decile plain SQL gives it, ties together');
+
+-- every new tenant has the example segments
 SELECT results_eq($$SELECT name FROM crm.segments WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' ORDER BY name$$,
     ARRAY['At risk', 'Enterprise', 'High value', 'SMB'], 'the example segments of a new tenant');
 

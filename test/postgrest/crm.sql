@@ -5,7 +5,7 @@
 
 BEGIN;
 \ir replay.psql
-SELECT plan(42);
+SELECT plan(51);
 \ir ../lib/two_tenants.psql
 
 -- lists
@@ -99,7 +99,29 @@ CREATE TEMP TABLE t AS SELECT * FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg
     '{"entity": "opportunity", "id": "a0000000-0000-7000-8000-000000000ae1"}', 'GET');
 SELECT is((SELECT status FROM t), 200, 'GET /rpc/timeline: 200 (a STABLE function, read-only transaction)');
 SELECT is((SELECT array_agg(e->>'title' ORDER BY ord) FROM t, jsonb_array_elements(body) WITH ORDINALITY x(e, ord)),
-    ARRAY['prospecting', 'prospecting -> proposal'], 'the stage it was created in and the move (its task was deleted above)');
+    ARRAY['prospecting -> proposal', 'prospecting'], 'newest first: the move and the stage it was created in (its task was deleted above)');
+CREATE TEMP TABLE t1 AS SELECT * FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'timeline',
+    '{"entity": "opportunity", "id": "a0000000-0000-7000-8000-000000000ae1", "page_size": 1}', 'GET');
+SELECT is((SELECT jsonb_array_length(body) || ' ' || (body->0->>'title') FROM t1), '1 prospecting -> proposal',
+    'GET /rpc/timeline?page_size=1: the first row, with its cursor');
+SELECT is((SELECT body FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'timeline',
+            json_build_object('entity', 'opportunity', 'id', 'a0000000-0000-7000-8000-000000000ae1', 'page_size', 1, 'after', (SELECT body->0->>'cursor' FROM t1)), 'GET')
+          )->0->>'title', 'prospecting', '    and &after=<that cursor>: the next one');
+SELECT is((SELECT status FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'timeline',
+    '{"entity": "opportunity", "id": "a0000000-0000-7000-8000-000000000ae1", "page_size": 0}', 'GET')), 400, 'GET /rpc/timeline?page_size=0: 400 (22023)');
+SELECT is((SELECT status FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'timeline',
+    '{"entity": "opportunity", "id": "a0000000-0000-7000-8000-000000000ae1", "after": "yesterday"}', 'GET')), 400, 'GET /rpc/timeline?after=yesterday: 400 (22023)');
+SELECT is((SELECT status FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'timeline',
+    '{"entity": "account", "id": "b0000000-0000-7000-8000-000000000bc1"}', 'GET')), 404, 'GET /rpc/timeline of another tenant''s account: 404');
+SELECT is((SELECT status || ' ' || (body->>'type') FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'log_activity',
+    '{"type": "call", "contact_id": "a0000000-0000-7000-8000-000000000ad1", "outcome": "connected"}')), '200 call', 'POST /rpc/log_activity: 200, the activity');
+SELECT is((SELECT status || ' ' || code FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'log_activity',
+    '{"type": "call", "lead_id": "b0000000-0000-7000-8000-000000000bb1"}')), '404 PT404', 'POST /rpc/log_activity about another tenant''s lead: 404 (was 409)');
+SELECT is((SELECT status || ' ' || message FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'log_activity', '{"type": "call"}')),
+    '400 an activity must be about a lead, a contact, an account or an opportunity', 'POST /rpc/log_activity about nothing: 400 saying what it must be about');
+SELECT is((SELECT status || ' ' || (body->>'changed') FROM pg_temp.pgrst_rpc(pg_temp.role('a_manager'), pg_temp.tok('a_manager'), 'reassign_owner',
+    '{"entity": "lead", "id": "a0000000-0000-7000-8000-000000000ab2", "owner_id": "a0000000-0000-7000-8000-0000000000a3"}')), '200 true',
+    'POST /rpc/reassign_owner as a manager: 200, what changed');
 SELECT is((SELECT status FROM pg_temp.pgrst_rpc(pg_temp.role('a_rep'), pg_temp.tok('a_rep'), 'timeline',
     '{"entity": "invoice", "id": "a0000000-0000-7000-8000-000000000ae1"}', 'GET')), 400, 'GET /rpc/timeline?entity=invoice: 400');
 
