@@ -182,7 +182,7 @@ COMMIT;
 \echo '== Acme''s pipeline (crm.pipeline_summary, as its manager sees it): deals, amount and weighted amount per stage'
 BEGIN;
 SELECT set_config('role', 'crm_manager', true), crm.set_context(pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
-SELECT p.position AS pos, p.stage, p.probability || ' %' AS prob, p.deal_count AS deals, p.amount, round(p.weighted_amount, 2) AS weighted,
+SELECT p.position AS pos, p.stage, p.probability AS prob_pct, p.deal_count AS deals, p.amount, round(p.weighted_amount, 2) AS weighted,
        p.avg_days_in_stage AS days_in_stage,
        rpad(repeat('#', round(30 * p.amount / nullif(max(p.amount) OVER (), 0))::int), 30) AS amount_bar
 FROM crm.pipeline_summary() p ORDER BY p.position;
@@ -190,12 +190,12 @@ FROM crm.pipeline_summary() p ORDER BY p.position;
 \echo
 \echo '== Acme''s forecast (crm.forecast): this quarter and the next three, with the open deals that are overdue, later or undated, in total and per rep'
 SELECT f.bucket, f.period_start AS "from", f.period_end AS "to", f.closed_won, f.commit, f.best_case, f.pipeline, f.omitted, f.weighted,
-       f.quota, f.attainment || ' %' AS attainment
+       f.quota, f.attainment AS attainment_pct
 FROM crm.forecast() f;
 SELECT u.name AS rep, sum(f.closed_won) AS won_this_quarter,
        sum(f.commit + f.best_case + f.pipeline + f.omitted) AS open_pipeline,
        sum(f.commit + f.best_case + f.pipeline + f.omitted) FILTER (WHERE f.bucket = 'overdue') AS overdue,
-       sum(f.weighted) AS weighted, max(f.quota) AS quota, max(f.attainment) || ' %' AS attainment
+       sum(f.weighted) AS weighted, max(f.quota) AS quota, max(f.attainment) AS attainment_pct
 FROM crm.forecast(periods => 1, group_by => 'owner') f JOIN crm.users u ON u.id = f.group_key::uuid
 GROUP BY u.name ORDER BY sum(f.weighted) DESC, u.name LIMIT 8;
 
