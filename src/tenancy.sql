@@ -251,11 +251,13 @@ CREATE POLICY users_read ON crm.users FOR SELECT
     USING (tenant_id = crm.current_tenant());
 CREATE POLICY users_admin_insert ON crm.users FOR INSERT
     WITH CHECK (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+-- A user bound to a login (db_role) is the operator's alone: an admin who could delete or change such a
+-- row would unbind the login, which would then be an unbound, trusted one (its own, too).
 CREATE POLICY users_admin_update ON crm.users FOR UPDATE
-    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin')
-    WITH CHECK (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin' AND db_role IS NULL)
+    WITH CHECK (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin' AND db_role IS NULL);
 CREATE POLICY users_admin_delete ON crm.users FOR DELETE
-    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin');
+    USING (tenant_id = crm.current_tenant() AND crm.current_app_role() = 'admin' AND db_role IS NULL);
 SELECT pg_catalog.pg_extension_config_dump('crm.users', '');
 
 GRANT SELECT ON crm.tenants, crm.teams, crm.users TO crm_rep;

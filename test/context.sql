@@ -5,7 +5,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(27);
+SELECT plan(31);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -52,6 +52,21 @@ INSERT INTO crm.leads (first_name, email, source) VALUES ('Direct', 'direct@logi
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT tenant_id::text || ' ' || owner_id::text FROM crm.leads WHERE email = 'direct@login.test'),
     'a0000000-0000-7000-8000-00000000000a a0000000-0000-7000-8000-0000000000a3', 'what it writes is its user''s, in its tenant');
+
+-- a bound admin cannot unbind itself (nor anyone): the row of a bound user is the operator's
+UPDATE crm.users SET db_role = 'crm_test_adam' WHERE id = 'a0000000-0000-7000-8000-0000000000a1';
+CREATE ROLE crm_test_adam LOGIN;
+GRANT crm_admin TO crm_test_adam;
+SET SESSION AUTHORIZATION crm_test_adam;
+SELECT is(crm.current_app_role(), 'admin', 'a login bound to an admin is an admin');
+SELECT is(pg_temp.affected($$DELETE FROM crm.users WHERE id = crm.current_user_id()$$), 0::bigint,
+    'it cannot delete its own user row (which would unbind it)');
+SELECT is(pg_temp.affected($$DELETE FROM crm.users WHERE id = 'a0000000-0000-7000-8000-0000000000a3'$$), 0::bigint,
+    'nor another bound user''s');
+SELECT is(pg_temp.affected($$UPDATE crm.users SET active = false WHERE id = 'a0000000-0000-7000-8000-0000000000a3'$$), 0::bigint,
+    'nor change one');
+RESET SESSION AUTHORIZATION;
+UPDATE crm.users SET db_role = NULL WHERE id = 'a0000000-0000-7000-8000-0000000000a1';
 
 -- deactivated, the bound login can do nothing, at once
 UPDATE crm.users SET active = false WHERE id = 'a0000000-0000-7000-8000-0000000000a3';
