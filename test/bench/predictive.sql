@@ -21,7 +21,7 @@ SELECT l.tenant_id, l.id, crm.lead_outcome(l) = 'won' AS won, l.converted_opport
 FROM crm.leads l WHERE l.first_name = 'Past' AND abs(hashtext(l.id::text)) % 5 = 0;
 -- out of the counts: lost leads reopened, won leads' deals back in negotiation
 UPDATE crm.leads SET status = 'contacted' WHERE id IN (SELECT id FROM holdout WHERE NOT won);
-UPDATE crm.opportunities o SET stage_id = s.id
+UPDATE crm.opportunities o SET stage_id = s.id, stage_reason = 'held out of the model'
   FROM crm.pipeline_stages s
  WHERE s.tenant_id = o.tenant_id AND s.pipeline_id = o.pipeline_id AND s.name = 'negotiation'
    AND o.id IN (SELECT converted_opportunity_id FROM holdout WHERE won);
