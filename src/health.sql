@@ -191,7 +191,7 @@ COMMENT ON COLUMN crm_api.accounts.health_band IS 'The latest health band: green
 COMMENT ON COLUMN crm_api.accounts.health_trend IS 'The latest health trend: improving, stable or declining; read only.';
 COMMENT ON COLUMN crm_api.accounts.health_scored_on IS 'The day of the latest health snapshot; read only.';
 
-CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT current_date) RETURNS jsonb
+CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT (pg_catalog.now() AT TIME ZONE 'UTC')::date) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
@@ -225,7 +225,7 @@ DECLARE
     skip_row_checks boolean := (SELECT x.rolsuper FROM pg_catalog.pg_roles x WHERE x.rolname = current_user)
                            AND pg_catalog.current_setting('session_replication_role') = 'origin';
 BEGIN
-    IF on_date IS NULL OR on_date > current_date THEN
+    IF on_date IS NULL OR on_date > (now() AT TIME ZONE 'UTC')::date THEN
         RAISE EXCEPTION 'on_date must be a day up to today, not %', coalesce(on_date::text, 'NULL') USING ERRCODE = '22023';
     END IF;
     PERFORM crm.check_job_caller(crm.current_tenant());
@@ -382,7 +382,7 @@ BEGIN
     RETURN crm.job_result('refresh_health_scores', tenants, written, written, failures);
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today; again on the same day replaces it) and returns {"tenants", "failed", "processed" and "changed": the snapshots written, "failures": [...]}: the tenant of the request context (its managers and admins), or every tenant for the operator without a context. The inputs are gathered in one pass per source (into a temporary table of the transaction), then judged and written in batches of crm.batch_size accounts (each batch''s accounts locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the transaction ends), one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
+COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today''s UTC date, as the activity days are UTC days; again on the same day replaces it) and returns {"tenants", "failed", "processed" and "changed": the snapshots written, "failures": [...]}: the tenant of the request context (its managers and admins), or every tenant for the operator without a context. The inputs are gathered in one pass per source (into a temporary table of the transaction), then judged and written in batches of crm.batch_size accounts (each batch''s accounts locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the transaction ends), one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
 
 CREATE FUNCTION crm.account_health_history(account_id uuid) RETURNS SETOF crm.account_health
     LANGUAGE plpgsql STABLE
@@ -415,7 +415,7 @@ $$
     FROM crm.account_health_history(account_id) h
 $$;
 COMMENT ON FUNCTION crm_api.account_health_history(uuid) IS 'An account''s health snapshots, oldest first (GET /rpc/account_health_history?account_id=...). 404 when the account is not visible.';
-CREATE FUNCTION crm_api.refresh_health_scores(on_date date DEFAULT current_date) RETURNS bigint
+CREATE FUNCTION crm_api.refresh_health_scores(on_date date DEFAULT (pg_catalog.now() AT TIME ZONE 'UTC')::date) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
@@ -425,7 +425,7 @@ EXCEPTION WHEN lock_not_available THEN
     RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
 END
 $$;
-COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
+COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (the UTC date; or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) TO crm_rep;
 

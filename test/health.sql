@@ -44,22 +44,22 @@ SELECT is((SELECT count(*) FROM crm.accounts a JOIN account_rows r ON r.id = a.i
     (SELECT count(*) FROM account_rows), 'no account row was rewritten (their updated_at neither): the latest health has a table of its own');
 SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_90d', round((factors->'inputs'->>'days_since_last_activity')::numeric),
                                     factors->'engagement'->'weight', recommendations[1])
-             FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9' AND scored_on = current_date),
+             FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
     '[0, 200, 30, "no contact in 200 days: schedule a check-in"]'::jsonb,
     'an account whose last activity is older than 90 days: 200 days since, and engagement has data');
-SELECT is((SELECT count(*) FROM crm.account_health WHERE scored_on = current_date), 3::bigint, 'one snapshot per account for today, however often');
-SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' AND scored_on = current_date$$),
+SELECT is((SELECT count(*) FROM crm.account_health WHERE scored_on = (now() AT TIME ZONE 'UTC')::date), 3::bigint, 'one snapshot per account for today, however often');
+SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$),
     0::bigint, 'tenant B untouched');
 
 -- Initrode: only satisfaction has data (NPS 2 -> 20, less 3 open and 3 overdue cases): 0, red, critical
 SELECT row_eq($$SELECT score, band, risk_level, recommendations FROM crm.account_health
-                 WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date$$,
+                 WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$,
     ROW(0, 'red'::text, 'critical'::text, ARRAY['no activity recorded: schedule a first call', '3 overdue cases: escalate',
                                                  '3 open cases: review the account''s support', 'NPS of 2.0 (a detractor): call the contact']),
     'Initrode: 0, red, critical, and what to do');
-SELECT is((SELECT factors->'satisfaction' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date),
+SELECT is((SELECT factors->'satisfaction' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
     '{"value": 0, "weight": 30}'::jsonb, '    its one measure, with its weight');
-SELECT is((SELECT factors->'engagement' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date),
+SELECT is((SELECT factors->'engagement' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
     '{"value": null, "weight": 0}'::jsonb, '    a measure without data weighs nothing');
 SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.tasks WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2'$$), 1::bigint,
     'turning red gave its owner one task, however often refreshed');
@@ -70,20 +70,20 @@ SELECT is((SELECT assignee_id FROM crm.tasks WHERE account_id = 'a0000000-0000-7
 
 -- Initech: yesterday 80; today it has a recent call, an open deal, an open case and a 6 from Peter
 SELECT row_eq($$SELECT health_score, health_band, health_trend, health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
-    (SELECT ROW(h.score, h.band, 'declining'::text, current_date) FROM crm.account_health h
-      WHERE h.account_id = 'a0000000-0000-7000-8000-000000000ac1' AND h.scored_on = current_date),
+    (SELECT ROW(h.score, h.band, 'declining'::text, (now() AT TIME ZONE 'UTC')::date) FROM crm.account_health h
+      WHERE h.account_id = 'a0000000-0000-7000-8000-000000000ac1' AND h.scored_on = (now() AT TIME ZONE 'UTC')::date),
     'the latest score, band and trend are on the account (declining from 80)');
-SELECT ok((SELECT score < 77 FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1' AND scored_on = current_date),
+SELECT ok((SELECT score < 77 FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
     '    its score is below 77, hence declining');
 SELECT results_eq($$SELECT scored_on FROM crm.account_health_history('a0000000-0000-7000-8000-000000000ac1')$$,
-    ARRAY[current_date - 1, current_date], 'crm.account_health_history: yesterday, then today');
+    ARRAY[(now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date], 'crm.account_health_history: yesterday, then today');
 SELECT throws_ok($$SELECT * FROM crm.account_health_history('b0000000-0000-7000-8000-000000000bc1')$$, 'PT404', NULL,
     'another tenant''s account: 404');
 -- a day in the past is refreshed in place
-SELECT is((crm.refresh_health_scores(current_date - 1)->>'changed')::bigint, 3::bigint, 'refreshing yesterday');
+SELECT is((crm.refresh_health_scores((now() AT TIME ZONE 'UTC')::date - 1)->>'changed')::bigint, 3::bigint, 'refreshing yesterday');
 SELECT is((SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'), 2::bigint,
     '    replaces yesterday''s snapshot, it does not add one');
-SELECT is((SELECT health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), current_date,
+SELECT is((SELECT health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), (now() AT TIME ZONE 'UTC')::date,
     '    and the account keeps today''s, the latest');
 SELECT throws_ok($$UPDATE crm_api.accounts SET health_score = 99 WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$, '0A000', NULL,
     'the latest health is read only on the accounts view');
@@ -91,21 +91,21 @@ SELECT is((SELECT count(*) FROM crm_api.accounts WHERE health_band = 'red'), 2::
 
 -- activities count by UTC day: the 30 and the 90 days that end with the snapshot's day
 INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, owner_id)
-SELECT 'a0000000-0000-7000-8000-00000000000a', 'call', 'Call', (current_date - d)::timestamp AT TIME ZONE 'UTC' + t,
+SELECT 'a0000000-0000-7000-8000-00000000000a', 'call', 'Call', ((now() AT TIME ZONE 'UTC')::date - d)::timestamp AT TIME ZONE 'UTC' + t,
        'a0000000-0000-7000-8000-000000000ac2', 'a0000000-0000-7000-8000-0000000000a2'
 FROM (VALUES (29, interval '0'), (30, interval '23:59:59'), (89, interval '0'), (90, interval '23:59:59')) v(d, t);
 SELECT crm.refresh_health_scores() \g /dev/null
 SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
-            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date), '[1, 3]'::jsonb,
+            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date), '[1, 3]'::jsonb,
     'today: 1 activity in the 30 days ending today (29 days ago, not 30), 3 in the 90 (not 90 days ago)');
-SELECT crm.refresh_health_scores(current_date - 1) \g /dev/null
+SELECT crm.refresh_health_scores((now() AT TIME ZONE 'UTC')::date - 1) \g /dev/null
 SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
-            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = current_date - 1), '[2, 4]'::jsonb,
+            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date - 1), '[2, 4]'::jsonb,
     'yesterday''s snapshot: 2 in its 30 days, 4 in its 90');
 
 -- reps read health; the operator refreshes every tenant
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
-SELECT is((SELECT count(*) FROM crm_api.account_health WHERE scored_on = current_date), 3::bigint, 'a rep reads the snapshots');
+SELECT is((SELECT count(*) FROM crm_api.account_health WHERE scored_on = (now() AT TIME ZONE 'UTC')::date), 3::bigint, 'a rep reads the snapshots');
 SELECT throws_ok($$DELETE FROM crm.account_health_latest$$, '42501', NULL, '    and writes no latest health');
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
 DELETE FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-0000000004c9';

@@ -75,7 +75,7 @@ SELECT is(pg_temp.last_run('refresh_health_scores', 'a0000000-0000-7000-8000-000
     '    its failure logged with its SQLSTATE and message');
 SELECT is(pg_temp.last_run('refresh_health_scores', 'b0000000-0000-7000-8000-00000000000b'), 'succeeded', '    the other tenant''s run logged');
 SELECT results_eq($$SELECT a.tenant_id::text, count(h.id) FROM crm.accounts a
-                     LEFT JOIN crm.account_health h ON h.tenant_id = a.tenant_id AND h.account_id = a.id AND h.scored_on = current_date
+                     LEFT JOIN crm.account_health h ON h.tenant_id = a.tenant_id AND h.account_id = a.id AND h.scored_on = (now() AT TIME ZONE 'UTC')::date
                     WHERE a.tenant_id IN ('a0000000-0000-7000-8000-00000000000a', 'b0000000-0000-7000-8000-00000000000b')
                     GROUP BY 1 ORDER BY 1$$,
     $$VALUES ('a0000000-0000-7000-8000-00000000000a', 0::bigint), ('b0000000-0000-7000-8000-00000000000b', 1::bigint)$$,
