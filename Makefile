@@ -42,6 +42,7 @@ SQL_PIECES = src/schemas.sql \
              src/dashboard.sql \
              src/maintenance.sql \
              src/drop_guard.sql \
+             src/distribute.sql \
              src/finish.sql
 
 MODULE_big = crm
@@ -75,20 +76,21 @@ ISOLATION_TESTDB = $(TEST_DB)
 TEST_PORT  ?= 54329
 DEMO_PORT  ?= 54330
 BENCH_PORT ?= 54331
+CITUS_PORT ?= 54332
 TEST_DB    ?= crm_test
 # make bench: size of the main table and number of tenants
 ROWS    ?= 1000000
 TENANTS ?= 100
 LEADS   ?= $(ROWS)
 PGBENCH_SECONDS ?= 20
-export PG_CONFIG TEST_PORT DEMO_PORT BENCH_PORT TEST_DB ROWS TENANTS LEADS PGBENCH_SECONDS KEEP SERVER CRM_DEMO_DSN
+export PG_CONFIG TEST_PORT DEMO_PORT BENCH_PORT CITUS_PORT TEST_DB ROWS TENANTS LEADS PGBENCH_SECONDS KEEP SERVER CRM_DEMO_DSN
 
 crm--$(EXTVERSION).sql: $(SQL_PIECES) crm.control
 	{ printf -- '-- crm %s: generated from src/*.sql by make; edit those, not this file.\n' '$(EXTVERSION)'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION crm" to load this file. \quit'; \
 	  for f in $(SQL_PIECES); do printf '\n-- ==== %s ====\n' $$f; cat $$f; done; } > $@
 
-.PHONY: test demo bench stop deps build-install
+.PHONY: test test-citus demo bench stop deps build-install
 deps:
 	test/deps.sh
 
@@ -100,6 +102,11 @@ build-install: deps
 test: build-install
 	test/run.sh
 
+# crm on a throwaway Citus cluster (coordinator + 2 workers on 127.0.0.1, ports CITUS_PORT..+2);
+# builds Citus first if it is missing.
+test-citus: build-install
+	test/citus.sh
+
 demo: build-install
 	test/demo.sh
 
@@ -110,3 +117,4 @@ stop:
 	test/cluster.sh stop $(DEMO_PORT)
 	test/cluster.sh stop $(BENCH_PORT)
 	test/cluster.sh stop $(TEST_PORT)
+	for p in 0 1 2; do test/cluster.sh stop $$(( $(CITUS_PORT) + p )); done

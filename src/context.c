@@ -6,7 +6,12 @@
  *      whatever else is set; setting another context is 42501;
  *   2. the GUCs crm.tenant_id and crm.user_id, set through crm.set_context() (they are PGC_SUSET: only
  *      a superuser sets them directly);
- *   3. PostgREST's request.jwt.claims JSON: "tenant_id" and "sub".
+ *   3. the signed context crm.context, which crm.set_context and crm.pre_request also set (SET LOCAL)
+ *      when the node has a crm.node_key: on Citus it is what reaches the workers (Citus propagates
+ *      SET LOCAL, not set_config), and a worker believes it because its signature is the cluster's
+ *      (docs/design.md §3, "The context on Citus");
+ *   4. PostgREST's request.jwt.claims JSON: "tenant_id" and "sub" (refused, 55000, on a node with a
+ *      crm.node_key: there, PostgREST must run crm.pre_request so that the context reaches the workers).
  * Nothing found: NULL, so policies see no rows and inserts fail their WITH CHECK (42501).
  * A value that is there but is not a uuid raises 22P02 naming its source: it is never read as NULL.
  * A user named by the context must be an active user of the context's tenant (42501 otherwise), and the
@@ -15,7 +20,8 @@
  * Policies call these functions once per row in a sequential scan, so nothing is parsed or read per call:
  * the GUCs are parsed when they are set (check hook, result kept in the GUC's "extra"), the claims once
  * per distinct string, and crm.users is read (by its indexes, with no policy in the way) once per distinct
- * user and login, until a write to crm.users invalidates what was read (crm.users_changed()).
+ * user and login, until a write to crm.users or crm.tenants invalidates what was read (their statement
+ * triggers, crm.users_changed() and crm.tenants_changed()).
  */
 #include "postgres.h"
 
@@ -23,9 +29,12 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_enum.h"
 #include "commands/trigger.h"
+#include "common/hmac.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -40,6 +49,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "crm.h"
@@ -198,6 +208,8 @@ static void
 assign_tenant_guc(const char *newval, void *extra)
 {
 	tenant_from_guc = *(ContextUuid *) extra;
+	/* plans that hold the previous tenant (src/distribute.c) are made again */
+	crm_tenant_changed(tenant_from_guc.present && tenant_from_guc.valid ? &tenant_from_guc.value : NULL);
 }
 
 static void
@@ -315,9 +327,15 @@ context_value(const ContextUuid *from_guc, const char *guc_name, bool tenant)
 }
 
 /*
- * Users. What crm.users says of a user (or of the user a login is bound to) is read with a plain index
- * scan (no policy applies, so nothing recurses into these functions) and kept until crm.users is
- * invalidated: by any write to it (crm.users_changed() asks for that), by DDL, or by a cache reset.
+ * Users and tenants. What crm.users says of a user (or of the user a login is bound to), and whether a
+ * tenant's sharing is private, is read with plain index scans (no policy applies, so nothing recurses
+ * into these functions) and kept until crm.users or crm.tenants is invalidated: by any write to them
+ * (their statement triggers ask for that), by DDL, or by a cache reset.
+ *
+ * On Citus both are reference tables: the table of that name is then an empty shell, and the rows are
+ * in the node's own placement of the table's one shard, crm.users_<shardid> (every node, the coordinator
+ * included, has one). pg_dist_shard names the shard; it is read here directly, not through a query, so
+ * this works inside a query that Citus runs on a shard.
  */
 
 /* Application roles, weakest first. */
@@ -341,10 +359,11 @@ typedef struct UserFacts
 	pg_uuid_t	user;
 } UserFacts;
 
-/* crm.users, its indexes and columns, looked up by name; forgotten when crm.users is invalidated */
+/* crm.users (or its local shard), its indexes and columns; forgotten when it is invalidated */
 typedef struct UsersRelation
 {
-	Oid			relid;
+	Oid			logical;		/* crm.users itself */
+	Oid			relid;			/* what holds the rows: crm.users, or its local shard on Citus */
 	Oid			pkey;			/* users_pkey (tenant_id, id) */
 	Oid			by_login;		/* users_db_role (db_role) */
 	AttrNumber	tenant_id,
@@ -354,12 +373,23 @@ typedef struct UsersRelation
 				db_role;
 } UsersRelation;
 
-static UsersRelation users_rel;
+/* crm.tenants (or its local shard), its primary key and columns */
+typedef struct TenantsRelation
+{
+	Oid			logical;
+	Oid			relid;
+	Oid			pkey;			/* tenants_pkey (id) */
+	AttrNumber	id,
+				settings;
+} TenantsRelation;
 
-/* Bumped by every invalidation of crm.users: what was read from it before is stale. */
+static UsersRelation users_rel;
+static TenantsRelation tenants_rel;
+
+/* Bumped by every invalidation of crm.users or crm.tenants: what was read from them before is stale. */
 static uint64 users_generation = 1;
 
-/* The last (tenant, user) checked, and the session login's binding, each valid for one generation. */
+/* The last (tenant, user) checked, the session login's binding, and the last tenant's sharing. */
 static struct
 {
 	uint64		generation;
@@ -375,31 +405,57 @@ static struct
 	UserFacts	facts;
 } login_binding;
 
+static struct
+{
+	uint64		generation;
+	pg_uuid_t	tenant;
+	bool		private_sharing;
+} sharing_check;
+
 static void
 users_invalidate(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == users_rel.relid || !OidIsValid(users_rel.relid))
+	if (relid == InvalidOid || !OidIsValid(users_rel.relid) || !OidIsValid(tenants_rel.relid) ||
+		relid == users_rel.relid || relid == users_rel.logical ||
+		relid == tenants_rel.relid || relid == tenants_rel.logical)
 	{
 		users_generation++;
 		memset(&users_rel, 0, sizeof(users_rel));
+		memset(&tenants_rel, 0, sizeof(tenants_rel));
 	}
 }
 
-/* find_users fills users_rel; false while crm.users does not exist (yet) with its indexes. */
+/* local_relid returns name's relation, or name_<shard>'s when the table is a Citus reference table. */
+static Oid
+local_relid(Oid ns, const char *name, int64 shard)
+{
+	if (shard == 0)
+		return get_relname_relid(name, ns);
+	return get_relname_relid(psprintf("%s_" INT64_FORMAT, name, shard), ns);
+}
+
+/* find_tables fills users_rel and tenants_rel; false while they do not exist (yet) with their indexes. */
 static bool
-find_users(void)
+find_tables(void)
 {
 	Oid			ns;
 	UsersRelation r;
+	TenantsRelation t;
+	int64		shard;
 
-	if (OidIsValid(users_rel.relid))
+	if (OidIsValid(users_rel.relid) && OidIsValid(tenants_rel.relid))
 		return true;
 	ns = get_namespace_oid("crm", true);
 	if (!OidIsValid(ns))
 		return false;
-	r.relid = get_relname_relid("users", ns);
-	r.pkey = get_relname_relid("users_pkey", ns);
-	r.by_login = get_relname_relid("users_db_role", ns);
+
+	r.logical = get_relname_relid("users", ns);
+	if (!OidIsValid(r.logical))
+		return false;
+	shard = crm_citus_shard_of(r.logical);
+	r.relid = local_relid(ns, "users", shard);
+	r.pkey = local_relid(ns, "users_pkey", shard);
+	r.by_login = local_relid(ns, "users_db_role", shard);
 	if (!OidIsValid(r.relid) || !OidIsValid(r.pkey) || !OidIsValid(r.by_login))
 		return false;
 	r.tenant_id = get_attnum(r.relid, "tenant_id");
@@ -409,7 +465,22 @@ find_users(void)
 	r.db_role = get_attnum(r.relid, "db_role");
 	if (r.tenant_id <= 0 || r.id <= 0 || r.role <= 0 || r.active <= 0 || r.db_role <= 0)
 		return false;
+
+	t.logical = get_relname_relid("tenants", ns);
+	if (!OidIsValid(t.logical))
+		return false;
+	shard = crm_citus_shard_of(t.logical);
+	t.relid = local_relid(ns, "tenants", shard);
+	t.pkey = local_relid(ns, "tenants_pkey", shard);
+	if (!OidIsValid(t.relid) || !OidIsValid(t.pkey))
+		return false;
+	t.id = get_attnum(t.relid, "id");
+	t.settings = get_attnum(t.relid, "settings");
+	if (t.id <= 0 || t.settings <= 0)
+		return false;
+
 	users_rel = r;
+	tenants_rel = t;
 	return true;
 }
 
@@ -469,7 +540,7 @@ check_user(const pg_uuid_t *tenant, const pg_uuid_t *user)
 		return &user_check.facts;
 
 	user_check.generation = 0;
-	if (!find_users())
+	if (!find_tables())
 		memset(&user_check.facts, 0, sizeof(user_check.facts));
 	else
 	{
@@ -485,6 +556,60 @@ check_user(const pg_uuid_t *tenant, const pg_uuid_t *user)
 	return &user_check.facts;
 }
 
+/*
+ * tenant_is_private says whether the tenant's settings say "sharing": "private" (a missing tenant, or a
+ * missing setting, is public: the default), read at most once per generation.
+ */
+static bool
+tenant_is_private(const pg_uuid_t *tenant)
+{
+	uint64		generation = users_generation;
+
+	if (sharing_check.generation == generation &&
+		memcmp(&sharing_check.tenant, tenant, sizeof(pg_uuid_t)) == 0)
+		return sharing_check.private_sharing;
+
+	sharing_check.generation = 0;
+	sharing_check.private_sharing = false;
+	if (find_tables())
+	{
+		TenantsRelation t = tenants_rel;
+		Relation	rel;
+		SysScanDesc scan;
+		ScanKeyData key;
+		HeapTuple	tuple;
+
+		ScanKeyInit(&key, t.id, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(tenant));
+		rel = table_open(t.relid, AccessShareLock);
+		scan = systable_beginscan(rel, t.pkey, true, NULL, 1, &key);
+		tuple = systable_getnext(scan);
+		if (HeapTupleIsValid(tuple))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tuple, t.settings, RelationGetDescr(rel), &isnull);
+
+			if (!isnull)
+			{
+				Jsonb	   *settings = DatumGetJsonbP(d);
+				JsonbValue	v;
+
+				if (JB_ROOT_IS_OBJECT(settings) &&
+					getKeyJsonValueFromContainer(&settings->root, "sharing", strlen("sharing"), &v) &&
+					v.type == jbvString && v.val.string.len == 7 &&
+					memcmp(v.val.string.val, "private", 7) == 0)
+					sharing_check.private_sharing = true;
+				if ((Pointer) settings != DatumGetPointer(d))
+					pfree(settings);
+			}
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	sharing_check.tenant = *tenant;
+	sharing_check.generation = generation;
+	return sharing_check.private_sharing;
+}
+
 /* session_binding returns the user the session's login is bound to, or NULL for an unbound login. */
 static const UserFacts *
 session_binding(void)
@@ -495,7 +620,7 @@ session_binding(void)
 	if (login_binding.generation != generation || login_binding.login != login)
 	{
 		login_binding.generation = 0;
-		if (!find_users())
+		if (!find_tables())
 			memset(&login_binding.facts, 0, sizeof(login_binding.facts));
 		else
 		{
@@ -519,6 +644,25 @@ uuid_text(const pg_uuid_t *v)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(v)));
 }
 
+/* refuse_other_context raises 42501 unless (tenant, user) is the bound login's own (NULL: anything). */
+static void
+refuse_other_context(const UserFacts *bound, const pg_uuid_t *tenant, const pg_uuid_t *user)
+{
+	if (!bound->active)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("login \"%s\" is bound to crm user %s, who is inactive",
+						GetUserNameFromId(GetSessionUserId(), false), uuid_text(&bound->user))));
+	if ((tenant != NULL && memcmp(tenant, &bound->tenant, sizeof(pg_uuid_t)) != 0) ||
+		(user != NULL && memcmp(user, &bound->user, sizeof(pg_uuid_t)) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("login \"%s\" is bound to crm user %s of tenant %s: it cannot act for another",
+						GetUserNameFromId(GetSessionUserId(), false), uuid_text(&bound->user),
+						uuid_text(&bound->tenant)),
+				 errhint("A bound login's context is its user's, whatever crm.set_context, the crm GUCs or request.jwt.claims say.")));
+}
+
 /*
  * check_context raises 42501 unless (tenant, user) may be the context: for a bound login, nothing but
  * its own user (or nothing: NULL leaves the binding in force); otherwise a user must be an active user
@@ -532,19 +676,7 @@ check_context(const pg_uuid_t *tenant, const pg_uuid_t *user)
 
 	if (bound != NULL)
 	{
-		if (!bound->active)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("login \"%s\" is bound to crm user %s, who is inactive",
-							GetUserNameFromId(GetSessionUserId(), false), uuid_text(&bound->user))));
-		if ((tenant != NULL && memcmp(tenant, &bound->tenant, sizeof(pg_uuid_t)) != 0) ||
-			(user != NULL && memcmp(user, &bound->user, sizeof(pg_uuid_t)) != 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("login \"%s\" is bound to crm user %s of tenant %s: it cannot act for another",
-							GetUserNameFromId(GetSessionUserId(), false), uuid_text(&bound->user),
-							uuid_text(&bound->tenant)),
-					 errhint("A bound login's context is its user's, whatever crm.set_context, the crm GUCs or request.jwt.claims say.")));
+		refuse_other_context(bound, tenant, user);
 		return bound;
 	}
 	if (user == NULL)
@@ -568,25 +700,270 @@ check_context(const pg_uuid_t *tenant, const pg_uuid_t *user)
 	return facts;
 }
 
+/*
+ * The signed context (crm.context). Citus runs a query's shards in sessions of their own on the
+ * workers, and of what a session set it carries there only SET LOCAL commands. The GUCs crm.tenant_id and
+ * crm.user_id cannot go that way (only a superuser may set them, and the worker sessions are the
+ * caller's role), and a worker could not check the user either (its crm.users is the coordinator's
+ * to read). So crm.set_context and crm.pre_request, on a node with a crm.node_key, also SET LOCAL
+ * crm.context to what they checked, signed with that key (HMAC-SHA256); a worker with the same key
+ * believes it until it expires, and nobody without the key can make one.
+ *
+ *   1.<tenant: 32 hex>.<user: 32 hex or ->.<user's role: r, m, a or ->.<sharing: p or r>.<expires: unix
+ *   seconds>.<HMAC-SHA256 of everything before this field, 64 hex>
+ */
+#define TOKEN_VERSION "1"
+#define TOKEN_LIFETIME_SECONDS 3600
+#define TOKEN_MAC_HEX 64
+#define NODE_KEY_MIN_LENGTH 32
+
+typedef struct ContextToken
+{
+	bool		present;		/* crm.context is set (not empty) */
+	bool		valid;			/* well formed and signed by this node's key */
+	pg_uuid_t	tenant;
+	bool		has_user;
+	pg_uuid_t	user;
+	AppRole		user_role;
+	bool		private_sharing;
+	int64		expires;		/* unix seconds */
+} ContextToken;
+
+static char *node_key_text = NULL;
+static char *token_guc_text = NULL;
+static ContextToken token_from_guc;
+
+static bool
+node_key_set(void)
+{
+	return node_key_text != NULL && strlen(node_key_text) >= NODE_KEY_MIN_LENGTH;
+}
+
+bool
+crm_node_key_set(void)
+{
+	return node_key_set();
+}
+
+/* token_mac writes the hex HMAC-SHA256 of msg under the node key into out (TOKEN_MAC_HEX + 1 bytes). */
+static bool
+token_mac(const char *msg, size_t len, char *out)
+{
+	uint8		mac[32];
+	pg_hmac_ctx *ctx;
+	bool		ok;
+
+	if (!node_key_set())
+		return false;
+	ctx = pg_hmac_create(PG_SHA256);
+	if (ctx == NULL)
+		return false;
+	ok = pg_hmac_init(ctx, (const uint8 *) node_key_text, strlen(node_key_text)) == 0 &&
+		pg_hmac_update(ctx, (const uint8 *) msg, len) == 0 &&
+		pg_hmac_final(ctx, mac, sizeof(mac)) == 0;
+	pg_hmac_free(ctx);
+	if (ok)
+	{
+		for (int i = 0; i < 32; i++)
+			snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	}
+	return ok;
+}
+
+static void
+hex_uuid(const pg_uuid_t *v, char *out)
+{
+	for (int i = 0; i < UUID_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", v->data[i]);
+}
+
+/* parse_token fills *t from a crm.context value; valid only if well formed and correctly signed. */
+static void
+parse_token(const char *s, ContextToken *t)
+{
+	const char *field[7];
+	size_t		flen[7];
+	const char *p = s;
+	char		expected[TOKEN_MAC_HEX + 1];
+	char	   *end;
+	int			diff = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->user_role = APP_ROLE_NONE;
+	if (s == NULL || s[0] == '\0')
+		return;
+	t->present = true;
+	for (int i = 0; i < 7; i++)
+	{
+		const char *dot = (i < 6) ? strchr(p, '.') : p + strlen(p);
+
+		if (dot == NULL)
+			return;
+		field[i] = p;
+		flen[i] = dot - p;
+		p = dot + 1;
+	}
+	if (flen[0] != 1 || field[0][0] != TOKEN_VERSION[0] || flen[6] != TOKEN_MAC_HEX ||
+		!parse_uuid(field[1], flen[1], &t->tenant) || flen[1] != 32 || flen[3] != 1 || flen[4] != 1)
+		return;
+	if (flen[2] == 1 && field[2][0] == '-')
+		t->has_user = false;
+	else if (flen[2] == 32 && parse_uuid(field[2], flen[2], &t->user))
+		t->has_user = true;
+	else
+		return;
+	switch (field[3][0])
+	{
+		case 'r': t->user_role = APP_ROLE_REP; break;
+		case 'm': t->user_role = APP_ROLE_MANAGER; break;
+		case 'a': t->user_role = APP_ROLE_ADMIN; break;
+		case '-': t->user_role = APP_ROLE_NONE; break;
+		default: return;
+	}
+	if (field[4][0] != 'p' && field[4][0] != 'r')
+		return;
+	t->private_sharing = (field[4][0] == 'r');
+	if (flen[5] == 0 || flen[5] > 18 || !isdigit((unsigned char) field[5][0]))
+		return;
+	t->expires = strtoll(field[5], &end, 10);
+	if (end != field[5] + flen[5])
+		return;
+	if (!token_mac(s, field[6] - 1 - s, expected))
+		return;
+	for (int i = 0; i < TOKEN_MAC_HEX; i++)	/* in constant time */
+		diff |= expected[i] ^ field[6][i];
+	t->valid = (diff == 0);
+}
+
+/* make_token returns the signed crm.context of a checked context (tenant not NULL). */
+static char *
+make_token(const pg_uuid_t *tenant, const pg_uuid_t *user, AppRole user_role, bool private_sharing)
+{
+	char		tenant_hex[33],
+				user_hex[33];
+	char		mac[TOKEN_MAC_HEX + 1];
+	char	   *body;
+	int64		expires = (int64) time(NULL) + TOKEN_LIFETIME_SECONDS;
+
+	hex_uuid(tenant, tenant_hex);
+	if (user != NULL)
+		hex_uuid(user, user_hex);
+	body = psprintf(TOKEN_VERSION ".%s.%s.%c.%c." INT64_FORMAT, tenant_hex, user != NULL ? user_hex : "-",
+					user_role == APP_ROLE_ADMIN ? 'a' : user_role == APP_ROLE_MANAGER ? 'm' :
+					user_role == APP_ROLE_REP ? 'r' : '-', private_sharing ? 'r' : 'p', expires);
+	if (!token_mac(body, strlen(body), mac))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not sign the request context")));
+	return psprintf("%s.%s", body, mac);
+}
+
+/* The GUC hooks of crm.context: every value is accepted and parsed (a bad one fails when read). */
+static bool
+check_context_token(char **newval, void **extra, GucSource source)
+{
+	ContextToken *parsed = (ContextToken *) malloc(sizeof(ContextToken));
+
+	if (parsed == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		GUC_check_errmsg("out of memory");
+		return false;
+	}
+	parse_token(*newval, parsed);
+	*extra = parsed;
+	return true;
+}
+
+static void
+assign_context_token(const char *newval, void *extra)
+{
+	token_from_guc = *(ContextToken *) extra;
+	if (!tenant_from_guc.present)
+		crm_tenant_changed(token_from_guc.valid ? &token_from_guc.tenant : NULL);
+}
+
+static bool
+check_node_key(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && (*newval)[0] != '\0' && strlen(*newval) < NODE_KEY_MIN_LENGTH)
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errmsg("crm.node_key must be at least %d characters long", NODE_KEY_MIN_LENGTH);
+		return false;
+	}
+	return true;
+}
+
 /* The request context as every function here sees it. */
 typedef struct RequestContext
 {
 	pg_uuid_t  *tenant;			/* NULL: none */
 	pg_uuid_t  *user;			/* NULL: none */
 	AppRole		user_role;		/* the user's crm.users.role; APP_ROLE_NONE without a user */
+	bool		from_token;		/* read from crm.context: private_sharing says the tenant's sharing */
+	bool		private_sharing;
 } RequestContext;
+
+/* context_from_token: the context a worker (or any node) reads from a signed crm.context. */
+static RequestContext
+context_from_token(const ContextToken *t)
+{
+	RequestContext cx;
+	const UserFacts *bound;
+
+	if (!t->valid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("crm.context is not a request context signed with this node's crm.node_key"),
+				 errhint("Only crm.set_context and crm.pre_request make it; every node of a cluster needs the same crm.node_key.")));
+	if (t->expires < (int64) time(NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("crm.context has expired"),
+				 errhint("Set the context again with crm.set_context: a signed context lasts %d seconds.",
+						 TOKEN_LIFETIME_SECONDS)));
+	bound = session_binding();
+	if (bound != NULL)
+		refuse_other_context(bound, &t->tenant, t->has_user ? &t->user : NULL);
+	cx.tenant = (pg_uuid_t *) palloc(sizeof(pg_uuid_t));
+	*cx.tenant = t->tenant;
+	cx.user = NULL;
+	if (t->has_user)
+	{
+		cx.user = (pg_uuid_t *) palloc(sizeof(pg_uuid_t));
+		*cx.user = t->user;
+	}
+	cx.user_role = t->user_role;
+	cx.from_token = true;
+	cx.private_sharing = t->private_sharing;
+	return cx;
+}
 
 static RequestContext
 request_context(void)
 {
 	RequestContext cx;
-	pg_uuid_t  *tenant = context_value(&tenant_from_guc, "crm.tenant_id", true);
-	pg_uuid_t  *user = context_value(&user_from_guc, "crm.user_id", false);
-	const UserFacts *facts = check_context(tenant, user);
+	pg_uuid_t  *tenant;
+	pg_uuid_t  *user;
+	const UserFacts *facts;
+
+	if (!tenant_from_guc.present && !user_from_guc.present && token_from_guc.present)
+		return context_from_token(&token_from_guc);
+	if (!tenant_from_guc.present && !user_from_guc.present && node_key_set() && current_claims() != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("request.jwt.claims are read only through crm.pre_request on a node with a crm.node_key"),
+				 errhint("Set db-pre-request = \"crm.pre_request\" in PostgREST's configuration: on Citus, it is what carries the context to the workers.")));
+	tenant = context_value(&tenant_from_guc, "crm.tenant_id", true);
+	user = context_value(&user_from_guc, "crm.user_id", false);
+	facts = check_context(tenant, user);
 
 	cx.tenant = tenant;
 	cx.user = user;
 	cx.user_role = APP_ROLE_NONE;
+	cx.from_token = false;
+	cx.private_sharing = false;
 	if (facts != NULL)
 	{
 		/* a bound login: its user, whatever was set (check_context refused anything else) */
@@ -599,6 +976,18 @@ request_context(void)
 		cx.user_role = facts->role;
 	}
 	return cx;
+}
+
+/* crm_request_tenant: the request's tenant into *tenant, false for none (errors as current_tenant()). */
+bool
+crm_request_tenant(pg_uuid_t *tenant)
+{
+	RequestContext cx = request_context();
+
+	if (cx.tenant == NULL)
+		return false;
+	*tenant = *cx.tenant;
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(crm_current_tenant);
@@ -660,6 +1049,24 @@ app_role_of(Oid roleid)
 	return APP_ROLE_NONE;
 }
 
+/* effective_role: the weaker of the database role's crm role and the context user's role. */
+static AppRole
+effective_role(const RequestContext *cx)
+{
+	Oid			roleid = GetOuterUserId();
+	AppRole		role;
+
+	if (roleid != app_role_for)
+	{
+		app_role_cached = app_role_of(roleid);
+		app_role_for = roleid;
+	}
+	role = app_role_cached;
+	if (role != APP_ROLE_NONE && cx->user_role != APP_ROLE_NONE && cx->user_role < role)
+		role = cx->user_role;
+	return role;
+}
+
 PG_FUNCTION_INFO_V1(crm_current_app_role);
 
 /*
@@ -670,22 +1077,45 @@ PG_FUNCTION_INFO_V1(crm_current_app_role);
 Datum
 crm_current_app_role(PG_FUNCTION_ARGS)
 {
-	Oid			roleid = GetOuterUserId();
-	AppRole		role;
-	RequestContext cx;
+	RequestContext cx = request_context();
+	AppRole		role = effective_role(&cx);
 
-	if (roleid != app_role_for)
-	{
-		app_role_cached = app_role_of(roleid);
-		app_role_for = roleid;
-	}
-	role = app_role_cached;
 	if (role == APP_ROLE_NONE)
 		PG_RETURN_NULL();
-	cx = request_context();
-	if (cx.user_role != APP_ROLE_NONE && cx.user_role < role)
-		role = cx.user_role;
 	PG_RETURN_TEXT_P(cstring_to_text(app_role_names[role]));
+}
+
+PG_FUNCTION_INFO_V1(crm_sees_all_records);
+
+/*
+ * crm.sees_all_records() → boolean: whether the caller reads every record of its tenant (managers and
+ * admins; reps too when the tenant's sharing is public) or only those it owns. The sharing comes from
+ * crm.tenants, or from the signed context on a Citus worker: a policy reads no table through a query.
+ */
+Datum
+crm_sees_all_records(PG_FUNCTION_ARGS)
+{
+	RequestContext cx = request_context();
+	AppRole		role = effective_role(&cx);
+
+	if (role >= APP_ROLE_MANAGER)
+		PG_RETURN_BOOL(true);
+	if (cx.tenant == NULL)
+		PG_RETURN_BOOL(true);	/* no tenant: the policies' tenant test already fails */
+	if (cx.from_token)
+		PG_RETURN_BOOL(!cx.private_sharing);
+	PG_RETURN_BOOL(!tenant_is_private(cx.tenant));
+}
+
+PG_FUNCTION_INFO_V1(crm_changes_all_records);
+
+/* crm.changes_all_records() → boolean: whether the caller changes every record of its tenant. */
+Datum
+crm_changes_all_records(PG_FUNCTION_ARGS)
+{
+	RequestContext cx = request_context();
+
+	PG_RETURN_BOOL(effective_role(&cx) >= APP_ROLE_MANAGER);
 }
 
 /* set_context_guc sets one of our GUCs the way set_config(name, value, is_local) would for a superuser. */
@@ -700,13 +1130,58 @@ set_context_guc(const char *name, const pg_uuid_t *value, bool is_local)
 							 is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, 0, false);
 }
 
-/* establish_context checks (tenant, user) and makes it the context (the GUCs). */
+/*
+ * set_signed_context runs SET LOCAL crm.context (through SPI, as a statement: Citus sends SET LOCAL
+ * statements to the workers of the transaction, now and on every connection it opens later).
+ */
+static void
+set_signed_context(const char *token)
+{
+	char	   *sql = psprintf("SET LOCAL crm.context = %s", quote_literal_cstr(token));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set crm.context");
+	SPI_finish();
+	pfree(sql);
+}
+
+/*
+ * establish_context checks (tenant, user) and makes it the context (the GUCs), and on a node with a
+ * crm.node_key also the signed context, which must then be transaction-local.
+ */
 static void
 establish_context(const pg_uuid_t *tenant, const pg_uuid_t *user, bool is_local)
 {
-	(void) check_context(tenant, user);
+	const UserFacts *facts;
+
+	if (node_key_set() && !is_local)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("on a node with a crm.node_key the request context is transaction-local"),
+				 errdetail("Citus carries SET LOCAL to the workers, not a session's settings."),
+				 errhint("Call crm.set_context(tenant, user_id) in each transaction (is_local => true).")));
+	facts = check_context(tenant, user);
 	set_context_guc("crm.tenant_id", tenant, is_local);
 	set_context_guc("crm.user_id", user, is_local);
+	if (node_key_set())
+	{
+		const pg_uuid_t *t = tenant;
+		const pg_uuid_t *u = user;
+
+		if (facts != NULL)
+		{
+			/* a bound login (its own user) or a checked user */
+			t = &facts->tenant;
+			u = &facts->user;
+		}
+		if (t == NULL)
+			set_signed_context("");
+		else
+			set_signed_context(make_token(t, u, facts != NULL ? facts->role : APP_ROLE_NONE,
+										  tenant_is_private(t)));
+	}
 }
 
 PG_FUNCTION_INFO_V1(crm_set_context);
@@ -756,9 +1231,10 @@ crm_pre_request(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(crm_users_changed);
 
 /*
- * crm.users_changed(): the statement trigger of crm.users. Every backend forgets what it read of the
- * users (user checks, login bindings) once the change is visible to it: the relcache invalidation of
- * crm.users reaches this backend at once and the others at commit.
+ * crm.users_changed() and crm.tenants_changed(): the statement triggers of crm.users and crm.tenants (on
+ * Citus: of their shards). Every backend forgets what it read of them (user checks, login bindings,
+ * sharing) once the change is visible to it: the relcache invalidation reaches this backend at once and
+ * the others at commit.
  */
 Datum
 crm_users_changed(PG_FUNCTION_ARGS)
@@ -769,7 +1245,7 @@ crm_users_changed(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.users_changed is an AFTER trigger FOR EACH STATEMENT")));
+				 errmsg("%s is an AFTER trigger FOR EACH STATEMENT", trigdata != NULL && CALLED_AS_TRIGGER(fcinfo) ? trigdata->tg_trigger->tgname : "crm.users_changed")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }
@@ -788,6 +1264,16 @@ crm_context_init(void)
 							   "Wins over the sub of request.jwt.claims. Set with crm.set_context() (only a superuser sets it directly).",
 							   &user_guc_text, "", PGC_SUSET, 0,
 							   check_context_uuid, assign_user_guc, NULL);
+	DefineCustomStringVariable("crm.node_key",
+							   "The secret every node of a Citus cluster signs and checks request contexts with (at least 32 characters); empty on a single node.",
+							   NULL,
+							   &node_key_text, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_node_key, NULL, NULL);
+	DefineCustomStringVariable("crm.context",
+							   "The request context, signed with crm.node_key: what carries it to Citus workers.",
+							   "Set (SET LOCAL) by crm.set_context and crm.pre_request on a node with a crm.node_key; a value they did not sign is refused (42501) when read.",
+							   &token_guc_text, "", PGC_USERSET, GUC_NOT_IN_SAMPLE,
+							   check_context_token, assign_context_token, NULL);
 	MarkGUCPrefixReserved("crm");
 
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, app_role_invalidate, (Datum) 0);

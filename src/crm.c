@@ -19,4 +19,5 @@ _PG_init(void)
 	crm_drop_guard_init();
 	crm_context_init();
 	crm_scoring_init();
+	crm_distribute_init();
 }

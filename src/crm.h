@@ -79,4 +79,15 @@ crm_numeric_parts(const struct varlena *v, CrmNumericParts *parts)
 	return true;
 }
 
+/* distribute.c: Citus's view of a table (shards), read from its catalogs; plain tables without Citus. */
+extern int64 crm_citus_shard_of(Oid relid);
+extern Oid	crm_table_of(Oid relid);
+extern void crm_distribute_init(void);
+struct pg_uuid_t;
+extern void crm_tenant_changed(const struct pg_uuid_t *tenant);
+
+/* context.c, for the planner hook of distribute.c */
+extern bool crm_node_key_set(void);
+extern bool crm_request_tenant(struct pg_uuid_t *tenant);
+
 #endif							/* CRM_H */

@@ -25,5 +25,16 @@ BEGIN
 END
 $comments$;
 
--- PostgREST caches the schema: tell it to read it again.
-NOTIFY pgrst, 'reload schema';
+-- PostgREST caches the schema: tell it to read it again. On a Citus worker the script runs inside the
+-- coordinator's two-phase commit, where NOTIFY is refused, and no PostgREST listens there: only the
+-- coordinator (or a single node) notifies.
+DO $notify$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        IF NOT (SELECT r FROM pg_catalog.citus_is_coordinator() r) THEN
+            RETURN;
+        END IF;
+    END IF;
+    NOTIFY pgrst, 'reload schema';
+END
+$notify$;

@@ -131,31 +131,24 @@ SELECT crm.secure_table('crm.pipeline_stages', 'config');
 
 -- Every new tenant gets the default pipeline. SECURITY DEFINER: the tenant is created by the operator,
 -- who has no tenant context.
-CREATE FUNCTION crm.create_default_pipeline() RETURNS trigger
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+CREATE FUNCTION crm.create_default_pipeline(tenant uuid) RETURNS void
+    SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 DECLARE
     p uuid := crm.uuid_v7();
 BEGIN
-    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.tenants'::regclass THEN
-        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.create_default_pipeline()', TG_RELID::regclass USING ERRCODE = '42501';
-    END IF;
-    INSERT INTO crm.pipelines (tenant_id, id, name, is_default) VALUES (NEW.id, p, 'Sales', true);
+    INSERT INTO crm.pipelines (tenant_id, id, name, is_default) VALUES (tenant, p, 'Sales', true);
     INSERT INTO crm.pipeline_stages (tenant_id, pipeline_id, name, position, probability, is_won, is_lost, expected_days)
-    VALUES (NEW.id, p, 'prospecting', 0, 10, false, false, 14),
-           (NEW.id, p, 'qualification', 1, 25, false, false, 14),
-           (NEW.id, p, 'proposal', 2, 50, false, false, 21),
-           (NEW.id, p, 'negotiation', 3, 75, false, false, 14),
-           (NEW.id, p, 'closed_won', 4, 100, true, false, NULL),
-           (NEW.id, p, 'closed_lost', 5, 0, false, true, NULL);
-    RETURN NULL;
+    VALUES (tenant, p, 'prospecting', 0, 10, false, false, 14),
+           (tenant, p, 'qualification', 1, 25, false, false, 14),
+           (tenant, p, 'proposal', 2, 50, false, false, 21),
+           (tenant, p, 'negotiation', 3, 75, false, false, 14),
+           (tenant, p, 'closed_won', 4, 100, true, false, NULL),
+           (tenant, p, 'closed_lost', 5, 0, false, true, NULL);
 END
 $$;
-COMMENT ON FUNCTION crm.create_default_pipeline() IS 'Trigger: gives a new tenant its default pipeline "Sales": prospecting 10, qualification 25, proposal 50, negotiation 75, closed_won 100, closed_lost 0.';
-CREATE TRIGGER tenants_default_pipeline AFTER INSERT ON crm.tenants
-    FOR EACH ROW EXECUTE FUNCTION crm.create_default_pipeline();
+COMMENT ON FUNCTION crm.create_default_pipeline(uuid) IS 'Gives a new tenant its default pipeline "Sales": prospecting 10, qualification 25, proposal 50, negotiation 75, closed_won 100, closed_lost 0. Called by crm.create_tenant only (executable by no one else).';
 
 CREATE VIEW crm_api.pipelines WITH (security_invoker = true) AS
     SELECT tenant_id, id, name, is_default, created_at, updated_at FROM crm.pipelines;
@@ -172,5 +165,5 @@ GRANT INSERT, UPDATE, DELETE ON crm_api.pipelines, crm_api.pipeline_stages TO cr
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.stage_forecast_category(integer,boolean,boolean),
     crm.pipeline_stages_before_write(), crm.pipelines_before_write(), crm.pipelines_before_delete(),
-    crm.create_default_pipeline() FROM PUBLIC;
+    crm.create_default_pipeline(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.stage_forecast_category(integer,boolean,boolean) TO crm_rep;

@@ -365,22 +365,15 @@ ALTER TABLE crm.scoring_models FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.scoring_models', '');
 SELECT crm.secure_table('crm.scoring_models', 'config');
 
-CREATE FUNCTION crm.create_default_scoring_model() RETURNS trigger
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+CREATE FUNCTION crm.create_default_scoring_model(tenant uuid) RETURNS void
+    SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 BEGIN
-    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.tenants'::regclass THEN
-        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.create_default_scoring_model()', TG_RELID::regclass USING ERRCODE = '42501';
-    END IF;
-    INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES (NEW.id, 'Default fit', crm.default_scoring_rules(), true);
-    RETURN NULL;
+    INSERT INTO crm.scoring_models (tenant_id, name, rules, is_active) VALUES (tenant, 'Default fit', crm.default_scoring_rules(), true);
 END
 $$;
-COMMENT ON FUNCTION crm.create_default_scoring_model() IS 'Trigger: gives a new tenant the default scoring model, active.';
-CREATE TRIGGER tenants_default_scoring_model AFTER INSERT ON crm.tenants
-    FOR EACH ROW EXECUTE FUNCTION crm.create_default_scoring_model();
+COMMENT ON FUNCTION crm.create_default_scoring_model(uuid) IS 'Gives a new tenant the default scoring model, active. Called by crm.create_tenant only (executable by no one else).';
 
 -- The engine (src/scoring.c): the points of each rule of the tenant's active model, in rule order.
 CREATE FUNCTION crm.lead_score_parts(lead crm.leads) RETURNS integer[]
@@ -499,7 +492,7 @@ REVOKE EXECUTE ON FUNCTION crm.lead_grade(integer),
     crm.lead_score_fields(uuid,integer,numeric,numeric,text,character,text,text,crm.lead_source,crm.purchase_timeline,boolean,jsonb),
     crm.scoring_field_kind(text), crm.validate_scoring_rules(jsonb), crm.check_points(jsonb,text),
     crm.check_enum_label(text,text,text), crm.default_scoring_rules(), crm.scoring_models_before_write(),
-    crm.scoring_models_changed(), crm.create_default_scoring_model(), crm.lead_score_parts(crm.leads),
+    crm.scoring_models_changed(), crm.create_default_scoring_model(uuid), crm.lead_score_parts(crm.leads),
     crm.lead_score_support(internal), crm.lead_score(crm.leads), crm.explain_lead_score(crm.leads),
     crm.visible_lead(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.lead_grade(integer),

@@ -526,26 +526,19 @@ $$;
 COMMENT ON FUNCTION crm.refresh_segments(uuid) IS 'Refreshes every segment of a tenant (its managers and admins; the operator, without a context, passes NULL for every tenant): {"segments": n, "added": n, "removed": n, "details": [{id, name, added, removed, members}], "tenants": n, "failed": n, "failures": [{tenant, sqlstate, message, run_id}]}. A second refresh with nothing changed adds and removes 0. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
 
 -- Every new tenant starts with four example segments.
-CREATE FUNCTION crm.create_default_segments() RETURNS trigger
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+CREATE FUNCTION crm.create_default_segments(tenant uuid) RETURNS void
+    SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 BEGIN
-    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.tenants'::regclass THEN
-        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.create_default_segments()', TG_RELID::regclass USING ERRCODE = '42501';
-    END IF;
     INSERT INTO crm.segments (tenant_id, name, description, criteria) VALUES
-        (NEW.id, 'Enterprise', 'Accounts with 1000 employees or more.', '{"field": "employee_count", "op": ">=", "value": 1000}'),
-        (NEW.id, 'SMB', 'Accounts with fewer than 200 employees.', '{"field": "employee_count", "op": "<", "value": 200}'),
-        (NEW.id, 'High value', 'Accounts in the top decile of won revenue.', '{"field": "won_revenue_decile", "op": "=", "value": 10}'),
-        (NEW.id, 'At risk', 'Accounts whose health is red.', '{"field": "health_band", "op": "=", "value": "red"}');
-    RETURN NULL;
+        (tenant, 'Enterprise', 'Accounts with 1000 employees or more.', '{"field": "employee_count", "op": ">=", "value": 1000}'),
+        (tenant, 'SMB', 'Accounts with fewer than 200 employees.', '{"field": "employee_count", "op": "<", "value": 200}'),
+        (tenant, 'High value', 'Accounts in the top decile of won revenue.', '{"field": "won_revenue_decile", "op": "=", "value": 10}'),
+        (tenant, 'At risk', 'Accounts whose health is red.', '{"field": "health_band", "op": "=", "value": "red"}');
 END
 $$;
-COMMENT ON FUNCTION crm.create_default_segments() IS 'Trigger: gives a new tenant the example segments Enterprise, SMB, High value and At risk.';
-CREATE TRIGGER tenants_default_segments AFTER INSERT ON crm.tenants
-    FOR EACH ROW EXECUTE FUNCTION crm.create_default_segments();
+COMMENT ON FUNCTION crm.create_default_segments(uuid) IS 'Gives a new tenant the example segments Enterprise, SMB, High value and At risk. Called by crm.create_tenant only (executable by no one else).';
 
 CREATE VIEW crm_api.segments WITH (security_invoker = true) AS
     SELECT tenant_id, id, name, description, is_dynamic, criteria, member_count, last_refreshed_at, created_at, updated_at
@@ -594,7 +587,7 @@ REVOKE EXECUTE ON FUNCTION crm.segment_members_recount(), crm.segment_field_kind
     crm.segment_value_fits(text,jsonb), crm.validate_segment_criteria(jsonb,text,integer),
     crm.segment_predicate(jsonb), crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]),
     crm.segments_before_write(), crm.refresh_segment(uuid), crm.refresh_segments(uuid),
-    crm.create_default_segments() FROM PUBLIC;
+    crm.create_default_segments(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.segment_field_kind(text), crm.segment_value_fits(text,jsonb),
     crm.validate_segment_criteria(jsonb,text,integer), crm.segment_predicate(jsonb),
     crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]) TO crm_rep;

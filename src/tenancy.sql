@@ -155,11 +155,16 @@ BEGIN
     INSERT INTO crm.tenants (id, name, settings)
     VALUES (coalesce(create_tenant.id, crm.uuid_v7()), create_tenant.name, coalesce(create_tenant.settings, '{}'))
     RETURNING tenants.id INTO new_id;
+    -- what every tenant starts with, written here rather than by triggers on crm.tenants: on Citus that is
+    -- a reference table, and a trigger on it could not write the tenant's rows on their own node
+    PERFORM crm.create_default_pipeline(new_id);
+    PERFORM crm.create_default_scoring_model(new_id);
+    PERFORM crm.create_default_segments(new_id);
     RETURN new_id;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION crm.create_tenant(text, jsonb, uuid) FROM PUBLIC;
-COMMENT ON FUNCTION crm.create_tenant(text, jsonb, uuid) IS 'Provisions a tenant and returns its id (given, or a new uuid_v7). Only the extension owner may call it unless granted: tenants are created by the operator, not by their own users.';
+COMMENT ON FUNCTION crm.create_tenant(text, jsonb, uuid) IS 'Provisions a tenant with its default pipeline, scoring model and example segments, and returns its id (given, or a new uuid_v7). Only the extension owner may call it unless granted: tenants are created by the operator, not by their own users.';
 
 ------------------------------------------------------------------------------------------------------
 -- Teams and users
@@ -231,6 +236,13 @@ CREATE FUNCTION crm.users_changed() RETURNS trigger
 COMMENT ON FUNCTION crm.users_changed() IS 'Trigger (per statement): invalidates the request-context caches of every backend after a write to crm.users, so a deactivated user, a changed role or a new login binding takes effect at once.';
 CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.users
     FOR EACH STATEMENT EXECUTE FUNCTION crm.users_changed();
+-- The same for crm.tenants, whose sharing setting the policies read from the same cache.
+CREATE FUNCTION crm.tenants_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_users_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION crm.tenants_changed() IS 'Trigger (per statement): invalidates the request-context caches of every backend after a write to crm.tenants, so a change of the sharing setting takes effect at once.';
+CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.tenants_changed();
 
 ALTER TABLE crm.teams ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.teams FORCE ROW LEVEL SECURITY;
@@ -297,5 +309,5 @@ COMMENT ON FUNCTION crm_api.current_context() IS 'Who the caller is to crm: {"te
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.touch_updated_at(), crm.tenant_settings(jsonb), crm.tenants_before_write(),
-    crm.check_tenant_caller(uuid), crm.users_changed() FROM PUBLIC;
+    crm.check_tenant_caller(uuid), crm.users_changed(), crm.tenants_changed() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.tenant_settings(jsonb), crm.check_tenant_caller(uuid) TO crm_rep;

@@ -181,9 +181,9 @@ INSERT INTO allowlist VALUES
     ('crm.contact_channel_before()', 'none'),
     ('crm.contacts_after_write()', 'none'),
     ('crm.contacts_before_write()', 'none'),
-    ('crm.create_default_pipeline()', 'none'),
-    ('crm.create_default_scoring_model()', 'none'),
-    ('crm.create_default_segments()', 'none'),
+    ('crm.create_default_pipeline(uuid)', 'none'),
+    ('crm.create_default_scoring_model(uuid)', 'none'),
+    ('crm.create_default_segments(uuid)', 'none'),
     ('crm.create_tenant(text,jsonb,uuid)', 'none'),
     ('crm.emit_event(uuid,text,crm.entity_type,uuid,jsonb)', 'none'),
     ('crm.drop_guard()', 'none'),
@@ -225,6 +225,11 @@ INSERT INTO allowlist VALUES
     ('crm.touch_updated_at()', 'none'),
     ('crm.unschedule_maintenance()', 'none'),
     ('crm.users_changed()', 'none'),
+    ('crm.tenants_changed()', 'none'),
+    ('crm.distribute(integer)', 'none'),
+    ('crm.child_owner()', 'none'),
+    ('crm.child_owner_moved()', 'none'),
+    ('crm.table_of(oid)', 'none'),
     ('crm.untag_deleted()', 'none'),
     ('crm.win_counts_add(uuid,jsonb,text,integer)', 'none');
 
@@ -264,7 +269,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
     '{}'::text[], 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'crm'::regnamespace AND p.prosecdef AND p.prorettype = 'trigger'::regtype
-                   AND p.prosrc !~ 'IF TG_RELID <> ' ORDER BY 1),
+                   AND p.prosrc !~ 'IF (crm.table_of\(TG_RELID\)|TG_RELID) <> ' ORDER BY 1),
     '{}'::text[], 'every SECURITY DEFINER trigger function checks TG_RELID');
 
 -- The attack: a login granted only crm_anon or crm_rep, with no context, attaches a crm trigger function

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# citus.sh: the body of `make test-citus`. Builds Citus 13.2.2 if it is missing, starts a throwaway
+# coordinator and two workers (127.0.0.1, ports CITUS_PORT .. CITUS_PORT+2, stopped on every exit),
+# installs crm through the coordinator, distributes it with crm.distribute(), and runs the pgTAP suite
+# test/citus/*.sql on the coordinator. Exits non-zero if anything failed.
+#
+#   KEEP=1 test/citus.sh     leaves the three clusters running (make stop stops them)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PG_CONFIG=${PG_CONFIG:-pg_config}
+BASE=${CITUS_PORT:-54332}
+DB=${TEST_DB:-crm_test}
+PORTS=("$BASE" $((BASE + 1)) $((BASE + 2)))
+ROOT=${CRM_CLUSTER_ROOT:-${TMPDIR:-/tmp}}
+
+# Citus: built from the tarball in the workplace's shared/citus (no Debian package exists).
+if [ ! -f "$("$PG_CONFIG" --sharedir)/extension/citus.control" ]; then
+	build=""
+	for b in "${CITUS_BUILD:-}" ../shared/citus/build.sh /work/shared/citus/build.sh; do
+		[ -n "$b" ] && [ -x "$b" ] && { build=$b; break; }
+	done
+	if [ -z "$build" ]; then
+		echo "citus.sh: Citus is not installed and no build script was found (set CITUS_BUILD=/path/to/build.sh)" >&2
+		exit 1
+	fi
+	echo "== building Citus with $build (about 4.5 minutes)"
+	PG_CONFIG=$PG_CONFIG "$build" || { echo "citus.sh: the Citus build failed" >&2; exit 1; }
+fi
+
+stop_all() {
+	for p in "${PORTS[@]}"; do test/cluster.sh stop "$p"; done
+}
+if [ "${KEEP:-0}" != 1 ]; then
+	trap stop_all EXIT
+fi
+trap 'exit 130' INT TERM
+
+# One key for every node: what crm.set_context signs the request context with, so that the workers
+# believe the context the coordinator checked (docs/design.md §3). Readable by superusers only.
+key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+for p in "${PORTS[@]}"; do
+	test/cluster.sh start "$p" "$DB" "listen_addresses='127.0.0.1'" "shared_preload_libraries='citus,pg_cron'" \
+		"wal_level=logical" "max_worker_processes=24" "crm.node_key='$key'" >/dev/null ||
+		{ echo "citus.sh: could not start the node on port $p" >&2; exit 1; }
+done
+node() { # node INDEX psql-args...: psql on that node's database, as the superuser, over TCP
+	local i=$1
+	shift
+	psql -X -q -h 127.0.0.1 -p "${PORTS[$i]}" -U postgres -d "$DB" -v ON_ERROR_STOP=1 "$@"
+}
+for i in 0 1 2; do
+	node "$i" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION citus' -c 'CREATE EXTENSION pg_cron' ||
+		{ echo "citus.sh: CREATE EXTENSION citus failed on node $i" >&2; exit 1; }
+done
+node 0 -c "SELECT citus_set_coordinator_host('127.0.0.1', ${PORTS[0]})" \
+	-c "SELECT citus_add_node('127.0.0.1', ${PORTS[1]})" -c "SELECT citus_add_node('127.0.0.1', ${PORTS[2]})" >/dev/null ||
+	{ echo "citus.sh: could not form the cluster" >&2; exit 1; }
+
+echo "== crm on Citus: coordinator 127.0.0.1:${PORTS[0]}, workers :${PORTS[1]} and :${PORTS[2]}"
+node 0 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION crm' ||
+	{ echo "citus.sh: CREATE EXTENSION crm through the coordinator failed" >&2; exit 1; }
+node 0 -c 'SELECT crm.distribute()' || { echo "citus.sh: crm.distribute() failed" >&2; exit 1; }
+
+shopt -s nullglob
+files=(test/citus/*.sql)
+shopt -u nullglob
+log=$(mktemp)
+PGHOST=127.0.0.1 PGPORT=${PORTS[0]} PGUSER=postgres PGDATABASE=$DB pg_prove --ext .sql "${files[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -1)
+failed=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+rm -f "$log"
+tests=${tests:-0}
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+[ ${#files[@]} -eq 0 ] && { echo "citus.sh: no test files in test/citus/" >&2; failed=1; }
+echo "== citus summary: $((tests - failed)) passed, $failed failed (${#files[@]} files)"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
