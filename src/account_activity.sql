@@ -108,7 +108,7 @@ CREATE FUNCTION crm.activities_roll_up_insert() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.activities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_insert()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     INSERT INTO crm.account_activity_days AS d (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
@@ -140,7 +140,7 @@ CREATE FUNCTION crm.activities_roll_up_update() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.activities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_update()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
@@ -171,7 +171,7 @@ CREATE FUNCTION crm.activities_roll_up_delete() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.activities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_delete()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
@@ -195,7 +195,7 @@ CREATE FUNCTION crm.activities_roll_up_truncate() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.activities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_truncate()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     DELETE FROM crm.account_activity_days;
@@ -214,7 +214,7 @@ CREATE FUNCTION crm.roll_up_moved() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> ALL ('{crm.contacts,crm.opportunities}'::regclass[]) THEN
+    IF crm.table_of(TG_RELID) <> ALL ('{crm.contacts,crm.opportunities}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.roll_up_moved()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_OP = 'UPDATE' THEN

@@ -16,7 +16,7 @@ DECLARE
     loops boolean;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> ALL ('{crm.accounts,crm.contacts}'::regclass[]) THEN
+    IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.contacts}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.check_hierarchy()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     EXECUTE format('SELECT ($1).%I', col) INTO parent USING NEW;

@@ -69,7 +69,7 @@ CREATE FUNCTION crm.activities_after_insert() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.activities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_after_insert()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF NEW.contact_id IS NOT NULL THEN

@@ -88,7 +88,7 @@ DECLARE
     last_change record;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> ALL ('{crm.leads,crm.opportunities,crm.tasks}'::regclass[]) THEN
+    IF crm.table_of(TG_RELID) <> ALL ('{crm.leads,crm.opportunities,crm.tasks}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.emit_record_events()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_TABLE_NAME = 'leads' THEN
@@ -224,7 +224,7 @@ DECLARE
     same text;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> ALL ('{crm.accounts,crm.activities,crm.cases,crm.contacts,crm.leads,crm.notes,crm.opportunities,
+    IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.activities,crm.cases,crm.contacts,crm.leads,crm.notes,crm.opportunities,
                           crm.opportunity_line_items,crm.pipeline_stages,crm.pipelines,crm.products,crm.tasks,
                           crm.teams,crm.users}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.audit()', TG_RELID::regclass USING ERRCODE = '42501';

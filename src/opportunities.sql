@@ -211,7 +211,7 @@ CREATE FUNCTION crm.opportunities_record_stage() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.opportunities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.opportunities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.opportunities_record_stage()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_OP = 'UPDATE' AND NEW.stage_id IS NOT DISTINCT FROM OLD.stage_id THEN

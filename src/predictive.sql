@@ -108,7 +108,7 @@ DECLARE
     new_features jsonb;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.leads'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.leads'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.leads_count_outcome()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_OP <> 'INSERT' THEN
@@ -150,7 +150,7 @@ DECLARE
     l crm.leads;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.opportunities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.opportunities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.opportunities_count_outcome()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END

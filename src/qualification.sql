@@ -44,7 +44,7 @@ DECLARE
     lead uuid;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.activities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_refresh_engagement()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     tenant := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
@@ -171,7 +171,7 @@ DECLARE
     label text;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.leads'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.leads'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.leads_after_scoring()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     threshold := crm.qualification_threshold(NEW.tenant_id);

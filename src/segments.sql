@@ -80,7 +80,7 @@ CREATE FUNCTION crm.segment_members_recount() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.segment_members'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.segment_members'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.segment_members_recount()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     UPDATE crm.segments s SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.id)

@@ -95,7 +95,7 @@ CREATE FUNCTION crm.taggings_count() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.taggings'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.taggings'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.taggings_count()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     UPDATE crm.tags t SET usage_count = (SELECT count(*) FROM crm.taggings g WHERE g.tenant_id = t.tenant_id AND g.tag_id = t.id)
@@ -121,7 +121,7 @@ CREATE FUNCTION crm.untag_deleted() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> ALL ('{crm.accounts,crm.activities,crm.contacts,crm.leads,crm.notes,crm.opportunities,crm.segments,crm.tasks}'::regclass[]) THEN
+    IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.activities,crm.contacts,crm.leads,crm.notes,crm.opportunities,crm.segments,crm.tasks}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.untag_deleted()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     DELETE FROM crm.taggings g USING gone
