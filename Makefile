@@ -75,6 +75,8 @@ ISOLATION_TESTDB = $(TEST_DB)
 # Throwaway clusters: each command has its own port and directory, so they can run side by side.
 TEST_PORT  ?= 54329
 DEMO_PORT  ?= 54330
+# make demo: where the rows behind the report's figures are written (CSV)
+DEMO_OUT   ?= demo-data
 BENCH_PORT ?= 54331
 CITUS_PORT ?= 54332
 TEST_DB    ?= crm_test
@@ -83,7 +85,7 @@ ROWS    ?= 1000000
 TENANTS ?= 100
 LEADS   ?= $(ROWS)
 PGBENCH_SECONDS ?= 20
-export PG_CONFIG TEST_PORT DEMO_PORT BENCH_PORT CITUS_PORT TEST_DB ROWS TENANTS LEADS PGBENCH_SECONDS KEEP SERVER CRM_DEMO_DSN
+export PG_CONFIG TEST_PORT DEMO_PORT DEMO_OUT BENCH_PORT CITUS_PORT TEST_DB ROWS TENANTS LEADS PGBENCH_SECONDS KEEP SERVER CRM_DEMO_DSN
 
 crm--$(EXTVERSION).sql: $(SQL_PIECES) crm.control
 	{ printf -- '-- crm %s: generated from src/*.sql by make; edit those, not this file.\n' '$(EXTVERSION)'; \

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh: the body of `make demo`. Installs crm into a throwaway cluster, loads the demo data set, prints
 # the report and how to connect. KEEP=1 leaves the throwaway cluster running (`make stop` stops it).
+# The rows behind the report's figures are written as CSV files into DEMO_OUT (default demo-data, under
+# the checkout), with figures.csv (every printed figure) and report.txt (the report as printed);
+# test/demo_check.sh recomputes every figure from them.
 # An existing server is used only when asked: SERVER=1 (the one the standard PG* variables name,
 # database crm_demo unless PGDATABASE says otherwise) or CRM_DEMO_DSN=<a libpq connection string>.
 set -euo pipefail
@@ -29,7 +32,16 @@ psql() { command psql -d "$PSQL_DB" "$@"; }
 
 psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS crm CASCADE'
 psql -X -q -v ON_ERROR_STOP=1 -f test/demo/data.sql >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -f test/demo/report.sql
+# the output directory: emptied of an earlier run's files, named absolutely (the report changes into it)
+out=${DEMO_OUT:-demo-data}
+mkdir -p "$out"
+out=$(cd "$out" && pwd -P)
+rm -f "$out"/*.csv "$out"/report.txt
+# (the report as printed is kept too, for test/demo_check.sh to compare with figures.csv)
+psql -X -q -v ON_ERROR_STOP=1 -v demo_out="$out" -f test/demo/report.sql | tee "$out/report.txt"
+echo
+echo "The rows behind every figure are in $out/ (CSV files with a header line, one per table; figures.csv holds"
+echo "each printed figure). Recompute them all from those files, with plain SQL: test/demo_check.sh (make test runs it)."
 
 echo
 acme_admin=$(psql -X -A -t -c "SELECT md5('crm demo:user:acme:1')::uuid")
