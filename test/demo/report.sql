@@ -306,8 +306,8 @@ SELECT pg_temp.keep('health_red'), pg_temp.keep('health_bands', ARRAY['band']), 
 \echo
 \echo '== Acme''s pipeline (crm.pipeline_summary, as its manager sees it): deals, amount and weighted amount per stage'
 \echo '   from opportunities.csv (Acme, pipeline Sales) and pipeline_stages.csv: per stage, deals = count of rows; amount = sum'
-\echo '   of amount; weighted = sum of amount x probability / 100; prob_pct = the stage''s probability; days_in_stage = mean'
-\echo '   of the days from stage_changed_at to' :as_of', 1 decimal (open stages); amount_bar: 30 x amount / the largest'
+\echo '   of amount; weighted = sum of amount x probability / 100; prob_pct = the stage''s probability; amount_bar: 30 x amount'
+\echo '   / the largest; days_in_stage (open stages) = mean of the days from stage_changed_at to' :as_of', 1 decimal'
 SELECT pg_temp.act_as('crm_manager', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
 CREATE TEMP TABLE fig_pipeline AS
 SELECT p.position AS pos, p.stage, p.probability AS prob_pct, p.deal_count AS deals, p.amount, round(p.weighted_amount, 2) AS weighted,
