@@ -32,11 +32,11 @@ psql() { command psql -d "$PSQL_DB" "$@"; }
 
 psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS crm CASCADE'
 psql -X -q -v ON_ERROR_STOP=1 -f test/demo/data.sql >/dev/null
-# the output directory: emptied of an earlier run's files, named absolutely (the report changes into it)
+# the output directory, named absolutely; every run writes each of its files anew (and touches no other)
 out=${DEMO_OUT:-demo-data}
 mkdir -p "$out"
 out=$(cd "$out" && pwd -P)
-rm -f "$out"/*.csv "$out"/report.txt
+case "$out" in *[[:space:]]*) echo "demo: DEMO_OUT must be a path without spaces, not '$out'" >&2; exit 1 ;; esac
 # (the report as printed is kept too, for test/demo_check.sh to compare with figures.csv)
 psql -X -q -v ON_ERROR_STOP=1 -v demo_out="$out" -f test/demo/report.sql | tee "$out/report.txt"
 echo

@@ -33,11 +33,12 @@ else
 fi
 
 # The report's tables as printed (psql's aligned format): a header line, a line of dashes and plus signs,
-# the rows (cells between | signs, padded), a blank line. One CSV row per cell: table, row, column, value.
+# the rows (cells between | signs, padded), a blank line. One CSV row per cell: table, row, column (its
+# place and its name), value.
 awk '
 	function trim(s) { gsub(/^ +| +$/, "", s); return s }
 	function csv(s) { gsub(/"/, "\"\"", s); return "\"" s "\"" }
-	BEGIN { print "table_no,row_no,column_name,value" }
+	BEGIN { print "table_no,row_no,column_no,column_name,value" }
 	/^-+(\+-+)*$/ && prev != "" {
 		table++; row = 0; inside = 1
 		ncols = split(prev, header, "|")
@@ -49,7 +50,7 @@ awk '
 		row++
 		n = split($0, cell, "|")
 		if (n != ncols) { printf "demo_check: table %d, row %d has %d cells, its header %d\n", table, row, n, ncols > "/dev/stderr"; bad = 1 }
-		for (i = 1; i <= n; i++) print table "," row "," csv(header[i]) "," csv(trim(cell[i]))
+		for (i = 1; i <= n; i++) print table "," row "," i "," csv(header[i]) "," csv(trim(cell[i]))
 	}
 	{ prev = $0 }
 	END { if (table == 0 || bad) exit 1 }
@@ -66,5 +67,5 @@ if psql -X -q -At -d "$check_db" -c "SELECT 1 FROM pg_extension WHERE extname = 
 	echo "demo_check: crm is installed in $check_db: the recomputation must not be able to call it"
 	exit 1
 fi
-summary=$(grep -o 'recheck: .*' "$work/recheck.out" | sed 's/^recheck: //' | paste -sd ';' -)
+summary=$(grep -o 'recheck: .*' "$work/recheck.out" | sed 's/^recheck: //' | paste -sd ';' - | sed 's/;/; /g')
 echo "demo_check: ok, $from: $summary"

@@ -67,8 +67,8 @@ CREATE TABLE campaign_members (tenant text, campaign_id uuid, lead_id uuid, cont
                                created_at timestamptz);
 CREATE TABLE tasks (tenant text, task_id uuid, type text, status text, title text, lead_id uuid, account_id uuid, assignee_id uuid);
 CREATE TABLE job_runs (tenant text, job text, status text, started_at timestamptz, processed bigint, changed bigint);
-CREATE TABLE figures (table_no integer, table_name text, row_no integer, row_key text, column_name text, value text);
-CREATE TABLE printed (table_no integer, row_no integer, column_name text, value text);
+CREATE TABLE figures (table_no integer, table_name text, row_no integer, row_key text, column_no integer, column_name text, value text);
+CREATE TABLE printed (table_no integer, row_no integer, column_no integer, column_name text, value text);
 
 \copy as_of FROM 'as_of.csv' (FORMAT csv, HEADER)
 \copy tenants FROM 'tenants.csv' (FORMAT csv, HEADER)
@@ -850,12 +850,12 @@ COMMENT ON VIEW differences IS 'Every printed figure (figures.csv) that is not w
 
 -- 2. figures.csv against the report as printed
 CREATE VIEW misprints AS
-SELECT coalesce(f.table_no, x.table_no) AS table_no, coalesce(f.row_no, x.row_no) AS row_no, coalesce(f.column_name, x.column_name) AS column_name,
-       f.value AS in_figures_csv, x.value AS in_report
+SELECT coalesce(f.table_no, x.table_no) AS table_no, coalesce(f.row_no, x.row_no) AS row_no, coalesce(f.column_no, x.column_no) AS column_no,
+       f.column_name || ' = ' || f.value AS in_figures_csv, x.column_name || ' = ' || x.value AS in_report
 FROM (SELECT * FROM figures WHERE row_no > 0) f
-FULL JOIN printed x ON x.table_no = f.table_no AND x.row_no = f.row_no AND x.column_name = f.column_name
-WHERE f.table_no IS NULL OR x.table_no IS NULL OR btrim(f.value) IS DISTINCT FROM btrim(x.value);
-COMMENT ON VIEW misprints IS 'Every cell where figures.csv and the report as printed (report.txt) disagree.';
+FULL JOIN printed x ON x.table_no = f.table_no AND x.row_no = f.row_no AND x.column_no = f.column_no
+WHERE f.table_no IS NULL OR x.table_no IS NULL OR f.column_name IS DISTINCT FROM x.column_name OR btrim(f.value) IS DISTINCT FROM btrim(x.value);
+COMMENT ON VIEW misprints IS 'Every cell where figures.csv and the report as printed (report.txt) disagree: its column (place and name) or its value.';
 
 -- 3. what crm reported of its scores (the factor breakdowns and stored scores) against the recomputation
 CREATE VIEW factor_differences AS
@@ -906,7 +906,7 @@ COMMENT ON VIEW factor_differences IS 'Every rule''s points (lead_score_parts.cs
 \echo '== figures that are not what the CSV files give'
 SELECT * FROM differences ORDER BY table_name, row_key, column_name;
 \echo '== figures.csv against the report as printed'
-SELECT * FROM misprints ORDER BY table_no, row_no, column_name;
+SELECT * FROM misprints ORDER BY table_no, row_no, column_no;
 \echo '== crm''s factor breakdowns and stored scores against the recomputation'
 SELECT * FROM factor_differences ORDER BY source, what, item;
 
@@ -925,11 +925,11 @@ BEGIN
         tables := tables + 1;
         BEGIN
             UPDATE figures SET value = CASE WHEN value ~ '^-?[0-9]+(\.[0-9]+)?$' THEN (value::numeric + 1)::text ELSE value || ' (wrong)' END
-             WHERE table_no = c.table_no AND row_no = c.row_no AND column_name = c.column_name;
-            UPDATE printed SET value = (SELECT f.value FROM figures f WHERE f.table_no = c.table_no AND f.row_no = c.row_no AND f.column_name = c.column_name)
-             WHERE table_no = c.table_no AND row_no = c.row_no AND column_name = c.column_name;
+             WHERE table_no = c.table_no AND row_no = c.row_no AND column_no = c.column_no;
+            UPDATE printed SET value = (SELECT f.value FROM figures f WHERE f.table_no = c.table_no AND f.row_no = c.row_no AND f.column_no = c.column_no)
+             WHERE table_no = c.table_no AND row_no = c.row_no AND column_no = c.column_no;
             SELECT count(*) INTO n FROM differences;
-            UPDATE printed SET value = c.value WHERE table_no = c.table_no AND row_no = c.row_no AND column_name = c.column_name;
+            UPDATE printed SET value = c.value WHERE table_no = c.table_no AND row_no = c.row_no AND column_no = c.column_no;
             SELECT count(*) INTO m FROM misprints;
             RAISE EXCEPTION USING ERRCODE = 'P0T01', MESSAGE = n || ' ' || m;
         EXCEPTION WHEN SQLSTATE 'P0T01' THEN

@@ -413,5 +413,5 @@ SELECT pg_temp.keep('pipeline', ARRAY['stage']), pg_temp.keep('forecast', ARRAY[
        pg_temp.keep('dashboard', ARRAY['figure']), pg_temp.keep('dashboard_sources', ARRAY['source']),
        pg_temp.keep('dashboard_top'), pg_temp.keep('dashboard_at_risk') \g /dev/null
 
-COPY (SELECT * FROM pg_temp.figures ORDER BY table_no, row_no, column_name) TO STDOUT (FORMAT csv, HEADER) \g :demo_out/figures.csv
+COPY (SELECT * FROM pg_temp.figures ORDER BY table_no, row_no, column_no) TO STDOUT (FORMAT csv, HEADER) \g :demo_out/figures.csv
 COMMIT;
