@@ -947,6 +947,6 @@ SET client_min_messages = warning;
 SELECT (SELECT count(*) FROM figures WHERE row_no > 0) AS figures, (SELECT count(DISTINCT table_name) FROM figures) AS tables,
        (SELECT count(*) FROM expected) AS recomputed, (SELECT count(*) FROM differences) AS differences,
        (SELECT count(*) FROM misprints) AS misprints, (SELECT count(*) FROM factor_differences) AS factor_differences \gset
-\echo 'recheck:' :figures 'figures in' :tables 'tables;' :recomputed 'recomputed from the CSV files;' :differences 'differ,' :misprints 'misprinted,' :factor_differences 'factor differences'
+\echo 'recheck:' :figures 'figures in' :tables 'tables,' :recomputed 'recomputed from the CSV files:' :differences 'differ,' :misprints 'misprinted,' :factor_differences 'factor differences'
 SELECT CASE WHEN :differences + :misprints + :factor_differences > 0 OR :figures = 0 OR :figures <> :recomputed
             THEN fail('the figures are not all what the CSV files give (see above)') END \g /dev/null
