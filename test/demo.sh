@@ -40,8 +40,13 @@ case "$out" in *[[:space:]]*) echo "demo: DEMO_OUT must be a path without spaces
 # (the report as printed is kept too, for test/demo_check.sh to compare with figures.csv)
 psql -X -q -v ON_ERROR_STOP=1 -v demo_out="$out" -f test/demo/report.sql | tee "$out/report.txt"
 echo
-echo "The rows behind every figure are in $out/ (CSV files with a header line, one per table; figures.csv holds"
-echo "each printed figure). Recompute them all from those files, with plain SQL: test/demo_check.sh (make test runs it)."
+echo "The rows behind every figure are in $out/ (CSV files with a header line; figures.csv holds each printed"
+echo "figure). To recompute every figure from them with plain SQL, in a database without crm (make test does it):"
+if [ "$own_cluster" = 1 ] && [ "${KEEP:-0}" = 1 ]; then
+	echo "  eval \"\$(test/cluster.sh env $PORT crm_demo)\"; test/demo_check.sh '$out'"
+else
+	echo "  test/demo_check.sh '$out'   (on the server the PG* variables name; e.g. after make demo KEEP=1)"
+fi
 
 echo
 acme_admin=$(psql -X -A -t -c "SELECT md5('crm demo:user:acme:1')::uuid")
