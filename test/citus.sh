@@ -12,6 +12,7 @@ PG_CONFIG=${PG_CONFIG:-pg_config}
 BASE=${CITUS_PORT:-54332}
 DB=${TEST_DB:-crm_test}
 PORTS=("$BASE" $((BASE + 1)) $((BASE + 2)))
+SINGLE=$((BASE + 3))   # a single node, for the comparison
 ROOT=${CRM_CLUSTER_ROOT:-${TMPDIR:-/tmp}}
 
 # Citus: built from the tarball in the workplace's shared/citus (no Debian package exists).
@@ -29,7 +30,7 @@ if [ ! -f "$("$PG_CONFIG" --sharedir)/extension/citus.control" ]; then
 fi
 
 stop_all() {
-	for p in "${PORTS[@]}"; do test/cluster.sh stop "$p"; done
+	for p in "${PORTS[@]}" "$SINGLE"; do test/cluster.sh stop "$p"; done
 }
 if [ "${KEEP:-0}" != 1 ]; then
 	trap stop_all EXIT
@@ -76,5 +77,52 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 [ ${#files[@]} -eq 0 ] && { echo "citus.sh: no test files in test/citus/" >&2; failed=1; }
 passed=$((tests - failed))
 [ "$passed" -lt 0 ] && passed=0   # a file that died counts its planned tests as failed
-echo "== citus summary: $passed passed, $failed failed (${#files[@]} files)"
-[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
+
+# The same script on a single node and on the cluster: the demo data (test/demo/data.sql), then every
+# table's contents (test/citus/snapshot.psql: ids and times aside) and the demo report must be identical.
+echo "== the demo data on Citus and on a single node: every table and the report compared"
+out=$(mktemp -d)
+eval "$(test/cluster.sh start "$SINGLE" "$DB")" || { echo "citus.sh: could not start the single node" >&2; exit 1; }
+psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION crm' ||
+	{ echo "citus.sh: CREATE EXTENSION crm failed on the single node" >&2; exit 1; }
+compare_ok=1
+for side in single citus; do
+	if [ "$side" = single ]; then run=(psql -X -q -v ON_ERROR_STOP=1); else run=(node 0); fi
+	if ! "${run[@]}" -f test/demo/data.sql >"$out/$side.load" 2>&1; then
+		echo "citus.sh: the demo data failed to load ($side):" >&2
+		grep -v 'WARNING:  "\|DETAIL:  "\|only locally' "$out/$side.load" | tail -20 >&2
+		compare_ok=0
+		continue
+	fi
+	"${run[@]}" -f test/citus/snapshot.psql >"$out/$side.tables" 2>&1 || compare_ok=0
+	mkdir -p "$out/$side"
+	"${run[@]}" -v demo_out="$out/$side" -f test/demo/report.sql >"$out/$side.report" 2>&1 || compare_ok=0
+done
+table_lines=$(wc -l <"$out/single.tables" 2>/dev/null || echo 0)
+if [ "$compare_ok" = 1 ]; then
+	same=$(comm -12 <(sort "$out/single.tables") <(sort "$out/citus.tables") | wc -l)
+	passed=$((passed + same))
+	if [ "$same" -ne "$table_lines" ] || [ "$table_lines" -eq 0 ]; then
+		echo "tables that differ (table rows md5: < single node, > Citus):"
+		diff "$out/single.tables" "$out/citus.tables"
+		failed=$((failed + table_lines - same + 1))
+	else
+		echo "ok: $same tables hold the same rows on Citus as on a single node"
+	fi
+	# every printed cell (figures.csv, test/demo/figures.psql); the report's text differs in its time only
+	if [ -s "$out/citus/figures.csv" ] && diff -u "$out/single/figures.csv" "$out/citus/figures.csv" >"$out/report.diff"; then
+		echo "ok: the demo report is the same on Citus ($(wc -l <"$out/citus/figures.csv") printed cells)"
+		passed=$((passed + 1))
+	else
+		echo "the demo report differs (- single node, + Citus):"
+		head -60 "$out/report.diff"
+		grep -v 'WARNING:  "\|DETAIL:  "\|only locally' "$out/citus.report" | grep -m5 -B2 -A8 ERROR
+		failed=$((failed + 1))
+	fi
+else
+	failed=$((failed + 1))
+fi
+rm -rf "$out"
+
+echo "== citus summary: $passed passed, $failed failed (${#files[@]} pgTAP files, the single-node comparison)"
+[ "$failed" -eq 0 ]
