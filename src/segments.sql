@@ -272,9 +272,13 @@ CREATE FUNCTION crm.segment_accounts(t uuid, lo uuid, hi uuid, deciles numeric[]
     RETURNS TABLE (id uuid, industry text, country text, employee_count numeric, annual_revenue numeric, lifecycle_stage text,
                    owner_id uuid, health_score numeric, health_band text, days_since_last_activity numeric,
                    open_pipeline_value numeric, won_revenue numeric, won_revenue_decile numeric, tags text[])
-    LANGUAGE sql STABLE AS
+    LANGUAGE plpgsql STABLE AS
 $$
+-- PL/pgSQL, not SQL: Citus cannot plan a parameterized SQL function's query over distributed tables
+#variable_conflict use_column
+BEGIN
     -- (only the columns criteria compare: the batch is kept for the joins below)
+    RETURN QUERY
     WITH acc AS (SELECT a.id, a.industry, a.country, a.employee_count, a.annual_revenue, a.lifecycle_stage, a.owner_id
                    FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi),
     -- the latest health (src/health.sql)
@@ -298,12 +302,14 @@ $$
                  JOIN crm.tags tg ON tg.tenant_id = t AND tg.id = g.tag_id
                 WHERE 'tags' = ANY (needs)
                 GROUP BY g.entity_id)
-    SELECT acc.id, acc.industry, acc.country::text, acc.employee_count, acc.annual_revenue, acc.lifecycle_stage::text, acc.owner_id,
-           health.score, health.band, floor(extract(epoch FROM now() - last.at) / 86400),
-           coalesce(deals.open_value, 0), coalesce(deals.won, 0),
-           CASE WHEN deals.won > 0 THEN 10 - (SELECT count(*) FROM unnest(deciles) d WHERE d > deals.won) END,
-           coalesce(tagged.tags, '{}')
-      FROM acc LEFT JOIN health ON health.acc_id = acc.id LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id
+    SELECT acc.id, acc.industry::text, acc.country::text, acc.employee_count::numeric, acc.annual_revenue::numeric,
+           acc.lifecycle_stage::text, acc.owner_id,
+           health.score::numeric, health.band::text, floor(extract(epoch FROM now() - last.at) / 86400)::numeric,
+           coalesce(deals.open_value, 0)::numeric, coalesce(deals.won, 0)::numeric,
+           (CASE WHEN deals.won > 0 THEN 10 - (SELECT count(*) FROM unnest(deciles) d WHERE d > deals.won) END)::numeric,
+           coalesce(tagged.tags, '{}')::text[]
+      FROM acc LEFT JOIN health ON health.acc_id = acc.id LEFT JOIN last ON last.acc_id = acc.id LEFT JOIN deals ON deals.acc_id = acc.id LEFT JOIN tagged ON tagged.acc_id = acc.id;
+END
 $$;
 COMMENT ON FUNCTION crm.segment_accounts(uuid, uuid, uuid, numeric[], text[]) IS 'Internal to segment refreshes: the accounts of a tenant with an id in (lo, hi] and the fields criteria compare, the derived ones (days since the last activity with the account, its contacts or its opportunities, open pipeline value, won revenue and its decile, lowercase tags) computed only when named in needs (NULL otherwise).';
 
