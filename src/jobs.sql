@@ -148,7 +148,7 @@ BEGIN
     IF status = 'running' AND crm.job_lock_held(job, tenant) THEN
         UPDATE crm.job_runs x
            SET status = 'failed', finished_at = clock_timestamp(), error_sqlstate = '57000',
-               error_message = 'the run stopped before it finished (its session ended)'
+               error_message = 'the run stopped before it could log its end (its session ended, or it was stopped)'
          WHERE x.tenant_id = tenant AND x.job = job_log.job AND x.status = 'running' AND x.id <> written;
     END IF;
     RETURN written;
@@ -297,7 +297,7 @@ BEGIN
         END IF;
         RAISE EXCEPTION 'permission denied: the role or tenant context that started job % changed while it ran', job
             USING ERRCODE = '42501',
-                  HINT = 'A run that commits as it goes needs a role and context set for the session (crm.set_context(..., local => false)), or CALL it inside a transaction block.';
+                  HINT = 'A run that commits as it goes needs a role and context set for the session (crm.set_context(..., is_local => false)), or CALL it inside a transaction block.';
     END IF;
     IF jsonb_typeof(cur) IS DISTINCT FROM 'object' THEN
         -- the next tenant in id order (one created meanwhile is run too; one deleted meanwhile is not)
