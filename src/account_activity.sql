@@ -260,27 +260,18 @@ $$;
 COMMENT ON FUNCTION crm.rebuild_account_activity_tenant(uuid, jsonb, jsonb) IS 'The body of the job rebuild_account_activity (crm.run_job): recounts a tenant''s crm.account_activity_days from its activities; returns {processed, changed: the day rows written, details, next: null}. For managers and admins of the tenant, or the operator.';
 
 CREATE FUNCTION crm.rebuild_account_activity(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-DECLARE
-    result jsonb;
-BEGIN
-    CALL crm.run_job('rebuild_account_activity', tenant, '{}', result);
-    RETURN result;
-END
+    SELECT crm.run_job_in_transaction('rebuild_account_activity', tenant)
 $$;
 COMMENT ON FUNCTION crm.rebuild_account_activity(uuid) IS 'Recounts a tenant''s crm.account_activity_days from its activities (the triggers keep it current; this repairs it after a bulk load without triggers) and returns {"tenants", "failed", "processed" and "changed": the day rows written, "failures": [...]}: the job rebuild_account_activity of crm.run_job, in the caller''s transaction. For managers and admins of the tenant, or the operator (NULL: every tenant: a tenant that fails is undone and logged as failed in crm.job_runs, and the others are still recounted); one run per tenant at a time (55P03), logged in crm.job_runs.';
 
 CREATE FUNCTION crm_api.rebuild_account_activity() RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.rebuild_account_activity(crm.current_tenant())->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('rebuild_account_activity')
 $$;
 COMMENT ON FUNCTION crm_api.rebuild_account_activity() IS 'Recounts the tenant''s activities per account and day and returns how many day rows it wrote (POST /rpc/rebuild_account_activity; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.rebuild_account_activity() FROM PUBLIC;

@@ -233,7 +233,7 @@ DECLARE
     period text;
     periods integer;
 BEGIN
-    PERFORM crm.job_check_args('snapshot_forecast', args, ARRAY['period', 'periods']);
+    PERFORM crm.job_check_args('snapshot_forecast', args, '{"period": "string", "periods": "number"}');
     period := CASE WHEN args ? 'period' THEN args->>'period' ELSE 'quarter' END;
     periods := CASE WHEN args ? 'periods' THEN (args->>'periods')::integer ELSE 4 END;
     PERFORM crm.check_forecast_args(period, current_date, periods, NULL);
@@ -269,15 +269,10 @@ $$;
 COMMENT ON FUNCTION crm.snapshot_forecast_tenant(uuid, jsonb, jsonb) IS 'The body of the job snapshot_forecast (crm.run_job): stores a tenant''s forecast of today (args period and periods) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today; returns {processed, changed: the rows written, details: {period, periods}, next: null}. For managers and admins of the tenant, or the operator.';
 
 CREATE FUNCTION crm.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-DECLARE
-    result jsonb;
-BEGIN
-    CALL crm.run_job('snapshot_forecast', crm.current_tenant(), jsonb_build_object('period', period, 'periods', periods), result);
-    RETURN result;
-END
+    SELECT crm.run_job_in_transaction('snapshot_forecast', crm.current_tenant(), jsonb_build_object('period', period, 'periods', periods))
 $$;
 COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters, with its overdue, later and no_close_date rows: every open deal) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns {"tenants", "failed", "processed" and "changed": the rows written, "failures": [...]}: the job snapshot_forecast of crm.run_job, in the caller''s transaction. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs. In a run for every tenant, a tenant whose snapshot fails is undone and logged as failed (SQLSTATE and message) and the others are still snapshotted; a run for one tenant raises its error.';
 REVOKE EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer), crm.snapshot_forecast_args(jsonb),
@@ -309,14 +304,10 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.forecast(text, date, integer, text) IS 'The sales forecast by month or quarter, in total or per owner or team (GET /rpc/forecast?period=month&periods=3&group_by=owner): one row per bucket (overdue, earlier, period, later, no_close_date) and group, so that every open deal is in it once. 400 for a bad period, periods or group_by.';
 CREATE FUNCTION crm_api.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.snapshot_forecast(period, periods)->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('snapshot_forecast', jsonb_build_object('period', period, 'periods', periods))
 $$;
 COMMENT ON FUNCTION crm_api.snapshot_forecast(text, integer) IS 'Stores today''s forecast (POST /rpc/snapshot_forecast; managers and admins): the rows written. 403 for reps, 409 while another run works.';
 REVOKE EXECUTE ON FUNCTION crm_api.forecast(text, date, integer, text), crm_api.snapshot_forecast(text, integer) FROM PUBLIC;

@@ -198,7 +198,7 @@ $$
 DECLARE
     on_date date;
 BEGIN
-    PERFORM crm.job_check_args('refresh_health_scores', args, ARRAY['on_date']);
+    PERFORM crm.job_check_args('refresh_health_scores', args, '{"on_date": "string"}');
     -- (today unless given: fixed for the whole run, also one that goes on past midnight)
     on_date := CASE WHEN args ? 'on_date' THEN (args->>'on_date')::date ELSE current_date END;
     IF on_date IS NULL OR on_date > current_date THEN
@@ -384,15 +384,10 @@ COMMENT ON FUNCTION crm.refresh_health_scores_tenant(uuid, jsonb, jsonb) IS 'The
 -- The job as a function, as it always was: it runs in the caller's transaction (CALL crm.run_job
 -- outside a transaction block commits batch by batch instead).
 CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT current_date) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-DECLARE
-    result jsonb;
-BEGIN
-    CALL crm.run_job('refresh_health_scores', crm.current_tenant(), jsonb_build_object('on_date', on_date), result);
-    RETURN result;
-END
+    SELECT crm.run_job_in_transaction('refresh_health_scores', crm.current_tenant(), jsonb_build_object('on_date', on_date))
 $$;
 COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today; again on the same day replaces it) and returns {"tenants", "failed", "processed" and "changed": the snapshots written, "failures": [...]}: the tenant of the request context (its managers and admins), or every tenant for the operator without a context; the job refresh_health_scores of crm.run_job, in the caller''s transaction (CALL crm.run_job(''refresh_health_scores'') on its own commits batch by batch). The inputs are gathered in one pass per source (into a temporary table), then judged and written in batches of crm.batch_size accounts (each batch''s accounts locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the transaction ends), one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
 
@@ -428,14 +423,10 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.account_health_history(uuid) IS 'An account''s health snapshots, oldest first (GET /rpc/account_health_history?account_id=...). 404 when the account is not visible.';
 CREATE FUNCTION crm_api.refresh_health_scores(on_date date DEFAULT current_date) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.refresh_health_scores(on_date)->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('refresh_health_scores', jsonb_build_object('on_date', on_date))
 $$;
 COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) FROM PUBLIC;

@@ -1,11 +1,11 @@
 /*
- * jobs.c: what crm's batch jobs (rescoring, and later health scores and segments) share in C.
+ * jobs.c: what crm's batch jobs and their driver crm.run_job (src/jobs.sql) share in C.
  *
  * crm.report_progress(message) shows a running job's progress to every session: the message replaces
  * the backend's query text in pg_stat_activity (as autovacuum shows what it does), so a DBA sees
  *   SELECT pid, query FROM pg_stat_activity WHERE query LIKE 'crm.%';
- * while the job's transaction is still open, which a progress table could not show. A job restores its
- * statement's text with crm.report_progress(current_query()) when it ends.
+ * while the job's transaction is still open, which a progress table could not show. The driver restores its
+ * statement's text with crm.report_progress(current_query()) when a run ends (crm.job_result).
  *
  * crm.job_can_commit() tells crm.run_job (src/jobs.sql) whether it may COMMIT between batches: only a
  * procedure CALLed outside a transaction block (or from a DO block or procedure that could commit

@@ -6,7 +6,7 @@
 CREATE FUNCTION crm.report_progress(message text) RETURNS void
     AS 'MODULE_PATHNAME', 'crm_report_progress'
     LANGUAGE C VOLATILE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION crm.report_progress(text) IS 'Shows a running job''s progress in pg_stat_activity.query of its backend (visible to other sessions at once, unlike a table row); a job restores its statement''s text with crm.report_progress(current_query()) when it ends.';
+COMMENT ON FUNCTION crm.report_progress(text) IS 'Shows a running job''s progress in pg_stat_activity.query of its backend (visible to other sessions at once, also while a run works in one transaction, whose crm.job_runs row is not yet visible); the job driver restores its statement''s text with crm.report_progress(current_query()) when a run ends.';
 
 -- One run of a job per tenant at a time: the second caller gets 55P03 at once instead of waiting. A run
 -- in one transaction takes the transaction's lock (it goes with the transaction, whatever ends it); a
@@ -170,26 +170,43 @@ $$
 $$;
 COMMENT ON FUNCTION crm.job_names() IS 'The batch jobs crm.run_job runs: rebuild_account_activity, rebuild_win_model, refresh_health_scores, refresh_segments, rescore_leads, snapshot_forecast.';
 
-CREATE FUNCTION crm.job_check_args(job text, args jsonb, allowed text[]) RETURNS jsonb
+CREATE FUNCTION crm.job_check_args(job text, args jsonb, kinds jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     bad text;
+    wrong record;
 BEGIN
     IF args IS NULL OR jsonb_typeof(args) <> 'object' THEN
         RAISE EXCEPTION 'the arguments of job % must be a JSON object, not %', job, coalesce(args::text, 'NULL') USING ERRCODE = '22023';
     END IF;
-    bad := (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(args) k WHERE k <> ALL (allowed));
+    bad := (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(args) k WHERE NOT kinds ? k);
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'job % has no argument %', job, bad USING ERRCODE = '22023',
-            HINT = CASE WHEN cardinality(allowed) = 0 THEN 'It takes no arguments.'
-                        ELSE format('Its arguments: %s.', array_to_string(allowed, ', ')) END;
+            HINT = CASE WHEN kinds = '{}' THEN 'It takes no arguments.'
+                        ELSE format('Its arguments: %s.', (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(kinds) k)) END;
+    END IF;
+    SELECT a.key, a.value, kinds->>a.key AS kind INTO wrong FROM jsonb_each(args) a
+     WHERE jsonb_typeof(a.value) NOT IN ('null', kinds->>a.key) ORDER BY a.key LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'argument % of job % must be a %, not %', wrong.key, job, wrong.kind, wrong.value USING ERRCODE = '22023';
     END IF;
     RETURN args;
 END
 $$;
-COMMENT ON FUNCTION crm.job_check_args(text, jsonb, text[]) IS 'Internal: returns a job''s arguments when they are a JSON object with only the allowed keys; 22023 otherwise.';
+COMMENT ON FUNCTION crm.job_check_args(text, jsonb, jsonb) IS 'Internal: returns a job''s arguments when they are a JSON object whose keys are those of kinds, each value of the JSON type kinds names (boolean, string, number) or null; 22023 otherwise.';
+
+CREATE FUNCTION crm.unknown_job(job text) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RAISE EXCEPTION 'unknown job %', coalesce(quote_literal(job), 'NULL') USING ERRCODE = '22023',
+        HINT = format('The jobs: %s.', array_to_string(crm.job_names(), ', '));
+END
+$$;
+COMMENT ON FUNCTION crm.unknown_job(text) IS 'Internal: raises 22023 for a job name that is none of crm.job_names() (the hint lists them).';
 
 -- A job's arguments, checked and completed with their defaults once, before any tenant is run: a bad
 -- argument fails the run as a whole (22023), and defaults such as today's date hold for all of it.
@@ -204,9 +221,7 @@ BEGIN
         WHEN 'refresh_segments' THEN RETURN crm.refresh_segments_args(args);
         WHEN 'snapshot_forecast' THEN RETURN crm.snapshot_forecast_args(args);
         WHEN 'rebuild_account_activity', 'rebuild_win_model' THEN RETURN crm.job_check_args(job, args, '{}');
-        ELSE
-            RAISE EXCEPTION 'unknown job %', coalesce(quote_literal(job), 'NULL') USING ERRCODE = '22023',
-                HINT = format('The jobs: %s.', array_to_string(crm.job_names(), ', '));
+        ELSE RETURN crm.unknown_job(job);
     END CASE;
 END
 $$;
@@ -231,9 +246,7 @@ BEGIN
         WHEN 'snapshot_forecast' THEN RETURN crm.snapshot_forecast_tenant(tenant, args, cursor);
         WHEN 'rebuild_account_activity' THEN RETURN crm.rebuild_account_activity_tenant(tenant, args, cursor);
         WHEN 'rebuild_win_model' THEN RETURN crm.rebuild_win_model_tenant(tenant, args, cursor);
-        ELSE
-            RAISE EXCEPTION 'unknown job %', coalesce(quote_literal(job), 'NULL') USING ERRCODE = '22023',
-                HINT = format('The jobs: %s.', array_to_string(crm.job_names(), ', '));
+        ELSE RETURN crm.unknown_job(job);
     END CASE;
 END
 $$;
@@ -452,6 +465,36 @@ BEGIN
     result := crm.job_result(run, items);
 END
 $$;
+-- The driver as a function, for the jobs' own functions (crm.rescore_leads, ...): in the caller's
+-- transaction, so without commits.
+CREATE FUNCTION crm.run_job_in_transaction(job text, tenant uuid, args jsonb DEFAULT '{}') RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    result jsonb;
+BEGIN
+    CALL crm.run_job(job, tenant, args, result);
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION crm.run_job_in_transaction(text, uuid, jsonb) IS 'Runs a job with crm.run_job in the caller''s transaction (a function cannot commit) and returns its result; what the jobs'' functions (crm.rescore_leads, crm.refresh_health_scores, ...) are.';
+
+-- What the HTTP API's job functions (crm_api.rescore_leads, ...) return: the rows changed, for the
+-- request's tenant; another run is a conflict over HTTP (409), not a server error (PostgREST maps 55P03
+-- to 500).
+CREATE FUNCTION crm.run_job_for_http(job text, args jsonb DEFAULT '{}') RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RETURN (crm.run_job_in_transaction(job, crm.current_tenant(), args)->>'changed')::bigint;
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
+END
+$$;
+COMMENT ON FUNCTION crm.run_job_for_http(text, jsonb) IS 'Runs a job for the request''s tenant in the caller''s transaction and returns how many rows it changed; PT409 (HTTP 409) while another run of the job works for the tenant.';
+
 COMMENT ON PROCEDURE crm.run_job(text, uuid, jsonb, jsonb) IS 'Runs a batch job (crm.job_names(): rescore_leads, refresh_health_scores, refresh_segments, snapshot_forecast, rebuild_account_activity, rebuild_win_model) with its arguments (e.g. {"full_pass": true}, {"on_date": "2026-01-31"}) for a tenant (default: the request context''s; the operator without a context: NULL, every tenant in id order), and returns {"tenants", "failed", "processed", "changed", "failures": [...]} in result. Managers and admins run it for their own tenant, the operator for any (42501 otherwise; an unknown tenant PT404, an unknown job or argument 22023). One run per job and tenant at a time (55P03), logged in crm.job_runs (status running while it works). CALLed outside a transaction block it commits after every batch and every tenant: a failure undoes only the batch that failed; inside one (or from a function) it runs in the caller''s transaction. In a run for every tenant a failing tenant is logged as failed and the others go on; a run for one tenant raises its error.';
 
 CREATE FUNCTION crm.job_can_commit() RETURNS boolean
@@ -471,15 +514,16 @@ GRANT SELECT ON crm_api.job_runs TO crm_manager;
 -- jobs' functions), which then refuses it with the jobs' own 42501; the bodies and the log are a
 -- manager's.
 REVOKE EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,boolean), crm.unlock_job(text,uuid),
-    crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,text[]),
-    crm.job_args(text,jsonb), crm.job_start(text,uuid,jsonb,boolean), crm.job_step(jsonb), crm.job_result(jsonb,jsonb),
-    crm.job_can_commit(), crm.job_tenant(text,uuid,jsonb,jsonb),
+    crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,jsonb),
+    crm.unknown_job(text), crm.job_args(text,jsonb), crm.job_start(text,uuid,jsonb,boolean), crm.job_step(jsonb),
+    crm.job_result(jsonb,jsonb), crm.job_can_commit(), crm.run_job_in_transaction(text,uuid,jsonb), crm.run_job_for_http(text,jsonb), crm.job_tenant(text,uuid,jsonb,jsonb),
     crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE crm.run_job(text,uuid,jsonb,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,boolean), crm.unlock_job(text,uuid),
-    crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,text[]),
-    crm.job_args(text,jsonb), crm.job_start(text,uuid,jsonb,boolean), crm.job_step(jsonb), crm.job_result(jsonb,jsonb),
-    crm.job_can_commit() TO crm_rep;
+    crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,jsonb),
+    crm.unknown_job(text), crm.job_args(text,jsonb), crm.job_start(text,uuid,jsonb,boolean), crm.job_step(jsonb),
+    crm.job_result(jsonb,jsonb), crm.job_can_commit(), crm.run_job_in_transaction(text,uuid,jsonb), crm.run_job_for_http(text,jsonb)
+    TO crm_rep;
 GRANT EXECUTE ON PROCEDURE crm.run_job(text,uuid,jsonb,jsonb) TO crm_rep;
 GRANT EXECUTE ON FUNCTION crm.job_tenant(text,uuid,jsonb,jsonb),
     crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) TO crm_manager;

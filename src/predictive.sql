@@ -204,15 +204,10 @@ $$;
 COMMENT ON FUNCTION crm.rebuild_win_model_tenant(uuid, jsonb, jsonb) IS 'The body of the job rebuild_win_model (crm.run_job): recounts a tenant''s won and lost leads into crm.lead_win_counts; returns {processed, changed: the leads counted, details, next: null}. For managers and admins of the tenant, or the operator.';
 
 CREATE FUNCTION crm.rebuild_win_model(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-DECLARE
-    result jsonb;
-BEGIN
-    CALL crm.run_job('rebuild_win_model', tenant, '{}', result);
-    RETURN result;
-END
+    SELECT crm.run_job_in_transaction('rebuild_win_model', tenant)
 $$;
 COMMENT ON FUNCTION crm.rebuild_win_model(uuid) IS 'Recounts a tenant''s won and lost leads into crm.lead_win_counts (the triggers keep it current; this repairs it after a bulk load without triggers) and returns {"tenants", "failed", "processed" and "changed": the leads counted, "failures": [...]}: the job rebuild_win_model of crm.run_job, in the caller''s transaction. For managers and admins of the tenant, or the operator (NULL: every tenant: a tenant that fails is undone and logged as failed in crm.job_runs, and the others are still recounted); one run per tenant at a time (55P03), logged in crm.job_runs.';
 
@@ -282,14 +277,10 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.lead_win_probability(uuid) IS 'A lead''s chance to be won and why (GET /rpc/lead_win_probability?lead_id=...): {probability (0-100, null below the minimum history), reason, won, lost, prior, fields: [{field, value, weight, effect}]}. 404 when the lead is not visible.';
 CREATE FUNCTION crm_api.rebuild_win_model() RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.rebuild_win_model(crm.current_tenant())->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('rebuild_win_model')
 $$;
 COMMENT ON FUNCTION crm_api.rebuild_win_model() IS 'Recounts the tenant''s won and lost leads for predictive scoring and returns how many it counted (POST /rpc/rebuild_win_model; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.lead_win_probability(uuid), crm_api.rebuild_win_model() FROM PUBLIC;

@@ -341,17 +341,14 @@ BEGIN
     changed := changed + c;
 END
 $$;
-COMMENT ON FUNCTION crm.rescore_batch(uuid, uuid, integer, boolean, integer, bigint, bigint, bigint) IS 'Internal to crm.rescore_leads: scores the next batch of a tenant''s leads after lo (all of them, or only engaged and unscored ones) and writes the stale ones; returns the last id read, NULL at the end.';
+COMMENT ON FUNCTION crm.rescore_batch(uuid, uuid, integer, boolean, integer, bigint, bigint, bigint) IS 'Internal to crm.rescore_leads_tenant (the job rescore_leads): scores the next batch of a tenant''s leads after lo (all of them, or only engaged and unscored ones) and writes the stale ones; returns the last id read, NULL at the end.';
 
 CREATE FUNCTION crm.rescore_leads_args(args jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    PERFORM crm.job_check_args('rescore_leads', args, ARRAY['full_pass']);
-    IF jsonb_typeof(args->'full_pass') NOT IN ('boolean', 'null') THEN
-        RAISE EXCEPTION 'full_pass must be true or false, not %', args->'full_pass' USING ERRCODE = '22023';
-    END IF;
+    PERFORM crm.job_check_args('rescore_leads', args, '{"full_pass": "boolean"}');
     RETURN jsonb_build_object('full_pass', coalesce((args->>'full_pass')::boolean, false));
 END
 $$;
@@ -414,15 +411,10 @@ COMMENT ON FUNCTION crm.rescore_leads_tenant(uuid, jsonb, jsonb) IS 'The body of
 -- The job as a function, as it always was: it runs in the caller's transaction (CALL crm.run_job
 -- outside a transaction block commits batch by batch instead).
 CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant(), full_pass boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-DECLARE
-    result jsonb;
-BEGIN
-    CALL crm.run_job('rescore_leads', tenant, jsonb_build_object('full_pass', full_pass), result);
-    RETURN result;
-END
+    SELECT crm.run_job_in_transaction('rescore_leads', tenant, jsonb_build_object('full_pass', full_pass))
 $$;
 COMMENT ON FUNCTION crm.rescore_leads(uuid, boolean) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns {"tenants", "failed", "processed": leads read, "changed": scores changed, "failures": [...]}: the job rescore_leads of crm.run_job, in the caller''s transaction (CALL crm.run_job(''rescore_leads'') on its own commits batch by batch). In a run for every tenant, a tenant whose rescoring fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still rescored; a run for one tenant raises its error. A full pass reads every lead; it runs when full_pass is true or the active model or the threshold changed since the last full pass; otherwise an incremental pass reads only the leads whose score can be stale (engaged ones, whose engagement decays, and unscored ones). Batches of crm.batch_size leads (default 10000) in id order; only stale rows written (a second run returns 0); one run per tenant at a time (55P03 otherwise); progress in pg_stat_activity.query; each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
 
@@ -434,15 +426,10 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.score_lead(uuid) IS 'Scores a lead now and stores it (POST /rpc/score_lead {"lead_id": ...}): {lead_id, score, grade, previous_score, changed, status, qualified_now, score_dropped, top_reasons}. 404 when the lead is not visible; 403 when its score changed and it is not the caller''s to change.';
 CREATE FUNCTION crm_api.rescore_leads(full_pass boolean DEFAULT false) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.rescore_leads(crm.current_tenant(), full_pass)->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    -- over HTTP another run is a conflict (409), not a server error (PostgREST maps 55P03 to 500)
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('rescore_leads', jsonb_build_object('full_pass', full_pass))
 $$;
 COMMENT ON FUNCTION crm_api.rescore_leads(boolean) IS 'Rescores the caller''s tenant''s leads and returns how many scores changed (POST /rpc/rescore_leads, {"full_pass": true} to read every lead even when the model did not change; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads(boolean) FROM PUBLIC;

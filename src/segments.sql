@@ -462,10 +462,7 @@ CREATE FUNCTION crm.refresh_segments_args(args jsonb) RETURNS jsonb
     SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    PERFORM crm.job_check_args('refresh_segments', args, ARRAY['segment_id']);
-    IF jsonb_typeof(args->'segment_id') NOT IN ('string', 'null') THEN
-        RAISE EXCEPTION 'segment_id must be a uuid, not %', args->'segment_id' USING ERRCODE = '22023';
-    END IF;
+    PERFORM crm.job_check_args('refresh_segments', args, '{"segment_id": "string"}');
     RETURN jsonb_strip_nulls(jsonb_build_object('segment_id', (args->>'segment_id')::uuid));
 END
 $$;
@@ -477,15 +474,13 @@ CREATE FUNCTION crm.refresh_segment(segment_id uuid) RETURNS jsonb
 $$
 DECLARE
     s crm.segments;
-    result jsonb;
     r jsonb;
 BEGIN
     SELECT x.* INTO s FROM crm.segments x WHERE x.tenant_id = crm.current_tenant() AND x.id = refresh_segment.segment_id;
     IF NOT FOUND THEN
         PERFORM crm.not_found('segment', segment_id);
     END IF;
-    CALL crm.run_job('refresh_segments', s.tenant_id, jsonb_build_object('segment_id', s.id), result);
-    r := result->'items'->0;
+    r := crm.run_job_in_transaction('refresh_segments', s.tenant_id, jsonb_build_object('segment_id', s.id))->'items'->0;
     RETURN jsonb_build_object('added', r->'added', 'removed', r->'removed', 'members', r->'members');
 END
 $$;
@@ -496,11 +491,9 @@ CREATE FUNCTION crm.refresh_segments(tenant uuid DEFAULT crm.current_tenant()) R
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    result jsonb;
-    out jsonb;
+    result jsonb := crm.run_job_in_transaction('refresh_segments', tenant);
+    out jsonb := coalesce(result->'items', '[]');
 BEGIN
-    CALL crm.run_job('refresh_segments', tenant, '{}', result);
-    out := coalesce(result->'items', '[]');
     RETURN jsonb_build_object(
         'segments', jsonb_array_length(out),
         'added', (SELECT coalesce(sum((x->>'added')::bigint), 0) FROM jsonb_array_elements(out) x),

@@ -40,12 +40,12 @@ SELECT throws_ok($$CALL crm.run_job('rebuild_win_model', NULL, '{"full_pass": tr
     '    a job without arguments takes none');
 SELECT throws_ok($$CALL crm.run_job('rescore_leads', NULL, '[true]')$$, '22023', 'the arguments of job rescore_leads must be a JSON object, not [true]',
     'arguments that are not an object: 22023');
-SELECT throws_ok($$CALL crm.run_job('rescore_leads', NULL, '{"full_pass": "yes"}')$$, '22023', 'full_pass must be true or false, not "yes"',
+SELECT throws_ok($$CALL crm.run_job('rescore_leads', NULL, '{"full_pass": "yes"}')$$, '22023', 'argument full_pass of job rescore_leads must be a boolean, not "yes"',
     'full_pass not a boolean: 22023');
 SELECT throws_ok($$CALL crm.run_job('refresh_health_scores', NULL, jsonb_build_object('on_date', current_date + 1))$$, '22023',
     'on_date must be a day up to today, not ' || (current_date + 1), 'on_date after today: 22023');
 SELECT throws_ok($$CALL crm.run_job('snapshot_forecast', NULL, '{"period": "week"}')$$, '22023', NULL, 'a forecast period that is none: 22023');
-SELECT throws_ok($$CALL crm.run_job('refresh_segments', NULL, '{"segment_id": 7}')$$, '22023', 'segment_id must be a uuid, not 7',
+SELECT throws_ok($$CALL crm.run_job('refresh_segments', NULL, '{"segment_id": 7}')$$, '22023', 'argument segment_id of job refresh_segments must be a string, not 7',
     'a segment_id that is no uuid: 22023');
 SELECT is((SELECT count(*) FROM crm.job_runs), :'runs_before'::bigint, 'none of them ran a tenant or logged anything');
 
