@@ -242,58 +242,36 @@ CREATE TRIGGER opportunities_roll_up_update AFTER UPDATE ON crm.opportunities
 CREATE TRIGGER opportunities_roll_up_delete AFTER DELETE ON crm.opportunities
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
 
-CREATE FUNCTION crm.rebuild_account_activity(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
+-- The job's body (src/jobs.sql, crm.job_tenant): a tenant's rollup recounted, in one call. SECURITY
+-- DEFINER, as crm.recount_account_activity is granted to no one.
+CREATE FUNCTION crm.rebuild_account_activity_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    t uuid;
-    started timestamptz;
     n bigint;
-    total bigint := 0;
-    tenants integer := 0;
-    failures jsonb := '[]';
-    e_state text;
-    e_message text;
-    e_detail text;
-    e_hint text;
-    e_context text;
 BEGIN
-    PERFORM crm.check_job_caller(tenant);
-    FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
-        tenants := tenants + 1;
-        started := clock_timestamp();
-        BEGIN
-            PERFORM crm.lock_job('rebuild_account_activity', t);
-            n := crm.recount_account_activity(t, NULL);
-            PERFORM crm.log_job_run(t, 'rebuild_account_activity', started, n, n);
-            total := total + n;
-        EXCEPTION WHEN OTHERS THEN
-            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
-            -- undone and logged as failed, and the others go on
-            IF tenant IS NOT NULL THEN
-                RAISE;
-            END IF;
-            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
-                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-            failures := failures || crm.log_job_failure(t, 'rebuild_account_activity', started, e_state, e_message,
-                                                        e_detail, e_hint, e_context);
-        END;
-    END LOOP;
-    RETURN crm.job_result('rebuild_account_activity', tenants, total, total, failures);
+    PERFORM crm.check_job_caller(t);
+    n := crm.recount_account_activity(t, NULL);
+    RETURN jsonb_build_object('processed', n, 'changed', n, 'details', '{}'::jsonb, 'next', NULL,
+                              'progress', format('crm.rebuild_account_activity: tenant %s', t));
 END
 $$;
-COMMENT ON FUNCTION crm.rebuild_account_activity(uuid) IS 'Recounts a tenant''s crm.account_activity_days from its activities (the triggers keep it current; this repairs it after a bulk load without triggers) and returns {"tenants", "failed", "processed" and "changed": the day rows written, "failures": [...]}. For managers and admins of the tenant, or the operator (NULL: every tenant: a tenant that fails is undone and logged as failed in crm.job_runs, and the others are still recounted); one run per tenant at a time (55P03), logged in crm.job_runs.';
+COMMENT ON FUNCTION crm.rebuild_account_activity_tenant(uuid, jsonb, jsonb) IS 'The body of the job rebuild_account_activity (crm.run_job): recounts a tenant''s crm.account_activity_days from its activities; returns {processed, changed: the day rows written, details, next: null}. For managers and admins of the tenant, or the operator.';
 
-CREATE FUNCTION crm_api.rebuild_account_activity() RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+CREATE FUNCTION crm.rebuild_account_activity(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.rebuild_account_activity(crm.current_tenant())->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_in_transaction('rebuild_account_activity', tenant)
+$$;
+COMMENT ON FUNCTION crm.rebuild_account_activity(uuid) IS 'Recounts a tenant''s crm.account_activity_days from its activities (the triggers keep it current; this repairs it after a bulk load without triggers) and returns {"tenants", "failed", "processed" and "changed": the day rows written, "failures": [...]}: the job rebuild_account_activity of crm.run_job, in the caller''s transaction. For managers and admins of the tenant, or the operator (NULL: every tenant: a tenant that fails is undone and logged as failed in crm.job_runs, and the others are still recounted); one run per tenant at a time (55P03), logged in crm.job_runs.';
+
+CREATE FUNCTION crm_api.rebuild_account_activity() RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.run_job_for_http('rebuild_account_activity')
 $$;
 COMMENT ON FUNCTION crm_api.rebuild_account_activity() IS 'Recounts the tenant''s activities per account and day and returns how many day rows it wrote (POST /rpc/rebuild_account_activity; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.rebuild_account_activity() FROM PUBLIC;
@@ -308,5 +286,5 @@ GRANT SELECT ON crm_api.account_activity_days TO crm_rep;
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.activities_roll_up_insert(), crm.activities_roll_up_update(),
     crm.activities_roll_up_delete(), crm.activities_roll_up_truncate(), crm.roll_up_moved(),
-    crm.rebuild_account_activity(uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm.rebuild_account_activity(uuid) TO crm_manager;
+    crm.rebuild_account_activity(uuid), crm.rebuild_account_activity_tenant(uuid,jsonb,jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.rebuild_account_activity(uuid), crm.rebuild_account_activity_tenant(uuid,jsonb,jsonb) TO crm_manager;

@@ -225,59 +225,61 @@ ALTER TABLE crm.forecast_snapshots FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.forecast_snapshots', '');
 SELECT crm.secure_table('crm.forecast_snapshots', 'log');
 
-CREATE FUNCTION crm.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS jsonb
+CREATE FUNCTION crm.snapshot_forecast_args(args jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    period text;
+    periods integer;
+BEGIN
+    PERFORM crm.job_check_args('snapshot_forecast', args, '{"period": "string", "periods": "number"}');
+    period := CASE WHEN args ? 'period' THEN args->>'period' ELSE 'quarter' END;
+    periods := CASE WHEN args ? 'periods' THEN (args->>'periods')::integer ELSE 4 END;
+    PERFORM crm.check_forecast_args(period, current_date, periods, NULL);
+    RETURN jsonb_build_object('period', period, 'periods', periods);
+END
+$$;
+COMMENT ON FUNCTION crm.snapshot_forecast_args(jsonb) IS 'The arguments of the job snapshot_forecast (crm.run_job): {"period": month or quarter (default), "periods": how many (default 4)}; 22023 for a bad one or another argument.';
+
+-- The job's body (src/jobs.sql, crm.job_tenant): today's snapshot of a tenant's forecast, in one call.
+CREATE FUNCTION crm.snapshot_forecast_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    t uuid;
-    started timestamptz;
+    by_period text := args->>'period';
+    how_many integer := (args->>'periods')::integer;
     n bigint;
-    written bigint := 0;
-    tenants integer := 0;
-    failures jsonb := '[]';
-    e_state text;
-    e_message text;
-    e_detail text;
-    e_hint text;
-    e_context text;
 BEGIN
-    PERFORM crm.check_forecast_args(period, current_date, periods, NULL);
-    PERFORM crm.check_job_caller(crm.current_tenant());
-    FOR t IN SELECT x.id FROM crm.tenants x WHERE crm.current_tenant() IS NULL OR x.id = crm.current_tenant() ORDER BY x.id LOOP
-        tenants := tenants + 1;
-        started := clock_timestamp();
-        BEGIN
-            PERFORM crm.lock_job('snapshot_forecast', t);
-            PERFORM crm.report_progress(format('crm.snapshot_forecast: tenant %s', t));
-            DELETE FROM crm.forecast_snapshots s WHERE s.tenant_id = t AND s.taken_on = current_date AND s.period = snapshot_forecast.period;
-            INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, bucket, period_start, period_end, group_key,
-                                                closed_won, commit, best_case, pipeline, omitted, weighted, quota, attainment)
-            SELECT t, current_date, snapshot_forecast.period, coalesce(g.by, 'total'), f.bucket, f.period_start, f.period_end,
-                   f.group_key, f.closed_won, f.commit, f.best_case, f.pipeline, f.omitted, f.weighted, f.quota, f.attainment
-              FROM (VALUES (NULL::text), ('owner'), ('team')) g(by),
-                   LATERAL crm.forecast_of(t, snapshot_forecast.period, current_date, periods, g.by) f;
-            GET DIAGNOSTICS n = ROW_COUNT;
-            written := written + n;
-            PERFORM crm.log_job_run(t, 'snapshot_forecast', started, n, n, jsonb_build_object('period', period, 'periods', periods));
-        EXCEPTION WHEN OTHERS THEN
-            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
-            -- undone and logged as failed, and the others go on
-            IF crm.current_tenant() IS NOT NULL THEN
-                RAISE;
-            END IF;
-            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
-                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-            failures := failures || crm.log_job_failure(t, 'snapshot_forecast', started, e_state, e_message,
-                                                        e_detail, e_hint, e_context);
-        END;
-    END LOOP;
-    RETURN crm.job_result('snapshot_forecast', tenants, written, written, failures);
+    PERFORM crm.check_job_caller(t);
+    PERFORM crm.check_forecast_args(by_period, current_date, how_many, NULL);
+    DELETE FROM crm.forecast_snapshots s WHERE s.tenant_id = t AND s.taken_on = current_date AND s.period = by_period;
+    INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, bucket, period_start, period_end, group_key,
+                                        closed_won, commit, best_case, pipeline, omitted, weighted, quota, attainment)
+    SELECT t, current_date, by_period, coalesce(g.by, 'total'), f.bucket, f.period_start, f.period_end,
+           f.group_key, f.closed_won, f.commit, f.best_case, f.pipeline, f.omitted, f.weighted, f.quota, f.attainment
+      FROM (VALUES (NULL::text), ('owner'), ('team')) g(by),
+           LATERAL crm.forecast_of(t, by_period, current_date, how_many, g.by) f;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN jsonb_build_object('processed', n, 'changed', n, 'details', jsonb_build_object('period', by_period, 'periods', how_many),
+                              'next', NULL, 'progress', format('crm.snapshot_forecast: tenant %s', t));
 END
 $$;
-COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters, with its overdue, later and no_close_date rows: every open deal) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns {"tenants", "failed", "processed" and "changed": the rows written, "failures": [...]}. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs. In a run for every tenant, a tenant whose snapshot fails is undone and logged as failed (SQLSTATE and message) and the others are still snapshotted; a run for one tenant raises its error.';
-REVOKE EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer) TO crm_manager;
+COMMENT ON FUNCTION crm.snapshot_forecast_tenant(uuid, jsonb, jsonb) IS 'The body of the job snapshot_forecast (crm.run_job): stores a tenant''s forecast of today (args period and periods) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today; returns {processed, changed: the rows written, details: {period, periods}, next: null}. For managers and admins of the tenant, or the operator.';
+
+CREATE FUNCTION crm.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.run_job_in_transaction('snapshot_forecast', crm.current_tenant(), jsonb_build_object('period', period, 'periods', periods))
+$$;
+COMMENT ON FUNCTION crm.snapshot_forecast(text, integer) IS 'Stores today''s forecast (periods months or quarters from the current one, default 4 quarters, with its overdue, later and no_close_date rows: every open deal) in total, per owner and per team in crm.forecast_snapshots, replacing one taken earlier today, and returns {"tenants", "failed", "processed" and "changed": the rows written, "failures": [...]}: the job snapshot_forecast of crm.run_job, in the caller''s transaction. With a tenant context, that tenant (its managers and admins); without one, the operator''s scheduler does every tenant. One run per tenant at a time (55P03); each run logged in crm.job_runs. In a run for every tenant, a tenant whose snapshot fails is undone and logged as failed (SQLSTATE and message) and the others are still snapshotted; a run for one tenant raises its error.';
+REVOKE EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer), crm.snapshot_forecast_args(jsonb),
+    crm.snapshot_forecast_tenant(uuid, jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.snapshot_forecast(text, integer), crm.snapshot_forecast_tenant(uuid, jsonb, jsonb) TO crm_manager;
+-- (a job's arguments are checked before its caller: for anyone who may start the driver)
+GRANT EXECUTE ON FUNCTION crm.snapshot_forecast_args(jsonb) TO crm_rep;
 
 CREATE VIEW crm_api.quotas WITH (security_invoker = true) AS
     SELECT tenant_id, id, user_id, team_id, period, period_start, amount, created_at, updated_at FROM crm.quotas;
@@ -302,14 +304,10 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.forecast(text, date, integer, text) IS 'The sales forecast by month or quarter, in total or per owner or team (GET /rpc/forecast?period=month&periods=3&group_by=owner): one row per bucket (overdue, earlier, period, later, no_close_date) and group, so that every open deal is in it once. 400 for a bad period, periods or group_by.';
 CREATE FUNCTION crm_api.snapshot_forecast(period text DEFAULT 'quarter', periods integer DEFAULT 4) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.snapshot_forecast(period, periods)->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('snapshot_forecast', jsonb_build_object('period', period, 'periods', periods))
 $$;
 COMMENT ON FUNCTION crm_api.snapshot_forecast(text, integer) IS 'Stores today''s forecast (POST /rpc/snapshot_forecast; managers and admins): the rows written. 403 for reps, 409 while another run works.';
 REVOKE EXECUTE ON FUNCTION crm_api.forecast(text, date, integer, text), crm_api.snapshot_forecast(text, integer) FROM PUBLIC;

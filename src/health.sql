@@ -191,198 +191,205 @@ COMMENT ON COLUMN crm_api.accounts.health_band IS 'The latest health band: green
 COMMENT ON COLUMN crm_api.accounts.health_trend IS 'The latest health trend: improving, stable or declining; read only.';
 COMMENT ON COLUMN crm_api.accounts.health_scored_on IS 'The day of the latest health snapshot; read only.';
 
-CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT (pg_catalog.now() AT TIME ZONE 'UTC')::date) RETURNS jsonb
+CREATE FUNCTION crm.refresh_health_scores_args(args jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    on_date date;
+BEGIN
+    PERFORM crm.job_check_args('refresh_health_scores', args, '{"on_date": "string"}');
+    -- (today's UTC date unless given, as the activity days are UTC days: fixed for the whole run, also one that goes on past midnight)
+    on_date := CASE WHEN args ? 'on_date' THEN (args->>'on_date')::date ELSE (now() AT TIME ZONE 'UTC')::date END;
+    IF on_date IS NULL OR on_date > (now() AT TIME ZONE 'UTC')::date THEN
+        RAISE EXCEPTION 'on_date must be a day up to today, not %', coalesce(on_date::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    RETURN jsonb_build_object('on_date', on_date);
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_health_scores_args(jsonb) IS 'The arguments of the job refresh_health_scores (crm.run_job): {"on_date": a day up to today (default today''s UTC date)}; 22023 for a later day, NULL or another argument.';
+
+-- The job's body (src/jobs.sql, crm.job_tenant): one batch of a tenant's accounts. The first call gathers
+-- the inputs of every account in one pass per source, into a temporary table that lasts the tenant's run
+-- (across its commits; dropped after its last batch, or by the next run when a run fails), and the
+-- batches' bounds, every batch-th account in order; each call then judges and writes the next batch.
+CREATE FUNCTION crm.refresh_health_scores_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    batch integer := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
+    c jsonb := cursor;
+    on_date date := (args->>'on_date')::date;
     -- as of the end of on_date, or now for today
     ref timestamptz := least(now(), ((on_date + 1)::timestamp AT TIME ZONE 'UTC'));
-    t uuid;
     weights double precision[];
-    started timestamptz;
+    batch integer;
     lo uuid;
     hi uuid;
-    bounds uuid[];
-    nb integer;
     n bigint;
-    done bigint;
-    total bigint;
     red uuid[];
-    reds bigint;
+    reds bigint := 0;
     r record;
-    written bigint := 0;
-    tenants integer := 0;
-    failures jsonb := '[]';
-    e_state text;
-    e_message text;
-    e_detail text;
-    e_hint text;
-    e_context text;
-    -- whether the writes below may skip their per-row foreign-key checks (see the loop): this runs as
+    -- whether the writes below may skip their per-row foreign-key checks (see below): this runs as
     -- the extension's owner, a superuser unless a DBA changed that
     skip_row_checks boolean := (SELECT x.rolsuper FROM pg_catalog.pg_roles x WHERE x.rolname = current_user)
                            AND pg_catalog.current_setting('session_replication_role') = 'origin';
 BEGIN
+    PERFORM crm.check_job_caller(t);
     IF on_date IS NULL OR on_date > (now() AT TIME ZONE 'UTC')::date THEN
         RAISE EXCEPTION 'on_date must be a day up to today, not %', coalesce(on_date::text, 'NULL') USING ERRCODE = '22023';
     END IF;
-    PERFORM crm.check_job_caller(crm.current_tenant());
-    FOR t IN SELECT x.id FROM crm.tenants x WHERE crm.current_tenant() IS NULL OR x.id = crm.current_tenant() ORDER BY x.id LOOP
-        tenants := tenants + 1;
-        started := clock_timestamp();
-        BEGIN
-            PERFORM crm.lock_job('refresh_health_scores', t);
-            weights := crm.health_weights((SELECT x.settings->'health_weights' FROM crm.tenants x WHERE x.id = t));
-            -- the inputs of every account in one pass per source; the batches below judge and write them.
-            -- A fresh table each time: one the caller made under this name (with triggers of its own, say)
-            -- is dropped, never written by this SECURITY DEFINER function.
-            IF to_regclass('pg_temp.crm_health_inputs') IS NOT NULL THEN
-                DROP TABLE pg_temp.crm_health_inputs;
-            END IF;
-            CREATE TEMP TABLE crm_health_inputs (account_id uuid PRIMARY KEY, inputs double precision[]) ON COMMIT DROP;
-            INSERT INTO crm_health_inputs SELECT i.account_id, i.inputs FROM crm.health_inputs(t, on_date, ref) i;
-            ANALYZE crm_health_inputs;
-            total := (SELECT count(*) FROM crm_health_inputs);
-            -- the batches' upper bounds, every batch-th account in order (one pass)
-            bounds := ARRAY(SELECT b.account_id FROM (SELECT i.account_id, row_number() OVER (ORDER BY i.account_id) AS k
-                                                         FROM crm_health_inputs i) b
-                             WHERE b.k % batch = 0 ORDER BY b.account_id);
-            nb := 0;
-            lo := '00000000-0000-0000-0000-000000000000';
-            done := 0; reds := 0;
-            LOOP
-                nb := nb + 1;
-                hi := coalesce(bounds[nb], 'ffffffff-ffff-ffff-ffff-ffffffffffff');
-                -- The foreign keys of the snapshots and the latest rows would check each row's account with
-                -- an executor run of its own (a fifth of the whole refresh). Instead the batch's accounts
-                -- are locked in one pass below, FOR KEY SHARE as those checks lock them (no one deletes one
-                -- or changes its key before this commits; one deleted since the inputs were gathered is
-                -- not locked, so not written), and the writes run with session_replication_role = replica,
-                -- which skips the per-row checks; also the tenant guard, which a definer writing tenant t
-                -- does not need (the two tables have no other triggers). Back to origin right after.
-                IF skip_row_checks THEN
-                    PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
-                END IF;
-                WITH locked AS (
-                    SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi FOR KEY SHARE OF a),
-                fresh AS (
-                    SELECT i.account_id, i.inputs, m.measures, crm.health_score(m.measures, weights) AS score
-                      FROM crm_health_inputs i JOIN locked a ON a.id = i.account_id,
-                           LATERAL (SELECT crm.health_measures(i.inputs) AS measures) m
-                     WHERE i.account_id > lo AND i.account_id <= hi),
-                judged AS (
-                    SELECT f.*, crm.health_band(f.score) AS band, crm.health_risk_level(f.score) AS risk_level,
-                           crm.health_trend(f.score, CASE WHEN l.scored_on < on_date THEN l.score ELSE p.score END) AS trend,
-                           CASE WHEN l.scored_on < on_date THEN l.band ELSE p.band END AS previous_band,
-                           CASE WHEN l.scored_on = on_date THEN l.band ELSE s.band END AS same_day_band, l.scored_on AS latest_on,
-                           l.ctid AS latest_row
-                      FROM fresh f
-                      -- the latest snapshot: on a day's first run, the previous one
-                      LEFT JOIN crm.account_health_latest l ON l.tenant_id = t AND l.account_id = f.account_id AND l.account_id > lo AND l.account_id <= hi
-                      -- again on the latest day, or a past day: the one before on_date, and on_date's, probed
-                      -- account by account (LIMIT 1: without it the planner turns the probe into a join, and
-                      -- hashes every snapshot of the tenant for each batch)
-                      LEFT JOIN LATERAL (SELECT h.score, h.band FROM crm.account_health h
-                                          WHERE l.scored_on >= on_date AND h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
-                                          ORDER BY h.scored_on DESC LIMIT 1) p ON true
-                      LEFT JOIN LATERAL (SELECT x.band FROM crm.account_health x
-                                          WHERE l.scored_on > on_date AND x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date
-                                          LIMIT 1) s ON true),
-                -- where the latest snapshot is older than on_date (a day's first run), there is none of
-                -- on_date to replace: a plain insert (no conflict check, no speculative insertion)
-                added AS (
-                    INSERT INTO crm.account_health (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
-                    SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
-                           crm.health_factors(j.inputs, j.measures, weights),
-                           crm.health_recommendations(j.inputs, j.measures)
-                      FROM judged j
-                     WHERE j.latest_on < on_date),
-                -- again on a day, a past day or an account's first: replaced where it comes out different
-                replaced AS (
-                    INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
-                    SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
-                           crm.health_factors(j.inputs, j.measures, weights),
-                           crm.health_recommendations(j.inputs, j.measures)
-                      FROM judged j
-                     WHERE j.latest_on IS NULL OR j.latest_on >= on_date
-                    ON CONFLICT (tenant_id, account_id, scored_on) DO UPDATE
-                       SET score = excluded.score, band = excluded.band, risk_level = excluded.risk_level, trend = excluded.trend,
-                           factors = excluded.factors, recommendations = excluded.recommendations, computed_at = excluded.computed_at
-                     -- a snapshot that comes out the same is left as it is
-                     WHERE (h.score, h.band, h.risk_level, h.trend, h.factors, h.recommendations)
-                           IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations)),
-                -- each account's latest: moved to on_date unless a later snapshot exists; unchanged rows
-                -- left as they are (an update of the row judged read, not an upsert: it is known to be there)
-                moved AS (
-                    UPDATE crm.account_health_latest l
-                       SET scored_on = on_date, score = j.score, band = j.band, trend = j.trend
-                      FROM judged j
-                     WHERE l.ctid = j.latest_row AND j.latest_on <= on_date
-                       AND (l.scored_on, l.score, l.band, l.trend) IS DISTINCT FROM (on_date, j.score, j.band, j.trend)),
-                first_latest AS (
-                    INSERT INTO crm.account_health_latest AS l (tenant_id, account_id, scored_on, score, band, trend)
-                    SELECT t, j.account_id, on_date, j.score, j.band, j.trend FROM judged j
-                     WHERE j.latest_on IS NULL
-                    ON CONFLICT (tenant_id, account_id) DO UPDATE
-                       SET scored_on = excluded.scored_on, score = excluded.score, band = excluded.band, trend = excluded.trend)
-                SELECT count(*),
-                       array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
-                                                       AND j.same_day_band IS DISTINCT FROM 'red')
-                  INTO n, red FROM judged j;
-                IF skip_row_checks THEN
-                    PERFORM pg_catalog.set_config('session_replication_role', 'origin', true);
-                END IF;
-                -- accounts that just turned red: a task for the owner and an event, once; in bulk (one
-                -- statement each: a daily run after an import may turn thousands red at once)
-                IF red IS NOT NULL THEN
-                    INSERT INTO crm.tasks (tenant_id, title, description, type, priority, due_at, assignee_id, account_id)
-                    SELECT t, format('Check in with %s', a.name),
-                           format('Its health fell to %s (red): %s.', h.score, array_to_string(h.recommendations, '; ')),
-                           'call', 'high', now() + interval '2 days', a.owner_id, a.id
-                      FROM crm.accounts a
-                      JOIN crm.account_health h ON h.tenant_id = t AND h.account_id = a.id AND h.scored_on = on_date
-                     WHERE a.tenant_id = t AND a.id = ANY (red);
-                    FOR r IN
-                        INSERT INTO crm.events (tenant_id, type, entity_type, entity_id, payload, actor_id)
-                        SELECT t, 'account.at_risk', 'account', a.id,
-                               jsonb_build_object('score', h.score, 'scored_on', on_date, 'owner_id', a.owner_id), crm.current_user_id()
-                          FROM crm.accounts a
-                          JOIN crm.account_health h ON h.tenant_id = t AND h.account_id = a.id AND h.scored_on = on_date
-                         WHERE a.tenant_id = t AND a.id = ANY (red)
-                        RETURNING id
-                    LOOP
-                        -- announced as crm.emit_event announces every event: on the tenant's own channel
-                        PERFORM pg_notify((SELECT x.events_channel FROM crm.tenants x WHERE x.id = t), r.id::text);
-                        reds := reds + 1;
-                    END LOOP;
-                END IF;
-                done := done + n;
-                PERFORM crm.report_progress(format('crm.refresh_health_scores: tenant %s: %s of %s accounts scored', t, done, total));
-                EXIT WHEN hi = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-                lo := hi;
-            END LOOP;
-            PERFORM crm.log_job_run(t, 'refresh_health_scores', started, done, done,
-                                    jsonb_build_object('on_date', on_date, 'turned_red', reds, 'batch_size', batch));
-            written := written + done;
-        EXCEPTION WHEN OTHERS THEN
-            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
-            -- undone and logged as failed, and the others go on
-            IF crm.current_tenant() IS NOT NULL THEN
-                RAISE;
-            END IF;
-            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
-                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-            failures := failures || crm.log_job_failure(t, 'refresh_health_scores', started, e_state, e_message,
-                                                        e_detail, e_hint, e_context);
-        END;
-    END LOOP;
-    PERFORM crm.report_progress(current_query());
-    RETURN crm.job_result('refresh_health_scores', tenants, written, written, failures);
+    -- (read at each batch: the tenant's setting as it is; 22023 when it is one the C code cannot use)
+    weights := crm.health_weights((SELECT x.settings->'health_weights' FROM crm.tenants x WHERE x.id = t));
+    IF c IS NULL THEN
+        batch := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
+        -- A fresh table each time: one the caller made under this name (with triggers of its own, say)
+        -- is dropped, never written by this SECURITY DEFINER function.
+        IF to_regclass('pg_temp.crm_health_inputs') IS NOT NULL THEN
+            DROP TABLE pg_temp.crm_health_inputs;
+        END IF;
+        CREATE TEMP TABLE crm_health_inputs (account_id uuid PRIMARY KEY, inputs double precision[]);
+        INSERT INTO pg_temp.crm_health_inputs SELECT i.account_id, i.inputs FROM crm.health_inputs(t, on_date, ref) i;
+        ANALYZE pg_temp.crm_health_inputs;
+        c := jsonb_build_object(
+            'inputs', 'pg_temp.crm_health_inputs'::regclass::oid, 'batch', batch, 'nb', 0, 'done', 0, 'turned_red', 0,
+            'total', (SELECT count(*) FROM pg_temp.crm_health_inputs),
+            'bounds', to_jsonb(ARRAY(SELECT b.account_id FROM (SELECT i.account_id, row_number() OVER (ORDER BY i.account_id) AS k
+                                                                 FROM pg_temp.crm_health_inputs i) b
+                                     WHERE b.k % batch = 0 ORDER BY b.account_id)),
+            'lo', '00000000-0000-0000-0000-000000000000');
+    ELSIF to_regclass('pg_temp.crm_health_inputs') IS DISTINCT FROM (c->>'inputs')::oid::regclass THEN
+        RAISE EXCEPTION 'the inputs of this health refresh are gone' USING ERRCODE = '55000',
+            HINT = 'A refresh''s batches run in the session that started it: start a new refresh.';
+    END IF;
+    lo := (c->>'lo')::uuid;
+    hi := coalesce((c->'bounds'->>((c->>'nb')::integer))::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+    -- The foreign keys of the snapshots and the latest rows would check each row's account with
+    -- an executor run of its own (a fifth of the whole refresh). Instead the batch's accounts
+    -- are locked in one pass below, FOR KEY SHARE as those checks lock them (no one deletes one
+    -- or changes its key before this commits; one deleted since the inputs were gathered is
+    -- not locked, so not written), and the writes run with session_replication_role = replica,
+    -- which skips the per-row checks; also the tenant guard, which a definer writing tenant t
+    -- does not need (the two tables have no other triggers). Back to origin right after.
+    IF skip_row_checks THEN
+        PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
+    END IF;
+    WITH locked AS (
+        SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi FOR KEY SHARE OF a),
+    fresh AS (
+        SELECT i.account_id, i.inputs, m.measures, crm.health_score(m.measures, weights) AS score
+          FROM crm_health_inputs i JOIN locked a ON a.id = i.account_id,
+               LATERAL (SELECT crm.health_measures(i.inputs) AS measures) m
+         WHERE i.account_id > lo AND i.account_id <= hi),
+    judged AS (
+        SELECT f.*, crm.health_band(f.score) AS band, crm.health_risk_level(f.score) AS risk_level,
+               crm.health_trend(f.score, CASE WHEN l.scored_on < on_date THEN l.score ELSE p.score END) AS trend,
+               CASE WHEN l.scored_on < on_date THEN l.band ELSE p.band END AS previous_band,
+               CASE WHEN l.scored_on = on_date THEN l.band ELSE s.band END AS same_day_band, l.scored_on AS latest_on,
+               l.ctid AS latest_row
+          FROM fresh f
+          -- the latest snapshot: on a day's first run, the previous one
+          LEFT JOIN crm.account_health_latest l ON l.tenant_id = t AND l.account_id = f.account_id AND l.account_id > lo AND l.account_id <= hi
+          -- again on the latest day, or a past day: the one before on_date, and on_date's, probed
+          -- account by account (LIMIT 1: without it the planner turns the probe into a join, and
+          -- hashes every snapshot of the tenant for each batch)
+          LEFT JOIN LATERAL (SELECT h.score, h.band FROM crm.account_health h
+                              WHERE l.scored_on >= on_date AND h.tenant_id = t AND h.account_id = f.account_id AND h.scored_on < on_date
+                              ORDER BY h.scored_on DESC LIMIT 1) p ON true
+          LEFT JOIN LATERAL (SELECT x.band FROM crm.account_health x
+                              WHERE l.scored_on > on_date AND x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date
+                              LIMIT 1) s ON true),
+    -- where the latest snapshot is older than on_date (a day's first run), there is none of
+    -- on_date to replace: a plain insert (no conflict check, no speculative insertion)
+    added AS (
+        INSERT INTO crm.account_health (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
+        SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
+               crm.health_factors(j.inputs, j.measures, weights),
+               crm.health_recommendations(j.inputs, j.measures)
+          FROM judged j
+         WHERE j.latest_on < on_date),
+    -- again on a day, a past day or an account's first: replaced where it comes out different
+    replaced AS (
+        INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
+        SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
+               crm.health_factors(j.inputs, j.measures, weights),
+               crm.health_recommendations(j.inputs, j.measures)
+          FROM judged j
+         WHERE j.latest_on IS NULL OR j.latest_on >= on_date
+        ON CONFLICT (tenant_id, account_id, scored_on) DO UPDATE
+           SET score = excluded.score, band = excluded.band, risk_level = excluded.risk_level, trend = excluded.trend,
+               factors = excluded.factors, recommendations = excluded.recommendations, computed_at = excluded.computed_at
+         -- a snapshot that comes out the same is left as it is
+         WHERE (h.score, h.band, h.risk_level, h.trend, h.factors, h.recommendations)
+               IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations)),
+    -- each account's latest: moved to on_date unless a later snapshot exists; unchanged rows
+    -- left as they are (an update of the row judged read, not an upsert: it is known to be there)
+    moved AS (
+        UPDATE crm.account_health_latest l
+           SET scored_on = on_date, score = j.score, band = j.band, trend = j.trend
+          FROM judged j
+         WHERE l.ctid = j.latest_row AND j.latest_on <= on_date
+           AND (l.scored_on, l.score, l.band, l.trend) IS DISTINCT FROM (on_date, j.score, j.band, j.trend)),
+    first_latest AS (
+        INSERT INTO crm.account_health_latest AS l (tenant_id, account_id, scored_on, score, band, trend)
+        SELECT t, j.account_id, on_date, j.score, j.band, j.trend FROM judged j
+         WHERE j.latest_on IS NULL
+        ON CONFLICT (tenant_id, account_id) DO UPDATE
+           SET scored_on = excluded.scored_on, score = excluded.score, band = excluded.band, trend = excluded.trend)
+    SELECT count(*),
+           array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
+                                           AND j.same_day_band IS DISTINCT FROM 'red')
+      INTO n, red FROM judged j;
+    IF skip_row_checks THEN
+        PERFORM pg_catalog.set_config('session_replication_role', 'origin', true);
+    END IF;
+    -- accounts that just turned red: a task for the owner and an event, once; in bulk (one
+    -- statement each: a daily run after an import may turn thousands red at once)
+    IF red IS NOT NULL THEN
+        INSERT INTO crm.tasks (tenant_id, title, description, type, priority, due_at, assignee_id, account_id)
+        SELECT t, format('Check in with %s', a.name),
+               format('Its health fell to %s (red): %s.', h.score, array_to_string(h.recommendations, '; ')),
+               'call', 'high', now() + interval '2 days', a.owner_id, a.id
+          FROM crm.accounts a
+          JOIN crm.account_health h ON h.tenant_id = t AND h.account_id = a.id AND h.scored_on = on_date
+         WHERE a.tenant_id = t AND a.id = ANY (red);
+        FOR r IN
+            INSERT INTO crm.events (tenant_id, type, entity_type, entity_id, payload, actor_id)
+            SELECT t, 'account.at_risk', 'account', a.id,
+                   jsonb_build_object('score', h.score, 'scored_on', on_date, 'owner_id', a.owner_id), crm.current_user_id()
+              FROM crm.accounts a
+              JOIN crm.account_health h ON h.tenant_id = t AND h.account_id = a.id AND h.scored_on = on_date
+             WHERE a.tenant_id = t AND a.id = ANY (red)
+            RETURNING id
+        LOOP
+            -- announced as crm.emit_event announces every event: on the tenant's own channel
+            PERFORM pg_notify((SELECT x.events_channel FROM crm.tenants x WHERE x.id = t), r.id::text);
+            reds := reds + 1;
+        END LOOP;
+    END IF;
+    c := c || jsonb_build_object('nb', (c->>'nb')::integer + 1, 'lo', hi, 'done', (c->>'done')::bigint + n,
+                                 'turned_red', (c->>'turned_red')::bigint + reds);
+    IF hi = 'ffffffff-ffff-ffff-ffff-ffffffffffff' THEN
+        DROP TABLE pg_temp.crm_health_inputs;
+    END IF;
+    RETURN jsonb_build_object(
+        'processed', n, 'changed', n,
+        'details', jsonb_build_object('on_date', on_date, 'turned_red', (c->>'turned_red')::bigint, 'batch_size', (c->>'batch')::integer),
+        'next', CASE WHEN hi <> 'ffffffff-ffff-ffff-ffff-ffffffffffff' THEN c END,
+        'progress', format('crm.refresh_health_scores: tenant %s: %s of %s accounts scored', t, c->>'done', c->>'total'));
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today''s UTC date, as the activity days are UTC days; again on the same day replaces it) and returns {"tenants", "failed", "processed" and "changed": the snapshots written, "failures": [...]}: the tenant of the request context (its managers and admins), or every tenant for the operator without a context. The inputs are gathered in one pass per source (into a temporary table of the transaction), then judged and written in batches of crm.batch_size accounts (each batch''s accounts locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the transaction ends), one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
+COMMENT ON FUNCTION crm.refresh_health_scores_tenant(uuid, jsonb, jsonb) IS 'The body of the job refresh_health_scores (crm.run_job): for the first call (cursor NULL) gathers a tenant''s health inputs as of on_date in one pass per source (into a temporary table that lasts the tenant''s run); each call judges and writes the next batch of crm.batch_size accounts (locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the batch commits), emits account.at_risk and gives a task to the owner of each account turning red, and returns {processed, changed: snapshots written, details: {on_date, turned_red, batch_size}, next, progress}. For managers and admins of the tenant, or the operator.';
+
+-- The job as a function, as it always was: it runs in the caller's transaction (CALL crm.run_job
+-- outside a transaction block commits batch by batch instead).
+CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT (pg_catalog.now() AT TIME ZONE 'UTC')::date) RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.run_job_in_transaction('refresh_health_scores', crm.current_tenant(), jsonb_build_object('on_date', on_date))
+$$;
+COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today''s UTC date, as the activity days are UTC days; again on the same day replaces it) and returns {"tenants", "failed", "processed" and "changed": the snapshots written, "failures": [...]}: the tenant of the request context (its managers and admins), or every tenant for the operator without a context; the job refresh_health_scores of crm.run_job, in the caller''s transaction (CALL crm.run_job(''refresh_health_scores'') on its own commits batch by batch). The inputs are gathered in one pass per source (into a temporary table), then judged and written in batches of crm.batch_size accounts (each batch''s accounts locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the transaction ends), one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
 
 CREATE FUNCTION crm.account_health_history(account_id uuid) RETURNS SETOF crm.account_health
     LANGUAGE plpgsql STABLE
@@ -416,16 +423,12 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.account_health_history(uuid) IS 'An account''s health snapshots, oldest first (GET /rpc/account_health_history?account_id=...). 404 when the account is not visible.';
 CREATE FUNCTION crm_api.refresh_health_scores(on_date date DEFAULT (pg_catalog.now() AT TIME ZONE 'UTC')::date) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.refresh_health_scores(on_date)->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('refresh_health_scores', jsonb_build_object('on_date', on_date))
 $$;
-COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (the UTC date; or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
+COMMENT ON FUNCTION crm_api.refresh_health_scores(date) IS 'Writes today''s (or on_date''s) health snapshots of the tenant''s accounts and returns how many (POST /rpc/refresh_health_scores; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_health_scores(date) TO crm_rep;
 
@@ -435,9 +438,12 @@ REVOKE EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float
     crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
     crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
     crm.health_recommendations(float8[],float8[]), crm.refresh_health_scores(date),
+    crm.refresh_health_scores_args(jsonb), crm.refresh_health_scores_tenant(uuid,jsonb,jsonb),
     crm.account_health_history(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float8[],float8[]),
     crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
     crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
     crm.health_recommendations(float8[],float8[]), crm.account_health_history(uuid) TO crm_rep;
-GRANT EXECUTE ON FUNCTION crm.refresh_health_scores(date) TO crm_manager;
+GRANT EXECUTE ON FUNCTION crm.refresh_health_scores(date), crm.refresh_health_scores_tenant(uuid,jsonb,jsonb) TO crm_manager;
+-- (a job's arguments are checked before its caller: for anyone who may start the driver)
+GRANT EXECUTE ON FUNCTION crm.refresh_health_scores_args(jsonb) TO crm_rep;

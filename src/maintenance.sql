@@ -1,20 +1,21 @@
 -- maintenance.sql: the periodic jobs (health snapshots, segment refreshes, lead rescoring, forecast
 -- snapshots) under
--- pg_cron, with stable job names, so that scheduling again updates rather than duplicates. Without
--- pg_cron the same jobs are plain functions any scheduler can call. A job runs as the role that
--- scheduled it and without a tenant context, so the jobs process every tenant: only the operator (a
--- role that bypasses row-level security) schedules them.
+-- pg_cron, with stable job names, so that scheduling again updates rather than duplicates. Each is a
+-- CALL of the job driver crm.run_job on its own (pg_cron runs it outside a transaction block), so that
+-- it commits batch by batch and tenant by tenant. Without pg_cron any scheduler can CALL the same. A job
+-- runs as the role that scheduled it and without a tenant context, so the jobs process every tenant:
+-- only the operator (a role that bypasses row-level security) schedules them.
 
 CREATE FUNCTION crm.maintenance_jobs(health_cron text, segments_cron text, scoring_cron text, forecast_cron text)
     RETURNS TABLE (jobname text, schedule text, command text)
     LANGUAGE sql IMMUTABLE AS
 $$
-    VALUES ('crm-health-scores', health_cron, 'SELECT crm.refresh_health_scores()'),
-           ('crm-segments', segments_cron, 'SELECT crm.refresh_segments(NULL)'),
-           ('crm-lead-rescoring', scoring_cron, 'SELECT crm.rescore_leads(NULL)'),
-           ('crm-forecast-snapshot', forecast_cron, 'SELECT crm.snapshot_forecast()')
+    VALUES ('crm-health-scores', health_cron, 'CALL crm.run_job(''refresh_health_scores'', NULL)'),
+           ('crm-segments', segments_cron, 'CALL crm.run_job(''refresh_segments'', NULL)'),
+           ('crm-lead-rescoring', scoring_cron, 'CALL crm.run_job(''rescore_leads'', NULL)'),
+           ('crm-forecast-snapshot', forecast_cron, 'CALL crm.run_job(''snapshot_forecast'', NULL)')
 $$;
-COMMENT ON FUNCTION crm.maintenance_jobs(text, text, text, text) IS 'The periodic jobs of crm, their pg_cron names and commands: crm-health-scores, crm-segments, crm-lead-rescoring, crm-forecast-snapshot.';
+COMMENT ON FUNCTION crm.maintenance_jobs(text, text, text, text) IS 'The periodic jobs of crm, their pg_cron names and commands (CALL crm.run_job(job, NULL): every tenant, committed as they go): crm-health-scores, crm-segments, crm-lead-rescoring, crm-forecast-snapshot.';
 
 -- Raises a clear error unless pg_cron is usable here.
 CREATE FUNCTION crm.require_pg_cron() RETURNS void
@@ -24,7 +25,7 @@ $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in database %', current_database() USING ERRCODE = '55000',
-            HINT = format('Install it (Debian: apt-get install postgresql-%s-cron), add pg_cron to shared_preload_libraries, set cron.database_name = %L, restart, then CREATE EXTENSION pg_cron here. Without pg_cron, call crm.refresh_health_scores(), crm.refresh_segments(NULL), crm.rescore_leads(NULL) and crm.snapshot_forecast() from any scheduler.',
+            HINT = format('Install it (Debian: apt-get install postgresql-%s-cron), add pg_cron to shared_preload_libraries, set cron.database_name = %L, restart, then CREATE EXTENSION pg_cron here. Without pg_cron, CALL crm.run_job(job, NULL) from any scheduler for the jobs refresh_health_scores, refresh_segments, rescore_leads and snapshot_forecast.',
                           current_setting('server_version_num')::int / 10000, current_database());
     END IF;
 END

@@ -175,60 +175,41 @@ CREATE TRIGGER opportunities_count_outcome AFTER UPDATE OF stage_id ON crm.oppor
 CREATE TRIGGER opportunities_count_outcome_delete BEFORE DELETE ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_count_outcome();
 
-CREATE FUNCTION crm.rebuild_win_model(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
+-- The job's body (src/jobs.sql, crm.job_tenant): a tenant's counts rebuilt, in one call.
+CREATE FUNCTION crm.rebuild_win_model_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    t uuid;
-    started timestamptz;
     leads_counted bigint;
-    total bigint := 0;
-    tenants integer := 0;
-    failures jsonb := '[]';
-    e_state text;
-    e_message text;
-    e_detail text;
-    e_hint text;
-    e_context text;
 BEGIN
-    PERFORM crm.check_job_caller(tenant);
-    FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
-        tenants := tenants + 1;
-        started := clock_timestamp();
-        BEGIN
-            PERFORM crm.lock_job('rebuild_win_model', t);
-            DELETE FROM crm.lead_win_counts c WHERE c.tenant_id = t;
-            WITH decided AS (
-                SELECT crm.lead_outcome(l) AS outcome, crm.win_features(l) AS features
-                  FROM crm.leads l WHERE l.tenant_id = t AND l.status IN ('lost', 'converted')),
-            counted AS (
-                INSERT INTO crm.lead_win_counts (tenant_id, field, value, won, lost)
-                SELECT t, f.key, f.value, count(*) FILTER (WHERE d.outcome = 'won'), count(*) FILTER (WHERE d.outcome = 'lost')
-                  FROM decided d,
-                       LATERAL (SELECT '*' AS key, '*' AS value UNION ALL SELECT e.key, e.value FROM jsonb_each_text(d.features) e) f
-                 WHERE d.outcome IS NOT NULL
-                 GROUP BY f.key, f.value
-                RETURNING field, won + lost AS n)
-            SELECT coalesce(sum(n) FILTER (WHERE field = '*'), 0) INTO leads_counted FROM counted;
-            PERFORM crm.log_job_run(t, 'rebuild_win_model', started, leads_counted, leads_counted);
-            total := total + leads_counted;
-        EXCEPTION WHEN OTHERS THEN
-            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
-            -- undone and logged as failed, and the others go on
-            IF tenant IS NOT NULL THEN
-                RAISE;
-            END IF;
-            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
-                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-            failures := failures || crm.log_job_failure(t, 'rebuild_win_model', started, e_state, e_message,
-                                                        e_detail, e_hint, e_context);
-        END;
-    END LOOP;
-    RETURN crm.job_result('rebuild_win_model', tenants, total, total, failures);
+    PERFORM crm.check_job_caller(t);
+    DELETE FROM crm.lead_win_counts c WHERE c.tenant_id = t;
+    WITH decided AS (
+        SELECT crm.lead_outcome(l) AS outcome, crm.win_features(l) AS features
+          FROM crm.leads l WHERE l.tenant_id = t AND l.status IN ('lost', 'converted')),
+    counted AS (
+        INSERT INTO crm.lead_win_counts (tenant_id, field, value, won, lost)
+        SELECT t, f.key, f.value, count(*) FILTER (WHERE d.outcome = 'won'), count(*) FILTER (WHERE d.outcome = 'lost')
+          FROM decided d,
+               LATERAL (SELECT '*' AS key, '*' AS value UNION ALL SELECT e.key, e.value FROM jsonb_each_text(d.features) e) f
+         WHERE d.outcome IS NOT NULL
+         GROUP BY f.key, f.value
+        RETURNING field, won + lost AS n)
+    SELECT coalesce(sum(n) FILTER (WHERE field = '*'), 0) INTO leads_counted FROM counted;
+    RETURN jsonb_build_object('processed', leads_counted, 'changed', leads_counted, 'details', '{}'::jsonb, 'next', NULL,
+                              'progress', format('crm.rebuild_win_model: tenant %s', t));
 END
 $$;
-COMMENT ON FUNCTION crm.rebuild_win_model(uuid) IS 'Recounts a tenant''s won and lost leads into crm.lead_win_counts (the triggers keep it current; this repairs it after a bulk load without triggers) and returns {"tenants", "failed", "processed" and "changed": the leads counted, "failures": [...]}. For managers and admins of the tenant, or the operator (NULL: every tenant: a tenant that fails is undone and logged as failed in crm.job_runs, and the others are still recounted); logged in crm.job_runs.';
+COMMENT ON FUNCTION crm.rebuild_win_model_tenant(uuid, jsonb, jsonb) IS 'The body of the job rebuild_win_model (crm.run_job): recounts a tenant''s won and lost leads into crm.lead_win_counts; returns {processed, changed: the leads counted, details, next: null}. For managers and admins of the tenant, or the operator.';
+
+CREATE FUNCTION crm.rebuild_win_model(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.run_job_in_transaction('rebuild_win_model', tenant)
+$$;
+COMMENT ON FUNCTION crm.rebuild_win_model(uuid) IS 'Recounts a tenant''s won and lost leads into crm.lead_win_counts (the triggers keep it current; this repairs it after a bulk load without triggers) and returns {"tenants", "failed", "processed" and "changed": the leads counted, "failures": [...]}: the job rebuild_win_model of crm.run_job, in the caller''s transaction. For managers and admins of the tenant, or the operator (NULL: every tenant: a tenant that fails is undone and logged as failed in crm.job_runs, and the others are still recounted); one run per tenant at a time (55P03), logged in crm.job_runs.';
 
 CREATE FUNCTION crm.explain_lead_win_probability(lead crm.leads) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -296,14 +277,10 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.lead_win_probability(uuid) IS 'A lead''s chance to be won and why (GET /rpc/lead_win_probability?lead_id=...): {probability (0-100, null below the minimum history), reason, won, lost, prior, fields: [{field, value, weight, effect}]}. 404 when the lead is not visible.';
 CREATE FUNCTION crm_api.rebuild_win_model() RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.rebuild_win_model(crm.current_tenant())->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('rebuild_win_model')
 $$;
 COMMENT ON FUNCTION crm_api.rebuild_win_model() IS 'Recounts the tenant''s won and lost leads for predictive scoring and returns how many it counted (POST /rpc/rebuild_win_model; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.lead_win_probability(uuid), crm_api.rebuild_win_model() FROM PUBLIC;
@@ -318,7 +295,8 @@ GRANT SELECT ON crm_api.lead_win_counts TO crm_rep;
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.win_features(crm.leads), crm.lead_outcome(crm.leads),
     crm.leads_count_outcome(), crm.opportunities_count_outcome(), crm.rebuild_win_model(uuid),
+    crm.rebuild_win_model_tenant(uuid,jsonb,jsonb),
     crm.explain_lead_win_probability(crm.leads), crm.lead_win_probability(crm.leads) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.win_features(crm.leads), crm.lead_outcome(crm.leads),
     crm.explain_lead_win_probability(crm.leads), crm.lead_win_probability(crm.leads) TO crm_rep;
-GRANT EXECUTE ON FUNCTION crm.rebuild_win_model(uuid) TO crm_manager;
+GRANT EXECUTE ON FUNCTION crm.rebuild_win_model(uuid), crm.rebuild_win_model_tenant(uuid,jsonb,jsonb) TO crm_manager;

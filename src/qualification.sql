@@ -341,85 +341,82 @@ BEGIN
     changed := changed + c;
 END
 $$;
-COMMENT ON FUNCTION crm.rescore_batch(uuid, uuid, integer, boolean, integer, bigint, bigint, bigint) IS 'Internal to crm.rescore_leads: scores the next batch of a tenant''s leads after lo (all of them, or only engaged and unscored ones) and writes the stale ones; returns the last id read, NULL at the end.';
+COMMENT ON FUNCTION crm.rescore_batch(uuid, uuid, integer, boolean, integer, bigint, bigint, bigint) IS 'Internal to crm.rescore_leads_tenant (the job rescore_leads): scores the next batch of a tenant''s leads after lo (all of them, or only engaged and unscored ones) and writes the stale ones; returns the last id read, NULL at the end.';
 
-CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant(), full_pass boolean DEFAULT false) RETURNS jsonb
+CREATE FUNCTION crm.rescore_leads_args(args jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    PERFORM crm.job_check_args('rescore_leads', args, '{"full_pass": "boolean"}');
+    RETURN jsonb_build_object('full_pass', coalesce((args->>'full_pass')::boolean, false));
+END
+$$;
+COMMENT ON FUNCTION crm.rescore_leads_args(jsonb) IS 'The arguments of the job rescore_leads (crm.run_job): {"full_pass": true or false (default)}; 22023 for anything else.';
+
+-- The job's body (src/jobs.sql, crm.job_tenant): one batch of a tenant's leads. The first call decides
+-- the pass (full when asked, or when the active model or the threshold changed since the last full
+-- pass; else incremental: only the leads whose score can be stale) and its size; the cursor carries it,
+-- the last id read and the counts so far. Not SECURITY DEFINER: the caller's own rights write the leads.
+CREATE FUNCTION crm.rescore_leads_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    batch integer := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
-    t uuid;
+    c jsonb := cursor;
     state jsonb;
     incremental boolean;
-    started timestamptz;
-    lo uuid;
-    hi uuid;
-    scanned bigint;
-    changed bigint;
-    qualified bigint;
-    batches integer;
-    total bigint;
-    all_scanned bigint := 0;
-    all_changed bigint := 0;
-    tenants integer := 0;
-    failures jsonb := '[]';
-    e_state text;
-    e_message text;
-    e_detail text;
-    e_hint text;
-    e_context text;
+    b record;
+    last boolean;
 BEGIN
-    PERFORM crm.check_job_caller(tenant);
-    -- one tenant, or (the operator, no tenant given) every tenant in turn
-    FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
-        tenants := tenants + 1;
-        started := clock_timestamp();
-        BEGIN
-            PERFORM crm.lock_job('rescore_leads', t);
-            state := crm.scoring_state(t);
-            -- incremental unless asked, or the model or threshold changed since the last full pass
-            incremental := NOT full_pass AND state IS NOT DISTINCT FROM
-                (SELECT r.details->'state' FROM crm.job_runs r
-                  WHERE r.tenant_id = t AND r.job = 'rescore_leads' AND r.status = 'succeeded' AND r.details->>'pass' = 'full'
-                  ORDER BY r.started_at DESC, r.id DESC LIMIT 1);
-            total := CASE WHEN incremental
+    PERFORM crm.check_job_caller(t);
+    IF c IS NULL THEN
+        state := crm.scoring_state(t);
+        -- incremental unless asked, or the model or threshold changed since the last full pass
+        incremental := NOT coalesce((args->>'full_pass')::boolean, false) AND state IS NOT DISTINCT FROM
+            (SELECT r.details->'state' FROM crm.job_runs r
+              WHERE r.tenant_id = t AND r.job = 'rescore_leads' AND r.status = 'succeeded' AND r.details->>'pass' = 'full'
+              ORDER BY r.started_at DESC, r.id DESC LIMIT 1);
+        c := jsonb_build_object(
+            'lo', '00000000-0000-0000-0000-000000000000',
+            'batch', coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000),
+            'incremental', incremental, 'state', state,
+            'total', CASE WHEN incremental
                           THEN (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t AND (x.engagement IS NOT NULL OR x.score IS NULL))
-                          ELSE (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t) END;
-            lo := '00000000-0000-0000-0000-000000000000';
-            scanned := 0; changed := 0; qualified := 0; batches := 0;
-            LOOP
-                SELECT r.scanned, r.changed, r.qualified, r.hi INTO scanned, changed, qualified, hi
-                  FROM crm.rescore_batch(t, lo, batch, incremental, (state->>'threshold')::integer, scanned, changed, qualified) r;
-                EXIT WHEN hi IS NULL;
-                batches := batches + 1;
-                lo := hi;
-                PERFORM crm.report_progress(format('crm.rescore_leads: tenant %s: %s of %s leads scored, %s changed (%s pass)',
-                                                   t, scanned, total, changed, CASE WHEN incremental THEN 'incremental' ELSE 'full' END));
-                EXIT WHEN lo = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-            END LOOP;
-            PERFORM crm.log_job_run(t, 'rescore_leads', started, scanned, changed,
-                                    jsonb_build_object('pass', CASE WHEN incremental THEN 'incremental' ELSE 'full' END, 'state', state,
-                                                       'qualified', qualified, 'batches', batches, 'batch_size', batch));
-            all_scanned := all_scanned + scanned;
-            all_changed := all_changed + changed;
-        EXCEPTION WHEN OTHERS THEN
-            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
-            -- undone and logged as failed, and the others go on
-            IF tenant IS NOT NULL THEN
-                RAISE;
-            END IF;
-            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
-                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-            failures := failures || crm.log_job_failure(t, 'rescore_leads', started, e_state, e_message,
-                                                        e_detail, e_hint, e_context);
-        END;
-    END LOOP;
-    PERFORM crm.report_progress(current_query());
-    RETURN crm.job_result('rescore_leads', tenants, all_scanned, all_changed, failures);
+                          ELSE (SELECT count(*) FROM crm.leads x WHERE x.tenant_id = t) END,
+            'scanned', 0, 'changed', 0, 'qualified', 0, 'batches', 0);
+    END IF;
+    incremental := (c->>'incremental')::boolean;
+    SELECT r.scanned, r.changed, r.qualified, r.hi INTO b
+      FROM crm.rescore_batch(t, (c->>'lo')::uuid, (c->>'batch')::integer, incremental, (c->'state'->>'threshold')::integer, 0, 0, 0) r;
+    -- the end: nothing left after lo, or this batch reached the last lead
+    last := b.hi IS NULL OR b.hi = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+    IF b.hi IS NOT NULL THEN
+        c := c || jsonb_build_object('lo', b.hi, 'scanned', (c->>'scanned')::bigint + b.scanned, 'changed', (c->>'changed')::bigint + b.changed,
+                                     'qualified', (c->>'qualified')::bigint + b.qualified, 'batches', (c->>'batches')::integer + 1);
+    END IF;
+    RETURN jsonb_build_object(
+        'processed', coalesce(b.scanned, 0), 'changed', coalesce(b.changed, 0),
+        'details', jsonb_build_object('pass', CASE WHEN incremental THEN 'incremental' ELSE 'full' END, 'state', c->'state',
+                                      'qualified', (c->>'qualified')::bigint, 'batches', (c->>'batches')::integer,
+                                      'batch_size', (c->>'batch')::integer),
+        'next', CASE WHEN NOT last THEN c END,
+        'progress', CASE WHEN b.hi IS NOT NULL
+                         THEN format('crm.rescore_leads: tenant %s: %s of %s leads scored, %s changed (%s pass)', t, c->>'scanned', c->>'total',
+                                     c->>'changed', CASE WHEN incremental THEN 'incremental' ELSE 'full' END) END);
 END
 $$;
-COMMENT ON FUNCTION crm.rescore_leads(uuid, boolean) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns {"tenants", "failed", "processed": leads read, "changed": scores changed, "failures": [...]}. In a run for every tenant, a tenant whose rescoring fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still rescored; a run for one tenant raises its error. A full pass reads every lead; it runs when full_pass is true or the active model or the threshold changed since the last full pass; otherwise an incremental pass reads only the leads whose score can be stale (engaged ones, whose engagement decays, and unscored ones). Batches of crm.batch_size leads (default 10000) in id order; only stale rows written (a second run returns 0); one run per tenant at a time (55P03 otherwise); progress in pg_stat_activity.query; each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
+COMMENT ON FUNCTION crm.rescore_leads_tenant(uuid, jsonb, jsonb) IS 'The body of the job rescore_leads (crm.run_job): scores the next batch of crm.batch_size leads of a tenant in id order after the cursor (NULL: the first, which decides the pass: full when full_pass or the active model or threshold changed since the last full pass, else incremental over engaged and unscored leads), writes the stale ones, and returns {processed, changed, details: {pass, state, qualified, batches, batch_size}, next, progress}. For managers and admins of the tenant, or the operator.';
+
+-- The job as a function, as it always was: it runs in the caller's transaction (CALL crm.run_job
+-- outside a transaction block commits batch by batch instead).
+CREATE FUNCTION crm.rescore_leads(tenant uuid DEFAULT crm.current_tenant(), full_pass boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.run_job_in_transaction('rescore_leads', tenant, jsonb_build_object('full_pass', full_pass))
+$$;
+COMMENT ON FUNCTION crm.rescore_leads(uuid, boolean) IS 'Rescores a tenant''s leads (the operator, without a tenant context, passes NULL for every tenant) and returns {"tenants", "failed", "processed": leads read, "changed": scores changed, "failures": [...]}: the job rescore_leads of crm.run_job, in the caller''s transaction (CALL crm.run_job(''rescore_leads'') on its own commits batch by batch). In a run for every tenant, a tenant whose rescoring fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still rescored; a run for one tenant raises its error. A full pass reads every lead; it runs when full_pass is true or the active model or the threshold changed since the last full pass; otherwise an incremental pass reads only the leads whose score can be stale (engaged ones, whose engagement decays, and unscored ones). Batches of crm.batch_size leads (default 10000) in id order; only stale rows written (a second run returns 0); one run per tenant at a time (55P03 otherwise); progress in pg_stat_activity.query; each run logged in crm.job_runs. For managers and admins of the tenant, or the operator.';
 
 CREATE FUNCTION crm_api.score_lead(lead_id uuid) RETURNS jsonb
     LANGUAGE sql VOLATILE
@@ -429,15 +426,10 @@ $$
 $$;
 COMMENT ON FUNCTION crm_api.score_lead(uuid) IS 'Scores a lead now and stores it (POST /rpc/score_lead {"lead_id": ...}): {lead_id, score, grade, previous_score, changed, status, qualified_now, score_dropped, top_reasons}. 404 when the lead is not visible; 403 when its score changed and it is not the caller''s to change.';
 CREATE FUNCTION crm_api.rescore_leads(full_pass boolean DEFAULT false) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
-BEGIN
-    RETURN (crm.rescore_leads(crm.current_tenant(), full_pass)->>'changed')::bigint;
-EXCEPTION WHEN lock_not_available THEN
-    -- over HTTP another run is a conflict (409), not a server error (PostgREST maps 55P03 to 500)
-    RAISE EXCEPTION '%', SQLERRM USING ERRCODE = 'PT409', HINT = 'One run at a time: try again when the other run has finished.';
-END
+    SELECT crm.run_job_for_http('rescore_leads', jsonb_build_object('full_pass', full_pass))
 $$;
 COMMENT ON FUNCTION crm_api.rescore_leads(boolean) IS 'Rescores the caller''s tenant''s leads and returns how many scores changed (POST /rpc/rescore_leads, {"full_pass": true} to read every lead even when the model did not change; managers and admins, 403 for reps; 409 while another run works).';
 REVOKE EXECUTE ON FUNCTION crm_api.score_lead(uuid), crm_api.rescore_leads(boolean) FROM PUBLIC;
@@ -454,8 +446,9 @@ REVOKE EXECUTE ON FUNCTION crm.lead_engagement(uuid,uuid), crm.activities_refres
     crm.qualification_threshold(uuid), crm.leads_score(), crm.leads_after_scoring(),
     crm.lead_needs_rescoring(integer,integer,crm.lead_status,timestamptz,integer), crm.score_lead(uuid),
     crm.scoring_state(uuid), crm.rescore_batch(uuid,uuid,integer,boolean,integer,bigint,bigint,bigint),
-    crm.rescore_leads(uuid,boolean) FROM PUBLIC;
+    crm.rescore_leads(uuid,boolean), crm.rescore_leads_args(jsonb), crm.rescore_leads_tenant(uuid,jsonb,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.lead_engagement(uuid,uuid), crm.qualification_threshold(uuid),
     crm.lead_needs_rescoring(integer,integer,crm.lead_status,timestamptz,integer), crm.score_lead(uuid),
     crm.scoring_state(uuid), crm.rescore_batch(uuid,uuid,integer,boolean,integer,bigint,bigint,bigint),
-    crm.rescore_leads(uuid,boolean) TO crm_rep;
+    crm.rescore_leads(uuid,boolean), crm.rescore_leads_args(jsonb) TO crm_rep;
+GRANT EXECUTE ON FUNCTION crm.rescore_leads_tenant(uuid,jsonb,jsonb) TO crm_manager;

@@ -336,18 +336,21 @@ CREATE TRIGGER segments_before_write BEFORE INSERT OR UPDATE OF is_dynamic, crit
 -- Refreshing
 ------------------------------------------------------------------------------------------------------
 
--- Refreshes the dynamic segments of a tenant (all, or the one given) in batches of accounts: the
--- accounts each segment should hold are computed once per batch for every segment together, then
--- diffed against the members. Returns per segment {id, name, added, removed, members}.
+-- The job's body (src/jobs.sql, crm.job_tenant): refreshes the dynamic segments of a tenant (all, or the
+-- one given) in batches of accounts: the accounts each segment should hold are computed once per batch
+-- for every segment together, then diffed against the members. All in one call (the batches share the
+-- tenant's won-revenue deciles, computed once): a refresh commits per tenant. Its items: per segment
+-- {id, name, added, removed, members}.
 -- Every statement here reads a bounded range of accounts and their members: through indexes, whatever
 -- the statistics of crm.segment_members say (a refresh that fills it is planned before it is analyzed,
 -- and a sequential scan of every member per batch would make a refresh quadratic).
-CREATE FUNCTION crm.refresh_tenant_segments(t uuid, only_segment uuid DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION crm.refresh_segments_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_seqscan = off
     LANGUAGE plpgsql AS
 $$
 DECLARE
     batch integer := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
+    only_segment uuid := (args->>'segment_id')::uuid;
     ids uuid[];
     membership text;
     deciles numeric[];
@@ -359,17 +362,13 @@ DECLARE
     drop_accounts uuid[];
     add_segments uuid[];
     add_accounts uuid[];
-    started timestamptz := clock_timestamp();
     added jsonb := '{}';
     removed jsonb := '{}';
     done bigint := 0;
     result jsonb;
 BEGIN
-    -- SECURITY DEFINER: for the request's own tenant, or the operator's
-    IF t IS DISTINCT FROM crm.current_tenant() THEN
-        PERFORM crm.check_tenant_caller(t);
-    END IF;
-    PERFORM crm.lock_job('refresh_segments', t);
+    -- SECURITY DEFINER: for the tenant's managers and admins, or the operator
+    PERFORM crm.check_job_caller(t);
     -- membership: per account, the positions (in ids) of the segments whose predicate it meets, as one
     -- array expression: ARRAY[CASE WHEN <predicate 1> THEN 1 END, ...] without its NULLs
     SELECT array_agg(x.id ORDER BY x.n),
@@ -456,18 +455,28 @@ BEGIN
                                                  'removed', coalesce((removed->>c.id::text)::bigint, 0),
                                                  'members', c.member_count) ORDER BY c.name), '[]')
       INTO result FROM counted c;
-    PERFORM crm.log_job_run(t, 'refresh_segments', started, done,
-                            (SELECT coalesce(sum((x->>'added')::bigint + (x->>'removed')::bigint), 0)::bigint FROM jsonb_array_elements(result) x),
-                            jsonb_build_object('segments', result));
-    RETURN result;
+    RETURN jsonb_build_object(
+        'processed', done,
+        'changed', (SELECT coalesce(sum((x->>'added')::bigint + (x->>'removed')::bigint), 0)::bigint FROM jsonb_array_elements(result) x),
+        'details', jsonb_build_object('segments', result), 'items', result, 'next', NULL);
 END
 $$;
-REVOKE EXECUTE ON FUNCTION crm.refresh_tenant_segments(uuid, uuid) FROM PUBLIC;
-COMMENT ON FUNCTION crm.refresh_tenant_segments(uuid, uuid) IS 'Internal: refreshes a tenant''s dynamic segments (or one), in batches of accounts, diffing membership; emits segment.member_added and segment.member_removed in bulk; logs the run; returns [{id, name, added, removed, members}].';
+COMMENT ON FUNCTION crm.refresh_segments_tenant(uuid, jsonb, jsonb) IS 'The body of the job refresh_segments (crm.run_job): refreshes a tenant''s dynamic segments (or the one of args segment_id), in batches of accounts, diffing membership; emits segment.member_added and segment.member_removed in bulk; returns {processed: accounts matched, changed: members added and removed, details: {segments}, items: [{id, name, added, removed, members}], next: null}. For managers and admins of the tenant, or the operator.';
+
+CREATE FUNCTION crm.refresh_segments_args(args jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    PERFORM crm.job_check_args('refresh_segments', args, '{"segment_id": "string"}');
+    RETURN jsonb_strip_nulls(jsonb_build_object('segment_id', (args->>'segment_id')::uuid));
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_segments_args(jsonb) IS 'The arguments of the job refresh_segments (crm.run_job): {"segment_id": one segment to refresh (default: every segment)}; 22023 for anything else (22P02 for a malformed uuid).';
 
 CREATE FUNCTION crm.refresh_segment(segment_id uuid) RETURNS jsonb
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    LANGUAGE plpgsql AS
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     s crm.segments;
@@ -477,59 +486,30 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM crm.not_found('segment', segment_id);
     END IF;
-    PERFORM crm.check_job_caller(s.tenant_id);
-    r := crm.refresh_tenant_segments(s.tenant_id, s.id)->0;
+    r := crm.run_job_in_transaction('refresh_segments', s.tenant_id, jsonb_build_object('segment_id', s.id))->'items'->0;
     RETURN jsonb_build_object('added', r->'added', 'removed', r->'removed', 'members', r->'members');
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_segment(uuid) IS 'Refreshes one segment of the caller''s tenant (managers and admins): {"added": n, "removed": n, "members": n}. A static segment is only recounted. Not visible: PT404.';
+COMMENT ON FUNCTION crm.refresh_segment(uuid) IS 'Refreshes one segment of the caller''s tenant (managers and admins; the job refresh_segments of crm.run_job with its segment_id): {"added": n, "removed": n, "members": n}. A static segment is only recounted. Not visible: PT404.';
 
 CREATE FUNCTION crm.refresh_segments(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    LANGUAGE plpgsql AS
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    t uuid;
-    per_tenant jsonb;
-    out jsonb := '[]';
-    tenants integer := 0;
-    started timestamptz;
-    failures jsonb := '[]';
-    e_state text;
-    e_message text;
-    e_detail text;
-    e_hint text;
-    e_context text;
+    result jsonb := crm.run_job_in_transaction('refresh_segments', tenant);
+    out jsonb := coalesce(result->'items', '[]');
 BEGIN
-    PERFORM crm.check_job_caller(tenant);
-    FOR t IN SELECT x.id FROM crm.tenants x WHERE tenant IS NULL OR x.id = tenant ORDER BY x.id LOOP
-        tenants := tenants + 1;
-        started := clock_timestamp();
-        BEGIN
-            per_tenant := crm.refresh_tenant_segments(t);
-            out := out || per_tenant;
-        EXCEPTION WHEN OTHERS THEN
-            -- a run for one tenant fails as a whole; in a run for every tenant, this tenant's part is
-            -- undone and logged as failed, and the others go on
-            IF tenant IS NOT NULL THEN
-                RAISE;
-            END IF;
-            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT, e_detail = PG_EXCEPTION_DETAIL,
-                                    e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-            failures := failures || crm.log_job_failure(t, 'refresh_segments', started, e_state, e_message,
-                                                        e_detail, e_hint, e_context);
-        END;
-    END LOOP;
     RETURN jsonb_build_object(
         'segments', jsonb_array_length(out),
         'added', (SELECT coalesce(sum((x->>'added')::bigint), 0) FROM jsonb_array_elements(out) x),
         'removed', (SELECT coalesce(sum((x->>'removed')::bigint), 0) FROM jsonb_array_elements(out) x),
         'details', out)
         -- the tenants, the failed ones and their failures, as every job reports them
-        || (crm.job_result('refresh_segments', tenants, NULL, NULL, failures) - 'processed' - 'changed');
+        || (result - 'processed' - 'changed' - 'items');
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_segments(uuid) IS 'Refreshes every segment of a tenant (its managers and admins; the operator, without a context, passes NULL for every tenant): {"segments": n, "added": n, "removed": n, "details": [{id, name, added, removed, members}], "tenants": n, "failed": n, "failures": [{tenant, sqlstate, message, run_id}]}. A second refresh with nothing changed adds and removes 0. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
+COMMENT ON FUNCTION crm.refresh_segments(uuid) IS 'Refreshes every segment of a tenant (its managers and admins; the operator, without a context, passes NULL for every tenant): {"segments": n, "added": n, "removed": n, "details": [{id, name, added, removed, members}], "tenants": n, "failed": n, "failures": [{tenant, sqlstate, message, run_id}]}: the job refresh_segments of crm.run_job, in the caller''s transaction (CALL crm.run_job(''refresh_segments'') on its own commits tenant by tenant). A second refresh with nothing changed adds and removes 0. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
 
 -- Every new tenant starts with four example segments.
 CREATE FUNCTION crm.create_default_segments(tenant uuid) RETURNS void
@@ -593,8 +573,10 @@ REVOKE EXECUTE ON FUNCTION crm.segment_members_recount(), crm.segment_field_kind
     crm.segment_value_fits(text,jsonb), crm.validate_segment_criteria(jsonb,text,integer),
     crm.segment_predicate(jsonb), crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]),
     crm.segments_before_write(), crm.refresh_segment(uuid), crm.refresh_segments(uuid),
-    crm.create_default_segments(uuid) FROM PUBLIC;
+    crm.refresh_segments_tenant(uuid,jsonb,jsonb), crm.refresh_segments_args(jsonb), crm.create_default_segments(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.segment_field_kind(text), crm.segment_value_fits(text,jsonb),
     crm.validate_segment_criteria(jsonb,text,integer), crm.segment_predicate(jsonb),
     crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]) TO crm_rep;
-GRANT EXECUTE ON FUNCTION crm.refresh_segment(uuid), crm.refresh_segments(uuid) TO crm_manager;
+GRANT EXECUTE ON FUNCTION crm.refresh_segment(uuid), crm.refresh_segments(uuid), crm.refresh_segments_tenant(uuid,jsonb,jsonb) TO crm_manager;
+-- (a job's arguments are checked before its caller: for anyone who may start the driver)
+GRANT EXECUTE ON FUNCTION crm.refresh_segments_args(jsonb) TO crm_rep;

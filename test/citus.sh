@@ -124,5 +124,15 @@ else
 fi
 rm -rf "$out"
 
+# A tenant's calls on the demo data are router queries, every statement they run (auto_explain).
+echo "== router plans of a tenant's calls (test/citus/router.sh)"
+router_log=$(test/citus/router.sh "${PORTS[0]}" "$DB")
+printf '%s\n' "$router_log"
+router_ok=$(printf '%s\n' "$router_log" | grep -c '^router: ok')
+router_bad=$(printf '%s\n' "$router_log" | grep -c '^router: [^o]')
+[ $((router_ok + router_bad)) -lt 3 ] && router_bad=$((3 - router_ok))   # three calls are checked
+passed=$((passed + router_ok))
+failed=$((failed + router_bad))
+
 echo "== citus summary: $passed passed, $failed failed (${#files[@]} pgTAP files, the single-node comparison)"
 [ "$failed" -eq 0 ]

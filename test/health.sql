@@ -37,8 +37,9 @@ INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, o
      'a0000000-0000-7000-8000-0000000000a2');
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
 SELECT is((crm.refresh_health_scores()->>'changed')::bigint, 3::bigint, 'a manager refreshes the tenant''s three accounts');
-SELECT ok(NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'pg_temp.crm_health_inputs'::regclass AND attname = 'planted'),
-    '    (a planted working table was replaced, not used)');
+SELECT ok(NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                       WHERE c.relnamespace = pg_my_temp_schema() AND c.relname = 'crm_health_inputs' AND a.attname = 'planted'),
+    '    (a planted working table was dropped, not used)');
 SELECT is((crm.refresh_health_scores()->>'changed')::bigint, 3::bigint, 'and again');
 SELECT is((SELECT count(*) FROM crm.accounts a JOIN account_rows r ON r.id = a.id WHERE a.ctid::text = r.at AND a.updated_at = r.updated_at),
     (SELECT count(*) FROM account_rows), 'no account row was rewritten (their updated_at neither): the latest health has a table of its own');

@@ -9,11 +9,11 @@ SELECT plan(43);
 \ir lib/become.psql
 
 SELECT results_eq($$SELECT jobname, schedule, command FROM crm.schedule_maintenance()$$,
-    $$VALUES ('crm-forecast-snapshot'::text, '0 3 * * 1'::text, 'SELECT crm.snapshot_forecast()'::text),
-             ('crm-health-scores', '0 2 * * *', 'SELECT crm.refresh_health_scores()'),
-             ('crm-lead-rescoring', '30 2 * * *', 'SELECT crm.rescore_leads(NULL)'),
-             ('crm-segments', '*/15 * * * *', 'SELECT crm.refresh_segments(NULL)')$$,
-    'the four jobs, with their default schedules (the forecast snapshot weekly)');
+    $$VALUES ('crm-forecast-snapshot'::text, '0 3 * * 1'::text, 'CALL crm.run_job(''snapshot_forecast'', NULL)'::text),
+             ('crm-health-scores', '0 2 * * *', 'CALL crm.run_job(''refresh_health_scores'', NULL)'),
+             ('crm-lead-rescoring', '30 2 * * *', 'CALL crm.run_job(''rescore_leads'', NULL)'),
+             ('crm-segments', '*/15 * * * *', 'CALL crm.run_job(''refresh_segments'', NULL)')$$,
+    'the four jobs, with their default schedules (the forecast snapshot weekly), each a CALL of the job driver for every tenant');
 SELECT is((SELECT count(*) FROM crm.schedule_maintenance(segments_cron => '*/5 * * * *')), 4::bigint, 'scheduling again');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'crm-%'), 4::bigint, '    updates the jobs, it does not add any');
 SELECT is((SELECT schedule FROM cron.job WHERE jobname = 'crm-segments'), '*/5 * * * *', '    with the new schedule');

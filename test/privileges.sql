@@ -5,7 +5,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -98,7 +98,24 @@ INSERT INTO allowlist VALUES
     ('crm.lead_score_parts(crm.leads)', 'rep'),
     ('crm.lead_source_analytics(date,date)', 'rep'),
     ('crm.lead_win_probability(crm.leads)', 'rep'),
-    ('crm.lock_job(text,uuid)', 'rep'),
+    ('crm.job_args(text,jsonb)', 'rep'),
+    ('crm.job_can_commit()', 'rep'),
+    ('crm.job_check_args(text,jsonb,jsonb)', 'rep'),
+    ('crm.job_lock_held(text,uuid)', 'rep'),
+    ('crm.job_names()', 'rep'),
+    ('crm.job_result(jsonb,jsonb)', 'rep'),
+    ('crm.job_start(text,uuid,jsonb,boolean)', 'rep'),
+    ('crm.job_step(jsonb)', 'rep'),
+    ('crm.lock_job(text,uuid,boolean)', 'rep'),
+    ('crm.refresh_health_scores_args(jsonb)', 'rep'),
+    ('crm.refresh_segments_args(jsonb)', 'rep'),
+    ('crm.rescore_leads_args(jsonb)', 'rep'),
+    ('crm.snapshot_forecast_args(jsonb)', 'rep'),
+    ('crm.run_job(text,uuid,jsonb,jsonb)', 'rep'),
+    ('crm.run_job_for_http(text,jsonb)', 'rep'),
+    ('crm.run_job_in_transaction(text,uuid,jsonb)', 'rep'),
+    ('crm.unknown_job(text)', 'rep'),
+    ('crm.unlock_job(text,uuid)', 'rep'),
     ('crm.log_activity(crm.activity_type,text,text,uuid,uuid,uuid,uuid,text,crm.activity_direction,timestamp with time zone,integer,crm.sentiment,text)', 'rep'),
     ('crm.move_opportunity(uuid,text,text)', 'rep'),
     ('crm.not_found(text,uuid)', 'rep'),
@@ -155,12 +172,17 @@ INSERT INTO allowlist VALUES
     ('crm_api.score_lead(uuid)', 'rep'),
     ('crm_api.segment_members(uuid)', 'rep'),
     ('crm_api.timeline(text,uuid,integer,text)', 'rep'),
-    ('crm.log_job_run(uuid,text,timestamp with time zone,bigint,bigint,jsonb)', 'manager'),
     ('crm.rebuild_account_activity(uuid)', 'manager'),
+    ('crm.job_log(uuid,uuid,text,timestamp with time zone,text,bigint,bigint,jsonb,integer,text,text)', 'manager'),
+    ('crm.job_tenant(text,uuid,jsonb,jsonb)', 'manager'),
+    ('crm.rebuild_account_activity_tenant(uuid,jsonb,jsonb)', 'manager'),
+    ('crm.rebuild_win_model_tenant(uuid,jsonb,jsonb)', 'manager'),
+    ('crm.refresh_health_scores_tenant(uuid,jsonb,jsonb)', 'manager'),
+    ('crm.refresh_segments_tenant(uuid,jsonb,jsonb)', 'manager'),
+    ('crm.rescore_leads_tenant(uuid,jsonb,jsonb)', 'manager'),
+    ('crm.snapshot_forecast_tenant(uuid,jsonb,jsonb)', 'manager'),
     ('crm.rebuild_win_model(uuid)', 'manager'),
     ('crm.refresh_health_scores(date)', 'manager'),
-    ('crm.job_result(text,integer,bigint,bigint,jsonb)', 'manager'),
-    ('crm.log_job_failure(uuid,text,timestamp with time zone,text,text,text,text,text)', 'manager'),
     ('crm.refresh_segment(uuid)', 'manager'),
     ('crm.refresh_segments(uuid)', 'manager'),
     ('crm.snapshot_forecast(text,integer)', 'manager'),
@@ -208,7 +230,6 @@ INSERT INTO allowlist VALUES
     ('crm.pipelines_before_delete()', 'none'),
     ('crm.pipelines_before_write()', 'none'),
     ('crm.recount_account_activity(uuid,uuid[])', 'none'),
-    ('crm.refresh_tenant_segments(uuid,uuid)', 'none'),
     ('crm.require_pg_cron()', 'none'),
     ('crm.roll_up_moved()', 'none'),
     ('crm.schedule_maintenance(text,text,text,text)', 'none'),
@@ -355,8 +376,24 @@ SELECT is(ARRAY(SELECT f.fn::text FROM attacks f
 -- The SECURITY DEFINER functions that are not triggers act for the request's own tenant only, even if
 -- granted by mistake: a rep of tenant A calls each for tenant B (and create_tenant at all).
 GRANT EXECUTE ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb), crm.win_counts_add(uuid, jsonb, text, integer),
-    crm.recount_account_activity(uuid, uuid[]), crm.refresh_tenant_segments(uuid, uuid), crm.create_tenant(text, jsonb, uuid),
-    crm.log_job_run(uuid, text, timestamptz, bigint, bigint, jsonb) TO crm_rep;
+    crm.recount_account_activity(uuid, uuid[]), crm.create_tenant(text, jsonb, uuid),
+    crm.job_log(uuid, uuid, text, timestamptz, text, bigint, bigint, jsonb, integer, text, text) TO crm_rep;
+-- and every job's body, definer or not (src/jobs.sql: each checks its caller, as it can be called alone)
+CREATE TEMP TABLE job_bodies AS
+    SELECT p.oid::regprocedure AS fn, replace(p.proname, '_tenant', '') AS job FROM pg_proc p
+     WHERE p.pronamespace = 'crm'::regnamespace AND p.proname = ANY (SELECT j || '_tenant' FROM unnest(crm.job_names()) j);
+GRANT SELECT ON job_bodies TO crm_rep;
+DO $$ DECLARE f regprocedure; BEGIN
+    FOR f IN SELECT fn FROM job_bodies LOOP EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO crm_rep', f); END LOOP;
+END $$;
+CREATE FUNCTION pg_temp.body_error(fn regprocedure, tenant uuid) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SELECT %s($1, $2, NULL)', fn::regproc)
+        USING tenant, crm.job_args((SELECT b.job FROM job_bodies b WHERE b.fn = body_error.fn), '{}');
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
 SELECT throws_ok($$SELECT crm.emit_event('b0000000-0000-7000-8000-00000000000b', 'lead.created', 'lead', 'b0000000-0000-7000-8000-0000000000b1')$$,
     '42501', 'permission denied: a request acts for its own tenant only', 'crm.emit_event for another tenant: 42501');
@@ -364,12 +401,19 @@ SELECT throws_ok($$SELECT crm.win_counts_add('b0000000-0000-7000-8000-0000000000
     '42501', 'permission denied: a request acts for its own tenant only', 'crm.win_counts_add for another tenant: 42501');
 SELECT throws_ok($$SELECT crm.recount_account_activity('b0000000-0000-7000-8000-00000000000b', NULL)$$,
     '42501', 'permission denied: a request acts for its own tenant only', 'crm.recount_account_activity for another tenant: 42501');
-SELECT throws_ok($$SELECT crm.refresh_tenant_segments('b0000000-0000-7000-8000-00000000000b')$$,
-    '42501', 'permission denied: a request acts for its own tenant only', 'crm.refresh_tenant_segments for another tenant: 42501');
+SELECT is((SELECT count(*) FROM job_bodies), 6::bigint, 'the six jobs have a body each');
+SELECT is(ARRAY(SELECT format('%s: %s', fn, pg_temp.body_error(fn, 'b0000000-0000-7000-8000-00000000000b')) FROM job_bodies
+                 WHERE pg_temp.body_error(fn, 'b0000000-0000-7000-8000-00000000000b')
+                       <> '42501 permission denied: a request acts for its own tenant only' ORDER BY 1),
+    '{}'::text[], 'every job''s body (crm.<job>_tenant) for another tenant: 42501');
+SELECT is(ARRAY(SELECT format('%s: %s', fn, pg_temp.body_error(fn, 'a0000000-0000-7000-8000-00000000000a')) FROM job_bodies
+                 WHERE pg_temp.body_error(fn, 'a0000000-0000-7000-8000-00000000000a')
+                       <> '42501 permission denied: this job is for the tenant''s managers and admins' ORDER BY 1),
+    '{}'::text[], '    and for a rep''s own tenant: 42501, for managers and admins');
 SELECT throws_ok($$SELECT crm.create_tenant('Forged')$$,
     '42501', 'permission denied: a request acts for its own tenant only', 'crm.create_tenant by anyone but the operator: 42501');
-SELECT throws_ok($$SELECT crm.log_job_run('a0000000-0000-7000-8000-00000000000a', 'forged', now(), 1, 1)$$,
-    '42501', 'permission denied: this job is for the tenant''s managers and admins', 'crm.log_job_run by a rep of its own tenant: 42501');
+SELECT throws_ok($$SELECT crm.job_log(NULL, 'a0000000-0000-7000-8000-00000000000a', 'forged', now(), 'succeeded', 1, 1)$$,
+    '42501', 'permission denied: this job is for the tenant''s managers and admins', 'crm.job_log by a rep of its own tenant: 42501');
 SELECT pg_temp.become('none', NULL, NULL, 'none');
 RESET ROLE;
 

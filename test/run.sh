@@ -91,15 +91,17 @@ done
 
 # Checks that need more than one session or a client: pg_dump and restore (the extension's rows are kept,
 # policies and config data restore cleanly), the events' notifications (a channel per tenant), a real
-# pg_cron run, the README's SQL blocks, every figure of the demo report recomputed from its CSV files, and
-# the guarded DROP EXTENSION (last: it drops and recreates crm in the test database that the others use).
-echo "== shell checks: test/dump_restore.sh, test/notify.sh, test/cron.sh, test/readme.sh, test/demo_check.sh, test/drop_guard.sh"
+# pg_cron run, the job driver committing as it goes (failures, cancels, a killed run), the README's SQL
+# blocks, every figure of the demo report recomputed from its CSV files, and the guarded DROP EXTENSION
+# (last: it drops and recreates crm in the test database that the others use).
+echo "== shell checks: test/dump_restore.sh, test/notify.sh, test/cron.sh, test/jobs.sh, test/readme.sh, test/demo_check.sh, test/drop_guard.sh"
 shell_passed=0 shell_failed=0
 dump_file=$(mktemp)
 if test/dump_restore.sh "$dump_file"; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 rm -f "$dump_file"
 if test/notify.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 if test/cron.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
+if test/jobs.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 if test/readme.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 if test/demo_check.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
 if test/drop_guard.sh; then shell_passed=$((shell_passed + 1)); else shell_failed=$((shell_failed + 1)); fi
