@@ -42,8 +42,8 @@ SELECT throws_ok($$CALL crm.run_job('rescore_leads', NULL, '[true]')$$, '22023',
     'arguments that are not an object: 22023');
 SELECT throws_ok($$CALL crm.run_job('rescore_leads', NULL, '{"full_pass": "yes"}')$$, '22023', 'argument full_pass of job rescore_leads must be a boolean, not "yes"',
     'full_pass not a boolean: 22023');
-SELECT throws_ok($$CALL crm.run_job('refresh_health_scores', NULL, jsonb_build_object('on_date', current_date + 1))$$, '22023',
-    'on_date must be a day up to today, not ' || (current_date + 1), 'on_date after today: 22023');
+SELECT throws_ok($$CALL crm.run_job('refresh_health_scores', NULL, jsonb_build_object('on_date', (now() AT TIME ZONE 'UTC')::date + 1))$$, '22023',
+    'on_date must be a day up to today, not ' || ((now() AT TIME ZONE 'UTC')::date + 1), 'on_date after today (UTC): 22023');
 SELECT throws_ok($$CALL crm.run_job('snapshot_forecast', NULL, '{"period": "week"}')$$, '22023', NULL, 'a forecast period that is none: 22023');
 SELECT throws_ok($$CALL crm.run_job('refresh_segments', NULL, '{"segment_id": 7}')$$, '22023', 'argument segment_id of job refresh_segments must be a string, not 7',
     'a segment_id that is no uuid: 22023');
