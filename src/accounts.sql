@@ -4,14 +4,17 @@ CREATE TYPE crm.lifecycle_stage AS ENUM ('lead', 'prospect', 'customer', 'churne
 COMMENT ON TYPE crm.lifecycle_stage IS 'Where an account stands with the tenant: lead, prospect, customer, churned.';
 
 -- Refuses a parent link that would close a loop (a record its own ancestor). TG_ARGV[0] names the
--- parent column. SECURITY DEFINER: the walk must see every ancestor, including records the caller's
--- policies hide, and it only ever reads rows of NEW's tenant.
+-- table (accounts or contacts: on a Citus shard TG_TABLE_NAME is the shard's), which names its parent
+-- column: that whitelist is all the dynamic SQL below is built from. SECURITY DEFINER: the walk must
+-- see every ancestor, including records the caller's policies hide, and it only ever reads rows of
+-- NEW's tenant.
 CREATE FUNCTION crm.check_hierarchy() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
 DECLARE
-    col text := TG_ARGV[0];
+    tbl text := TG_ARGV[0];
+    col text;
     parent uuid;
     loops boolean;
 BEGIN
@@ -19,28 +22,36 @@ BEGIN
     IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.contacts}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.check_hierarchy()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    EXECUTE format('SELECT ($1).%I', col) INTO parent USING NEW;
+    IF tbl = 'accounts' THEN
+        col := 'parent_account_id';
+        parent := NEW.parent_account_id;
+    ELSIF tbl = 'contacts' THEN
+        col := 'reports_to_id';
+        parent := NEW.reports_to_id;
+    ELSE
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.check_hierarchy()', tbl USING ERRCODE = '42501';
+    END IF;
     IF parent IS NULL THEN
         RETURN NEW;
     END IF;
     IF parent = NEW.id THEN
-        RAISE EXCEPTION '% % cannot be its own parent', TG_TABLE_NAME, NEW.id
+        RAISE EXCEPTION '% % cannot be its own parent', tbl, NEW.id
             USING ERRCODE = '23514', DETAIL = format('%s would point at the row itself.', col);
     END IF;
     EXECUTE format('WITH RECURSIVE up(id) AS ('
-                   '  SELECT t.%1$I FROM %2$I.%3$I t WHERE t.tenant_id = $1 AND t.id = $2'
+                   '  SELECT t.%1$I FROM crm.%2$I t WHERE t.tenant_id = $1 AND t.id = $2'
                    '  UNION'
-                   '  SELECT t.%1$I FROM %2$I.%3$I t JOIN up ON t.tenant_id = $1 AND t.id = up.id)'
-                   ' SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)', col, TG_TABLE_SCHEMA, TG_TABLE_NAME)
+                   '  SELECT t.%1$I FROM crm.%2$I t JOIN up ON t.tenant_id = $1 AND t.id = up.id)'
+                   ' SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)', col, tbl)
         INTO loops USING NEW.tenant_id, parent, NEW.id;
     IF loops THEN
-        RAISE EXCEPTION '% % cannot report to %: that would make a cycle', TG_TABLE_NAME, NEW.id, parent
+        RAISE EXCEPTION '% % cannot report to %: that would make a cycle', tbl, NEW.id, parent
             USING ERRCODE = '23514', DETAIL = format('%s is already below %s in the hierarchy.', parent, NEW.id);
     END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION crm.check_hierarchy() IS 'Trigger: refuses a parent link (column named by the trigger argument) that would make a cycle; 23514.';
+COMMENT ON FUNCTION crm.check_hierarchy() IS 'Trigger of accounts and contacts (the trigger argument names the table): refuses a parent link (parent_account_id, reports_to_id) that would make a cycle; 23514.';
 
 CREATE TABLE crm.accounts (
     tenant_id         uuid                NOT NULL DEFAULT crm.current_tenant()
@@ -102,7 +113,7 @@ COMMENT ON FUNCTION crm.accounts_before_write() IS 'Trigger: normalizes an accou
 CREATE TRIGGER accounts_before_write BEFORE INSERT OR UPDATE OF domain, country ON crm.accounts
     FOR EACH ROW EXECUTE FUNCTION crm.accounts_before_write();
 CREATE TRIGGER accounts_hierarchy BEFORE INSERT OR UPDATE OF parent_account_id ON crm.accounts
-    FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('parent_account_id');
+    FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('accounts');
 
 ALTER TABLE crm.accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.accounts FORCE ROW LEVEL SECURITY;

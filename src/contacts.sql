@@ -93,7 +93,7 @@ COMMENT ON FUNCTION crm.contacts_before_write() IS 'Trigger: records when a cont
 CREATE TRIGGER contacts_before_write BEFORE INSERT OR UPDATE OF email_opt_out, sms_opt_out ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.contacts_before_write();
 CREATE TRIGGER contacts_hierarchy BEFORE INSERT OR UPDATE OF reports_to_id ON crm.contacts
-    FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('reports_to_id');
+    FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('contacts');
 
 ALTER TABLE crm.contacts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.contacts FORCE ROW LEVEL SECURITY;
@@ -154,7 +154,9 @@ COMMENT ON COLUMN crm.contact_phones.is_primary IS 'The contact''s primary numbe
 COMMENT ON COLUMN crm.contact_phones.created_at IS 'When the number was added.';
 COMMENT ON INDEX crm.contact_phones_one_primary IS 'At most one primary number per contact (the triggers keep it exactly one).';
 
--- The two child tables share their triggers; TG_ARGV[0] is the value column (email or phone).
+-- The two child tables share their triggers; TG_ARGV[0] names the table (contact_emails or
+-- contact_phones: on a Citus shard TG_TABLE_NAME is the shard's), which names its value column (email
+-- or phone): that whitelist is all the dynamic SQL below is built from.
 -- Before a write (the policies have checked the caller may change the contact): the first address is
 -- primary; a new primary demotes the old one; a primary is not demoted by itself.
 CREATE FUNCTION crm.contact_channel_before() RETURNS trigger
@@ -162,32 +164,35 @@ CREATE FUNCTION crm.contact_channel_before() RETURNS trigger
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
+    tbl text := TG_ARGV[0];
+    col text := CASE TG_ARGV[0] WHEN 'contact_emails' THEN 'email' WHEN 'contact_phones' THEN 'phone' END;
     has_primary boolean;
 BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.contact_channel_before()', tbl USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'UPDATE' AND (NEW.contact_id <> OLD.contact_id) THEN
-        RAISE EXCEPTION '% cannot move to another contact', TG_TABLE_NAME USING ERRCODE = '23514';
+        RAISE EXCEPTION '% cannot move to another contact', tbl USING ERRCODE = '23514';
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND OLD.is_primary AND NOT NEW.is_primary AND pg_trigger_depth() = 1 THEN
-        RAISE EXCEPTION 'the primary % of a contact cannot be demoted by itself', TG_ARGV[0]
+        RAISE EXCEPTION 'the primary % of a contact cannot be demoted by itself', col
             USING ERRCODE = '23514', HINT = 'Make another one primary, or delete this one.';
     END IF;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3)',
-                   TG_TABLE_SCHEMA, TG_TABLE_NAME)
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM crm.%I WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3)', tbl)
         INTO has_primary USING NEW.tenant_id, NEW.contact_id, NEW.id;
     IF NOT has_primary AND TG_OP = 'INSERT' THEN
         NEW.is_primary := true;
     ELSIF NEW.is_primary THEN
-        EXECUTE format('UPDATE %I.%I SET is_primary = false WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        EXECUTE format('UPDATE crm.%I SET is_primary = false WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3', tbl)
             USING NEW.tenant_id, NEW.contact_id, NEW.id;
     END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION crm.contact_channel_before() IS 'Trigger of contact_emails and contact_phones: makes the first entry primary, demotes the old primary when another is promoted, refuses to demote a primary by itself or to move an entry to another contact.';
+COMMENT ON FUNCTION crm.contact_channel_before() IS 'Trigger of contact_emails and contact_phones (the trigger argument names the table): makes the first entry primary, demotes the old primary when another is promoted, refuses to demote a primary by itself or to move an entry to another contact.';
 
 -- After a write: the oldest remaining entry takes over from a deleted primary, and the contact shows
 -- its primary entry.
@@ -196,37 +201,40 @@ CREATE FUNCTION crm.contact_channel_after() RETURNS trigger
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    col text := TG_ARGV[0];
+    tbl text := TG_ARGV[0];
+    col text := CASE TG_ARGV[0] WHEN 'contact_emails' THEN 'email' WHEN 'contact_phones' THEN 'phone' END;
     row_ record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.contact_channel_after()', tbl USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'DELETE' AND OLD.is_primary THEN
-        EXECUTE format('UPDATE %1$I.%2$I SET is_primary = true WHERE tenant_id = $1 AND id = '
-                       '(SELECT id FROM %1$I.%2$I WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, id LIMIT 1)',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        EXECUTE format('UPDATE crm.%1$I SET is_primary = true WHERE tenant_id = $1 AND id = '
+                       '(SELECT id FROM crm.%1$I WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, id LIMIT 1)', tbl)
             USING OLD.tenant_id, OLD.contact_id;
     END IF;
     -- a demotion always comes with a promotion, whose own trigger brings the contact up to date
     IF TG_OP = 'UPDATE' AND OLD.is_primary AND NOT NEW.is_primary THEN
         RETURN NULL;
     END IF;
-    EXECUTE format('UPDATE crm.contacts c SET %1$I = (SELECT x.%1$I FROM %2$I.%3$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)'
+    EXECUTE format('UPDATE crm.contacts c SET %1$I = (SELECT x.%1$I FROM crm.%2$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)'
                    ' WHERE c.tenant_id = $1 AND c.id = $2'
-                   ' AND c.%1$I IS DISTINCT FROM (SELECT x.%1$I FROM %2$I.%3$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)',
-                   col, TG_TABLE_SCHEMA, TG_TABLE_NAME)
+                   ' AND c.%1$I IS DISTINCT FROM (SELECT x.%1$I FROM crm.%2$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)',
+                   col, tbl)
         USING row_.tenant_id, row_.contact_id;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.contact_channel_after() IS 'Trigger of contact_emails and contact_phones: promotes the oldest entry when the primary is deleted and copies the primary onto the contact.';
+COMMENT ON FUNCTION crm.contact_channel_after() IS 'Trigger of contact_emails and contact_phones (the trigger argument names the table): promotes the oldest entry when the primary is deleted and copies the primary onto the contact.';
 
 CREATE TRIGGER contact_emails_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_emails
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('email');
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('contact_emails');
 CREATE TRIGGER contact_emails_after AFTER INSERT OR UPDATE OR DELETE ON crm.contact_emails
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('email');
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('contact_emails');
 CREATE TRIGGER contact_phones_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_phones
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('phone');
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('contact_phones');
 CREATE TRIGGER contact_phones_after AFTER INSERT OR UPDATE OR DELETE ON crm.contact_phones
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('phone');
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('contact_phones');
 
 -- Writing contacts.email or contacts.phone: the value becomes the primary entry (added, or promoted);
 -- NULL deletes the primary entry (the oldest remaining one takes over).

@@ -73,7 +73,8 @@ COMMENT ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) IS 
 -- deal's account (which the deal's owner may not own): winning a deal makes its account a customer;
 -- a won deal leaving its won stage (reopened, or lost) undoes that when it was the account's last won
 -- deal and the account is a customer because of a win (its latest became_customer event): the
--- account goes back to the stage it had before (the event's from_stage).
+-- account goes back to the stage it had before (the event's from_stage). TG_ARGV[0] names the table
+-- (leads, opportunities or tasks: on a Citus shard TG_TABLE_NAME is the shard's).
 CREATE FUNCTION crm.emit_record_events() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
@@ -91,7 +92,7 @@ BEGIN
     IF crm.table_of(TG_RELID) <> ALL ('{crm.leads,crm.opportunities,crm.tasks}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.emit_record_events()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    IF TG_TABLE_NAME = 'leads' THEN
+    IF TG_ARGV[0] = 'leads' THEN
         IF TG_OP = 'INSERT' THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'lead.created', 'lead', NEW.id,
                                    jsonb_build_object('source', NEW.source, 'owner_id', NEW.owner_id));
@@ -102,7 +103,7 @@ BEGIN
         ELSIF NEW.status = 'lost' AND OLD.status <> 'lost' THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'lead.lost', 'lead', NEW.id, jsonb_build_object('reason', NEW.lost_reason));
         END IF;
-    ELSIF TG_TABLE_NAME = 'opportunities' THEN
+    ELSIF TG_ARGV[0] = 'opportunities' THEN
         SELECT s.name, s.is_won, s.is_lost INTO st FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id;
         moved := TG_OP = 'INSERT' OR NEW.stage_id IS DISTINCT FROM OLD.stage_id;
         IF TG_OP = 'UPDATE' AND moved THEN
@@ -152,7 +153,7 @@ BEGIN
                 END IF;
             END IF;
         END IF;
-    ELSIF TG_TABLE_NAME = 'tasks' THEN
+    ELSIF TG_ARGV[0] = 'tasks' THEN
         IF NEW.status = 'completed' AND (TG_OP = 'INSERT' OR OLD.status <> 'completed') THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'task.completed', 'task', NEW.id,
                                    jsonb_build_object('outcome', NEW.outcome, 'assignee_id', NEW.assignee_id));
@@ -163,11 +164,11 @@ END
 $$;
 COMMENT ON FUNCTION crm.emit_record_events() IS 'Trigger: emits the events of leads (created, converted, lost), opportunities (created, stage_changed, won, lost, reopened: a won or lost deal moved to an open stage) and tasks (completed). A won deal makes its account a customer (account.became_customer, once: only when the account was not one); a won deal that leaves its won stage while its account has no other won deal puts a customer account back to the stage it had before its win (account.customer_reverted), unless the account was made a customer otherwise (by hand).';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.leads
-    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('leads');
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities
-    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('opportunities');
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.tasks
-    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('tasks');
 
 ------------------------------------------------------------------------------------------------------
 -- Audit log
@@ -208,7 +209,8 @@ ALTER TABLE crm.audit_log FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.audit_log', '');
 SELECT crm.secure_table('crm.audit_log', 'log');
 
--- One INSERT per statement, from the transition tables. SECURITY DEFINER: callers cannot write the log.
+-- One INSERT per statement, from the transition tables. TG_ARGV[0] names the table, as the log records
+-- it (on a Citus shard TG_TABLE_NAME is the shard's). SECURITY DEFINER: callers cannot write the log.
 -- Rows of a tenant being deleted are not logged (the log goes with the tenant).
 CREATE FUNCTION crm.audit() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -231,11 +233,11 @@ BEGIN
     END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
-        SELECT n.tenant_id, TG_TABLE_NAME, n.id, 'insert', to_jsonb(n) - 'search', who, db_role_
+        SELECT n.tenant_id, TG_ARGV[0], n.id, 'insert', to_jsonb(n) - 'search', who, db_role_
           FROM new_rows n WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = n.tenant_id);
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
-        SELECT o.tenant_id, TG_TABLE_NAME, o.id, 'delete', to_jsonb(o) - 'search', who, db_role_
+        SELECT o.tenant_id, TG_ARGV[0], o.id, 'delete', to_jsonb(o) - 'search', who, db_role_
           FROM old_rows o WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = o.tenant_id);
     ELSE
         -- Rows whose only changes are derived ones (a rescoring, a touched updated_at) are dropped first,
@@ -254,7 +256,7 @@ BEGIN
                           FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
                          WHERE NOT nv.key = ANY ($4) AND nv.value IS DISTINCT FROM ov.value) d
          WHERE NOT (%s) AND d.new_values IS NOT NULL$q$, same)
-        USING TG_TABLE_NAME, who, db_role_, derived;
+        USING TG_ARGV[0], who, db_role_, derived;
     END IF;
     RETURN NULL;
 END
@@ -267,12 +269,12 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['users', 'teams', 'accounts', 'contacts', 'leads', 'pipelines', 'pipeline_stages',
                              'opportunities', 'products', 'opportunity_line_items', 'activities', 'tasks', 'notes'] LOOP
-        EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON crm.%I REFERENCING NEW TABLE AS new_rows'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
-        EXECUTE format('CREATE TRIGGER audit_update AFTER UPDATE ON crm.%I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
-        EXECUTE format('CREATE TRIGGER audit_delete AFTER DELETE ON crm.%I REFERENCING OLD TABLE AS old_rows'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
+        EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON crm.%1$I REFERENCING NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
+        EXECUTE format('CREATE TRIGGER audit_update AFTER UPDATE ON crm.%1$I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
+        EXECUTE format('CREATE TRIGGER audit_delete AFTER DELETE ON crm.%1$I REFERENCING OLD TABLE AS old_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
     END LOOP;
 END
 $audit$;

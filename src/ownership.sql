@@ -28,15 +28,16 @@ COMMENT ON FUNCTION crm.changes_all_records() IS 'Whether the caller changes eve
 
 -- A row is written only for the caller's tenant and never moves to another. Row-level security says
 -- the same, but only after the table's BEFORE triggers ran; this trigger fires first, so that no
--- trigger works on (or reports about) another tenant's data before the write is refused.
+-- trigger works on (or reports about) another tenant's data before the write is refused. TG_ARGV[0]
+-- is the table's name, given by crm.secure_table (on a Citus shard, TG_TABLE_NAME is the shard's).
 CREATE FUNCTION crm.tenant_guard() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        RAISE EXCEPTION 'a row of % cannot move to another tenant', TG_TABLE_NAME USING ERRCODE = '42501';
+        RAISE EXCEPTION 'a row of % cannot move to another tenant', TG_ARGV[0] USING ERRCODE = '42501';
     END IF;
-    RAISE EXCEPTION 'new row violates row-level security policy for table "%"', TG_TABLE_NAME
+    RAISE EXCEPTION 'new row violates row-level security policy for table "%"', TG_ARGV[0]
         USING ERRCODE = '42501', DETAIL = 'Its tenant_id is not the tenant of the request (crm.current_tenant()).';
 END
 $$;
@@ -82,6 +83,7 @@ CREATE FUNCTION crm.secure_table(tbl regclass, kind text, parent regclass DEFAUL
 $$
 DECLARE
     t text := tbl::text;          -- schema-qualified and quoted by regclass output
+    rel name := (SELECT c.relname FROM pg_class c WHERE c.oid = tbl);   -- the name the triggers are given
     in_tenant text := 'tenant_id = crm.current_tenant()';
     mine text;
 BEGIN
@@ -148,9 +150,9 @@ BEGIN
     -- skipped for roles that bypass RLS (the operator)
     EXECUTE format('CREATE TRIGGER "0_tenant_guard_insert" BEFORE INSERT ON %s FOR EACH ROW'
                    ' WHEN (NEW.tenant_id IS DISTINCT FROM crm.current_tenant() AND pg_catalog.row_security_active(%L::regclass))'
-                   ' EXECUTE FUNCTION crm.tenant_guard()', t, t);
+                   ' EXECUTE FUNCTION crm.tenant_guard(%L)', t, t, rel);
     EXECUTE format('CREATE TRIGGER "0_tenant_guard_update" BEFORE UPDATE OF tenant_id ON %s FOR EACH ROW'
-                   ' WHEN (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) EXECUTE FUNCTION crm.tenant_guard()', t);
+                   ' WHEN (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) EXECUTE FUNCTION crm.tenant_guard(%L)', t, rel);
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'updated_at' AND NOT attisdropped) THEN
         EXECUTE format('CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', t);
     END IF;

@@ -151,10 +151,10 @@ SELECT pg_catalog.pg_extension_config_dump('crm.nps_responses', '');
 SELECT crm.secure_table('crm.nps_responses', 'child', 'crm.contacts', 'contact_id');
 
 -- who changed what, as for the other core tables
-CREATE TRIGGER audit_insert AFTER INSERT ON crm.cases REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit();
+CREATE TRIGGER audit_insert AFTER INSERT ON crm.cases REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
 CREATE TRIGGER audit_update AFTER UPDATE ON crm.cases REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION crm.audit();
-CREATE TRIGGER audit_delete AFTER DELETE ON crm.cases REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit();
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
+CREATE TRIGGER audit_delete AFTER DELETE ON crm.cases REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
 
 CREATE VIEW crm_api.cases WITH (security_invoker = true) AS
     SELECT tenant_id, id, subject, description, status, priority, account_id, contact_id, assignee_id, opened_at, resolved_at,
