@@ -1,7 +1,8 @@
 -- qualification.sql: lead scores kept on the leads, their daily history, and qualification by score.
 --
 -- The score of a lead is always the one its tenant's active model gives it: a BEFORE trigger scores
--- every inserted or updated lead (crm.lead_score is C and the model is parsed once per query), and
+-- every inserted or updated lead (crm.lead_score_fields, the C of crm.lead_score from the lead's
+-- columns; the model is parsed once per query), and
 -- logging an activity updates the lead's engagement summary, which rescores it. What changes scores
 -- without touching the lead (a new model, time decaying engagement, a bulk load without triggers) is
 -- caught up by crm.rescore_leads, in batches, one run per tenant at a time, writing changed rows only.
@@ -94,7 +95,10 @@ BEGIN
     IF NEW.engagement IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.engagement IS DISTINCT FROM OLD.engagement) THEN
         NEW.engagement := crm.validate_lead_engagement(NEW.engagement);
     END IF;
-    NEW.score := crm.lead_score(NEW);
+    -- scored from the columns, not the row (crm.lead_score(NEW)): on a Citus shard NEW is of the shard's type
+    NEW.score := crm.lead_score_fields(NEW.tenant_id, NEW.employee_count, NEW.annual_revenue, NEW.budget, NEW.industry,
+                                       NEW.country, NEW.title, NEW.company, NEW.source, NEW.purchase_timeline,
+                                       NEW.is_decision_maker, NEW.engagement);
     NEW.grade := crm.lead_grade(NEW.score);
     -- the scoring columns are the database's: what a writer puts there is replaced
     IF TG_OP = 'INSERT' THEN
