@@ -209,9 +209,11 @@ ALTER TABLE crm.audit_log FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.audit_log', '');
 SELECT crm.secure_table('crm.audit_log', 'log');
 
--- One INSERT per statement, from the transition tables. TG_ARGV[0] names the table, as the log records
--- it (on a Citus shard TG_TABLE_NAME is the shard's). SECURITY DEFINER: callers cannot write the log.
--- Rows of a tenant being deleted are not logged (the log goes with the tenant).
+-- One INSERT per tenant per statement, from the transition tables. They are read by statements of their
+-- own (Citus cannot read one in a query that also reads a distributed table), gathered into arrays per
+-- tenant; each tenant's entries are then written by one INSERT. TG_ARGV[0] names the table, as the log
+-- records it (on a Citus shard TG_TABLE_NAME is the shard's). SECURITY DEFINER: callers cannot write
+-- the log. Rows of a tenant being deleted are not logged (the log goes with the tenant).
 CREATE FUNCTION crm.audit() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
@@ -224,6 +226,10 @@ DECLARE
     -- columns the database derives: not logged (a lead's score history is crm.lead_score_history)
     derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement'];
     same text;
+    t uuid;
+    ids uuid[];
+    olds jsonb[];
+    news jsonb[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.activities,crm.cases,crm.contacts,crm.leads,crm.notes,crm.opportunities,
@@ -232,13 +238,17 @@ BEGIN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.audit()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
-        SELECT n.tenant_id, TG_ARGV[0], n.id, 'insert', to_jsonb(n) - 'search', who, db_role_
-          FROM new_rows n WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = n.tenant_id);
+        FOR t, ids, news IN SELECT n.tenant_id, array_agg(n.id), array_agg(to_jsonb(n) - 'search') FROM new_rows n GROUP BY n.tenant_id LOOP
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t);
+            INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
+            SELECT t, TG_ARGV[0], u.id, 'insert', u.new_values, who, db_role_ FROM unnest(ids, news) u (id, new_values);
+        END LOOP;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
-        SELECT o.tenant_id, TG_ARGV[0], o.id, 'delete', to_jsonb(o) - 'search', who, db_role_
-          FROM old_rows o WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = o.tenant_id);
+        FOR t, ids, olds IN SELECT o.tenant_id, array_agg(o.id), array_agg(to_jsonb(o) - 'search') FROM old_rows o GROUP BY o.tenant_id LOOP
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t);
+            INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
+            SELECT t, TG_ARGV[0], u.id, 'delete', u.old_values, who, db_role_ FROM unnest(ids, olds) u (id, old_values);
+        END LOOP;
     ELSE
         -- Rows whose only changes are derived ones (a rescoring, a touched updated_at) are dropped first,
         -- by a plain comparison of the other columns: only the rest pay for building JSON. The column
@@ -247,16 +257,20 @@ BEGIN
           INTO same
           FROM pg_attribute a
          WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attname = ANY (derived);
-        EXECUTE format($q$
-        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
-        SELECT n.tenant_id, $1, n.id, 'update', d.old_values, d.new_values, $2, $3
-          FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
-               -- each row turned into JSON once: the changed keys with their old and new values
-               LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
-                          FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
-                         WHERE NOT nv.key = ANY ($4) AND nv.value IS DISTINCT FROM ov.value) d
-         WHERE NOT (%s) AND d.new_values IS NOT NULL$q$, same)
-        USING TG_ARGV[0], who, db_role_, derived;
+        FOR t, ids, olds, news IN EXECUTE format($q$
+            SELECT n.tenant_id, array_agg(n.id), array_agg(d.old_values), array_agg(d.new_values)
+              FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
+                   -- each row turned into JSON once: the changed keys with their old and new values
+                   LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
+                              FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
+                             WHERE NOT nv.key = ANY ($1) AND nv.value IS DISTINCT FROM ov.value) d
+             WHERE NOT (%s) AND d.new_values IS NOT NULL
+             GROUP BY n.tenant_id$q$, same) USING derived
+        LOOP
+            INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
+            SELECT t, TG_ARGV[0], u.id, 'update', u.old_values, u.new_values, who, db_role_
+              FROM unnest(ids, olds, news) u (id, old_values, new_values);
+        END LOOP;
     END IF;
     RETURN NULL;
 END

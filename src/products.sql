@@ -97,20 +97,27 @@ CREATE TRIGGER line_items_before_write BEFORE INSERT OR UPDATE ON crm.opportunit
     FOR EACH ROW EXECUTE FUNCTION crm.line_items_before_write();
 
 -- After the lines of an opportunity change, its amount is their total (statement level: once per
--- opportunity touched, however many lines a statement writes).
+-- opportunity touched, however many lines a statement writes). The transition table is read by a
+-- statement of its own (Citus cannot read one in a query that also reads a distributed table), then
+-- one UPDATE per tenant.
 CREATE FUNCTION crm.line_items_sum() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp AS
 $$
+DECLARE
+    t uuid;
+    opps uuid[];
 BEGIN
-    UPDATE crm.opportunities o SET amount = s.total
-      FROM (SELECT c.tenant_id, c.opportunity_id,
-                   (SELECT coalesce(sum(l.total), 0) FROM crm.opportunity_line_items l
-                     WHERE l.tenant_id = c.tenant_id AND l.opportunity_id = c.opportunity_id) AS total,
-                   EXISTS (SELECT 1 FROM crm.opportunity_line_items l
-                            WHERE l.tenant_id = c.tenant_id AND l.opportunity_id = c.opportunity_id) AS has_lines
-              FROM (SELECT DISTINCT tenant_id, opportunity_id FROM changed) c) s
-     WHERE o.tenant_id = s.tenant_id AND o.id = s.opportunity_id AND s.has_lines AND o.amount IS DISTINCT FROM s.total;
+    FOR t, opps IN SELECT c.tenant_id, array_agg(DISTINCT c.opportunity_id) FROM changed c GROUP BY c.tenant_id LOOP
+        UPDATE crm.opportunities o SET amount = s.total
+          FROM (SELECT u.id,
+                       (SELECT coalesce(sum(l.total), 0) FROM crm.opportunity_line_items l
+                         WHERE l.tenant_id = t AND l.opportunity_id = u.id) AS total,
+                       EXISTS (SELECT 1 FROM crm.opportunity_line_items l
+                                WHERE l.tenant_id = t AND l.opportunity_id = u.id) AS has_lines
+                  FROM unnest(opps) u (id)) s
+         WHERE o.tenant_id = t AND o.id = s.id AND s.has_lines AND o.amount IS DISTINCT FROM s.total;
+    END LOOP;
     RETURN NULL;
 END
 $$;

@@ -73,19 +73,25 @@ SELECT crm.secure_table('crm.segment_members', 'config');
 CREATE TRIGGER untag_deleted AFTER DELETE ON crm.segments REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION crm.untag_deleted('segment');
 
--- Hand edits of static segments keep member_count (dynamic ones are counted by their refresh).
+-- Hand edits of static segments keep member_count (dynamic ones are counted by their refresh). The
+-- transition table is read by a statement of its own (Citus cannot read one in a query that also reads
+-- a distributed table), then one UPDATE per tenant.
 CREATE FUNCTION crm.segment_members_recount() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    segs uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.segment_members'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.segment_members_recount()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    UPDATE crm.segments s SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.id)
-     WHERE NOT s.is_dynamic
-       AND (s.tenant_id, s.id) IN (SELECT c.tenant_id, c.segment_id FROM changed c);
+    FOR t, segs IN SELECT c.tenant_id, array_agg(DISTINCT c.segment_id) FROM changed c GROUP BY c.tenant_id LOOP
+        UPDATE crm.segments s SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = t AND m.segment_id = s.id)
+         WHERE s.tenant_id = t AND s.id = ANY (segs) AND NOT s.is_dynamic;
+    END LOOP;
     RETURN NULL;
 END
 $$;

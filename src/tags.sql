@@ -89,17 +89,24 @@ CREATE TRIGGER taggings_before_write BEFORE INSERT OR UPDATE ON crm.taggings
     FOR EACH ROW EXECUTE FUNCTION crm.taggings_before_write();
 
 -- usage_count, once per statement. SECURITY DEFINER: counts every tagging, seen or not by the caller.
+-- The transition table is read by a statement of its own (Citus cannot read one in a query that also
+-- reads a distributed table), and each tenant's tags are recounted by one statement of that tenant.
 CREATE FUNCTION crm.taggings_count() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    tags uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.taggings'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.taggings_count()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    UPDATE crm.tags t SET usage_count = (SELECT count(*) FROM crm.taggings g WHERE g.tenant_id = t.tenant_id AND g.tag_id = t.id)
-     WHERE (t.tenant_id, t.id) IN (SELECT tenant_id, tag_id FROM changed);
+    FOR t, tags IN SELECT c.tenant_id, array_agg(DISTINCT c.tag_id) FROM changed c GROUP BY c.tenant_id LOOP
+        UPDATE crm.tags x SET usage_count = (SELECT count(*) FROM crm.taggings g WHERE g.tenant_id = t AND g.tag_id = x.id)
+         WHERE x.tenant_id = t AND x.id = ANY (tags);
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -114,18 +121,25 @@ SELECT pg_catalog.pg_extension_config_dump('crm.taggings', '');
 SELECT crm.secure_table('crm.taggings', 'shared');
 REVOKE UPDATE ON crm.taggings FROM crm_rep;
 
--- A deleted record loses its tags. SECURITY DEFINER: the caller may not see every tagging.
+-- A deleted record loses its tags. SECURITY DEFINER: the caller may not see every tagging. The
+-- transition table is read alone, then one DELETE per tenant (as crm.taggings_count).
 CREATE FUNCTION crm.untag_deleted() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    kind crm.entity_type;
+    t uuid;
+    ids uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.activities,crm.contacts,crm.leads,crm.notes,crm.opportunities,crm.segments,crm.tasks}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.untag_deleted()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    DELETE FROM crm.taggings g USING gone
-     WHERE g.tenant_id = gone.tenant_id AND g.entity_type = TG_ARGV[0]::crm.entity_type AND g.entity_id = gone.id;
+    kind := TG_ARGV[0]::crm.entity_type;
+    FOR t, ids IN SELECT g.tenant_id, array_agg(g.id) FROM gone g GROUP BY g.tenant_id LOOP
+        DELETE FROM crm.taggings x WHERE x.tenant_id = t AND x.entity_type = kind AND x.entity_id = ANY (ids);
+    END LOOP;
     RETURN NULL;
 END
 $$;
