@@ -162,6 +162,7 @@ $$;
 COMMENT ON FUNCTION crm.activities_roll_up_insert() IS 'Trigger: adds inserted activities to their accounts'' days (crm.account_activity_days).';
 CREATE TRIGGER activities_roll_up_insert AFTER INSERT ON crm.activities
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_insert();
+COMMENT ON TRIGGER activities_roll_up_insert ON crm.activities IS 'src/account_activity.sql: adds the inserted activities to their accounts'' days in crm.account_activity_days, one statement per tenant.';
 
 -- Edits that change what counts (when, sentiment, what it is logged against) recount the accounts
 -- of both sides; deletes recount the accounts the rows counted for. (An activity deleted with its
@@ -212,6 +213,7 @@ $$;
 COMMENT ON FUNCTION crm.activities_roll_up_update() IS 'Trigger: recounts the accounts of activities whose time, sentiment, account, contact or opportunity changed (before and after).';
 CREATE TRIGGER activities_roll_up_update AFTER UPDATE ON crm.activities
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_update();
+COMMENT ON TRIGGER activities_roll_up_update ON crm.activities IS 'src/account_activity.sql: recounts the activity days of the accounts of activities whose time, sentiment, account, contact or opportunity changed (before and after).';
 
 CREATE FUNCTION crm.activities_roll_up_delete() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -251,6 +253,7 @@ $$;
 COMMENT ON FUNCTION crm.activities_roll_up_delete() IS 'Trigger: recounts the accounts of deleted activities.';
 CREATE TRIGGER activities_roll_up_delete AFTER DELETE ON crm.activities
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_delete();
+COMMENT ON TRIGGER activities_roll_up_delete ON crm.activities IS 'src/account_activity.sql: recounts the activity days of the accounts of deleted activities.';
 
 CREATE FUNCTION crm.activities_roll_up_truncate() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -268,6 +271,7 @@ $$;
 COMMENT ON FUNCTION crm.activities_roll_up_truncate() IS 'Trigger: empties crm.account_activity_days when the activities are truncated.';
 CREATE TRIGGER activities_roll_up_truncate AFTER TRUNCATE ON crm.activities
     FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_truncate();
+COMMENT ON TRIGGER activities_roll_up_truncate ON crm.activities IS 'src/account_activity.sql: empties crm.account_activity_days.';
 
 -- A contact or an opportunity that moves to another account, or is deleted (its activities with it),
 -- changes what its activities count for: the accounts before and after are recounted, gathered per
@@ -307,12 +311,16 @@ $$;
 COMMENT ON FUNCTION crm.roll_up_moved() IS 'Trigger on contacts and opportunities: recounts the accounts whose activities change when one moves to another account or is deleted.';
 CREATE TRIGGER contacts_roll_up_update AFTER UPDATE ON crm.contacts
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER contacts_roll_up_update ON crm.contacts IS 'src/account_activity.sql: recounts the activity days of the accounts a contact left and joined.';
 CREATE TRIGGER contacts_roll_up_delete AFTER DELETE ON crm.contacts
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER contacts_roll_up_delete ON crm.contacts IS 'src/account_activity.sql: recounts the activity days of the accounts of deleted contacts (their activities go with them).';
 CREATE TRIGGER opportunities_roll_up_update AFTER UPDATE ON crm.opportunities
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER opportunities_roll_up_update ON crm.opportunities IS 'src/account_activity.sql: recounts the activity days of the accounts an opportunity left and joined.';
 CREATE TRIGGER opportunities_roll_up_delete AFTER DELETE ON crm.opportunities
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER opportunities_roll_up_delete ON crm.opportunities IS 'src/account_activity.sql: recounts the activity days of the accounts of deleted opportunities (their activities go with them).';
 
 CREATE FUNCTION crm.rebuild_account_activity(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -110,10 +110,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.accounts_before_write() IS 'Trigger: normalizes an account''s domain and country code.';
-CREATE TRIGGER accounts_before_write BEFORE INSERT OR UPDATE OF domain, country ON crm.accounts
+CREATE TRIGGER b20_accounts_before_write BEFORE INSERT OR UPDATE OF domain, country ON crm.accounts
     FOR EACH ROW EXECUTE FUNCTION crm.accounts_before_write();
-CREATE TRIGGER accounts_hierarchy BEFORE INSERT OR UPDATE OF parent_account_id ON crm.accounts
+COMMENT ON TRIGGER b20_accounts_before_write ON crm.accounts IS 'src/accounts.sql: normalizes the domain (no scheme, path or www.) and the country code.';
+CREATE TRIGGER b30_accounts_hierarchy BEFORE INSERT OR UPDATE OF parent_account_id ON crm.accounts
     FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('accounts');
+COMMENT ON TRIGGER b30_accounts_hierarchy ON crm.accounts IS 'src/accounts.sql: refuses a parent_account_id that would make a cycle (23514).';
 
 ALTER TABLE crm.accounts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.accounts FORCE ROW LEVEL SECURITY;

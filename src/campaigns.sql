@@ -58,8 +58,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.campaigns_default_currency() IS 'Trigger: a campaign''s currency defaults to the tenant''s.';
-CREATE TRIGGER campaigns_default_currency BEFORE INSERT OR UPDATE OF currency ON crm.campaigns
+CREATE TRIGGER b20_campaigns_default_currency BEFORE INSERT OR UPDATE OF currency ON crm.campaigns
     FOR EACH ROW EXECUTE FUNCTION crm.campaigns_default_currency();
+COMMENT ON TRIGGER b20_campaigns_default_currency ON crm.campaigns IS 'src/campaigns.sql: defaults the currency to the tenant''s, uppercase.';
 
 ALTER TABLE crm.campaigns ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.campaigns FORCE ROW LEVEL SECURITY;
@@ -110,8 +111,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.campaign_members_responded() IS 'Trigger: stamps responded_at when a member reaches responded or converted without one.';
-CREATE TRIGGER campaign_members_responded BEFORE INSERT OR UPDATE OF status ON crm.campaign_members
+CREATE TRIGGER b20_campaign_members_responded BEFORE INSERT OR UPDATE OF status ON crm.campaign_members
     FOR EACH ROW EXECUTE FUNCTION crm.campaign_members_responded();
+COMMENT ON TRIGGER b20_campaign_members_responded ON crm.campaign_members IS 'src/campaigns.sql: stamps responded_at when a member reaches responded or converted without one.';
 
 ALTER TABLE crm.campaign_members ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.campaign_members FORCE ROW LEVEL SECURITY;

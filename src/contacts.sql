@@ -90,10 +90,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.contacts_before_write() IS 'Trigger: records when a contact opted out of email or text messages.';
-CREATE TRIGGER contacts_before_write BEFORE INSERT OR UPDATE OF email_opt_out, sms_opt_out ON crm.contacts
+CREATE TRIGGER b20_contacts_before_write BEFORE INSERT OR UPDATE OF email_opt_out, sms_opt_out ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.contacts_before_write();
-CREATE TRIGGER contacts_hierarchy BEFORE INSERT OR UPDATE OF reports_to_id ON crm.contacts
+COMMENT ON TRIGGER b20_contacts_before_write ON crm.contacts IS 'src/contacts.sql: stamps email_opt_out_at and sms_opt_out_at.';
+CREATE TRIGGER b30_contacts_hierarchy BEFORE INSERT OR UPDATE OF reports_to_id ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('contacts');
+COMMENT ON TRIGGER b30_contacts_hierarchy ON crm.contacts IS 'src/contacts.sql: refuses a reports_to_id that would make a cycle (23514).';
 
 ALTER TABLE crm.contacts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.contacts FORCE ROW LEVEL SECURITY;
@@ -227,14 +229,18 @@ END
 $$;
 COMMENT ON FUNCTION crm.contact_channel_after() IS 'Trigger of contact_emails and contact_phones (the trigger argument names the table): promotes the oldest entry when the primary is deleted and copies the primary onto the contact.';
 
-CREATE TRIGGER contact_emails_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_emails
+CREATE TRIGGER b20_contact_emails_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_emails
     FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('contact_emails');
+COMMENT ON TRIGGER b20_contact_emails_before ON crm.contact_emails IS 'src/contacts.sql: makes the first address primary and demotes the old primary when another is promoted; refuses demoting a primary by itself or moving an address to another contact (23514).';
 CREATE TRIGGER contact_emails_after AFTER INSERT OR UPDATE OR DELETE ON crm.contact_emails
     FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('contact_emails');
-CREATE TRIGGER contact_phones_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_phones
+COMMENT ON TRIGGER contact_emails_after ON crm.contact_emails IS 'src/contacts.sql: promotes the oldest address when the primary is deleted, and copies the primary onto contacts.email.';
+CREATE TRIGGER b20_contact_phones_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_phones
     FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('contact_phones');
+COMMENT ON TRIGGER b20_contact_phones_before ON crm.contact_phones IS 'src/contacts.sql: makes the first number primary and demotes the old primary when another is promoted; refuses demoting a primary by itself or moving a number to another contact (23514).';
 CREATE TRIGGER contact_phones_after AFTER INSERT OR UPDATE OR DELETE ON crm.contact_phones
     FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('contact_phones');
+COMMENT ON TRIGGER contact_phones_after ON crm.contact_phones IS 'src/contacts.sql: promotes the oldest number when the primary is deleted, and copies the primary onto contacts.phone.';
 
 -- Writing contacts.email or contacts.phone: the value becomes the primary entry (added, or promoted);
 -- NULL deletes the primary entry (the oldest remaining one takes over).
@@ -275,6 +281,7 @@ $$;
 COMMENT ON FUNCTION crm.contacts_after_write() IS 'Trigger: keeps contact_emails and contact_phones in step when contacts.email or contacts.phone is written.';
 CREATE TRIGGER contacts_after_write AFTER INSERT OR UPDATE OF email, phone ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.contacts_after_write();
+COMMENT ON TRIGGER contacts_after_write ON crm.contacts IS 'src/contacts.sql: adds or promotes contacts.email and contacts.phone in contact_emails and contact_phones (NULL deletes the primary).';
 
 ALTER TABLE crm.contact_emails ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.contact_emails FORCE ROW LEVEL SECURITY;

@@ -165,10 +165,13 @@ $$;
 COMMENT ON FUNCTION crm.emit_record_events() IS 'Trigger: emits the events of leads (created, converted, lost), opportunities (created, stage_changed, won, lost, reopened: a won or lost deal moved to an open stage) and tasks (completed). A won deal makes its account a customer (account.became_customer, once: only when the account was not one); a won deal that leaves its won stage while its account has no other won deal puts a customer account back to the stage it had before its win (account.customer_reverted), unless the account was made a customer otherwise (by hand).';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('leads');
+COMMENT ON TRIGGER emit_events ON crm.leads IS 'src/events.sql: emits lead.created, lead.converted and lead.lost.';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('opportunities');
+COMMENT ON TRIGGER emit_events ON crm.opportunities IS 'src/events.sql: emits opportunity.created, stage_changed, won, lost and reopened; a win makes the account a customer (account.became_customer), and the loss of its last win reverts that (account.customer_reverted).';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.tasks
     FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('tasks');
+COMMENT ON TRIGGER emit_events ON crm.tasks IS 'src/events.sql: emits task.completed.';
 
 ------------------------------------------------------------------------------------------------------
 -- Audit log
@@ -289,6 +292,10 @@ BEGIN
                        ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
         EXECUTE format('CREATE TRIGGER audit_delete AFTER DELETE ON crm.%1$I REFERENCING OLD TABLE AS old_rows'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
+        EXECUTE format('COMMENT ON TRIGGER audit_insert ON crm.%1$I IS %2$L', t, format('src/events.sql: logs the inserted %s in crm.audit_log.', t));
+        EXECUTE format('COMMENT ON TRIGGER audit_update ON crm.%1$I IS %2$L', t,
+                       format('src/events.sql: logs the changed columns of updated %s in crm.audit_log (derived columns aside).', t));
+        EXECUTE format('COMMENT ON TRIGGER audit_delete ON crm.%1$I IS %2$L', t, format('src/events.sql: logs the deleted %s in crm.audit_log.', t));
     END LOOP;
 END
 $audit$;

@@ -114,8 +114,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.leads_before_write() IS 'Trigger: normalizes a lead''s country; a converted lead stays converted; reopening a lost lead clears lost_reason.';
-CREATE TRIGGER leads_before_write BEFORE INSERT OR UPDATE ON crm.leads
+CREATE TRIGGER b20_leads_before_write BEFORE INSERT OR UPDATE ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_before_write();
+COMMENT ON TRIGGER b20_leads_before_write ON crm.leads IS 'src/leads.sql: uppercases the country; a converted lead stays converted (23514); reopening a lost lead clears lost_reason. Before b30_leads_score, which scores what it normalized.';
 
 ALTER TABLE crm.leads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.leads FORCE ROW LEVEL SECURITY;

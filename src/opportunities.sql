@@ -163,8 +163,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.opportunities_before_write() IS 'Trigger: defaults an opportunity''s pipeline, stage, currency, probability and forecast category; checks the stage is in the pipeline (22023 listing the stages); resets probability and category on a move unless set; closes on a won or lost stage (a lost one needs a reason, 23514), and only there (closed_at is NULL in an open stage); reopening (a won or lost deal moved to an open stage) needs a stage_reason (22023).';
-CREATE TRIGGER opportunities_before_write BEFORE INSERT OR UPDATE ON crm.opportunities
+CREATE TRIGGER b20_opportunities_before_write BEFORE INSERT OR UPDATE ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_before_write();
+COMMENT ON TRIGGER b20_opportunities_before_write ON crm.opportunities IS 'src/opportunities.sql: defaults the pipeline, stage, currency, probability and forecast category; checks the stage is the pipeline''s (22023); closes on a won or lost stage (a lost one needs a reason, 23514); reopening needs a stage_reason (22023).';
 
 ALTER TABLE crm.opportunities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.opportunities FORCE ROW LEVEL SECURITY;
@@ -230,6 +231,7 @@ $$;
 COMMENT ON FUNCTION crm.opportunities_record_stage() IS 'Trigger: appends the stage an opportunity entered to opportunity_stage_history.';
 CREATE TRIGGER opportunities_record_stage AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_record_stage();
+COMMENT ON TRIGGER opportunities_record_stage ON crm.opportunities IS 'src/opportunities.sql: appends the stage entered to crm.opportunity_stage_history.';
 
 ALTER TABLE crm.opportunity_stage_history ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.opportunity_stage_history FORCE ROW LEVEL SECURITY;

@@ -168,9 +168,11 @@ $$;
 COMMENT ON FUNCTION crm.leads_count_outcome() IS 'Trigger: keeps crm.lead_win_counts current as leads are won, lost, reopened, changed or deleted.';
 CREATE TRIGGER leads_count_outcome_insert AFTER INSERT ON crm.leads
     FOR EACH ROW WHEN (NEW.status IN ('lost', 'converted')) EXECUTE FUNCTION crm.leads_count_outcome();
+COMMENT ON TRIGGER leads_count_outcome_insert ON crm.leads IS 'src/predictive.sql: counts the values of a lead inserted lost or converted in crm.lead_win_counts.';
 CREATE TRIGGER leads_count_outcome AFTER DELETE OR UPDATE OF status, converted_opportunity_id, source, industry, country,
     purchase_timeline, is_decision_maker, employee_count, budget ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_count_outcome();
+COMMENT ON TRIGGER leads_count_outcome ON crm.leads IS 'src/predictive.sql: moves a lead''s values between the won and lost counts as its outcome or values change, or it is deleted.';
 
 -- An opportunity's outcome is its converted leads' outcome. On delete, BEFORE: the leads still point
 -- to it (the foreign key then clears their converted_opportunity_id).
@@ -208,6 +210,7 @@ $$;
 COMMENT ON FUNCTION crm.opportunities_count_outcome() IS 'Trigger: when an opportunity is won, lost, reopened or deleted, moves its converted leads between the won and lost counts.';
 CREATE TRIGGER opportunities_count_outcome AFTER UPDATE OF stage_id ON crm.opportunities
     FOR EACH ROW WHEN (NEW.stage_id IS DISTINCT FROM OLD.stage_id) EXECUTE FUNCTION crm.opportunities_count_outcome();
+COMMENT ON TRIGGER opportunities_count_outcome ON crm.opportunities IS 'src/predictive.sql: moves the values of an opportunity''s converted leads between the won and lost counts when its stage changes.';
 CREATE TRIGGER opportunities_count_outcome_delete BEFORE DELETE ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_count_outcome();
 

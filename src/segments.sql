@@ -72,6 +72,7 @@ SELECT crm.secure_table('crm.segment_members', 'config');
 -- a deleted segment takes its tags with it, as other records do (src/tags.sql)
 CREATE TRIGGER untag_deleted AFTER DELETE ON crm.segments REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION crm.untag_deleted('segment');
+COMMENT ON TRIGGER untag_deleted ON crm.segments IS 'src/segments.sql: removes the taggings of deleted segment records, one statement per tenant (crm.untag_deleted, src/tags.sql).';
 
 -- Hand edits of static segments keep member_count (dynamic ones are counted by their refresh). The
 -- transition table is read by a statement of its own (Citus cannot read one in a query that also reads
@@ -98,8 +99,10 @@ $$;
 COMMENT ON FUNCTION crm.segment_members_recount() IS 'Trigger (per statement): recounts the members of the static segments a statement added to or removed from.';
 CREATE TRIGGER segment_members_recount_insert AFTER INSERT ON crm.segment_members REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION crm.segment_members_recount();
+COMMENT ON TRIGGER segment_members_recount_insert ON crm.segment_members IS 'src/segments.sql: recounts member_count of the static segments members were added to.';
 CREATE TRIGGER segment_members_recount_delete AFTER DELETE ON crm.segment_members REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION crm.segment_members_recount();
+COMMENT ON TRIGGER segment_members_recount_delete ON crm.segment_members IS 'src/segments.sql: recounts member_count of the static segments members were removed from.';
 
 ------------------------------------------------------------------------------------------------------
 -- The criteria language
@@ -335,8 +338,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.segments_before_write() IS 'Trigger: validates a dynamic segment''s criteria (22023 with the JSON path of the bad element); a static segment has none.';
-CREATE TRIGGER segments_before_write BEFORE INSERT OR UPDATE OF is_dynamic, criteria ON crm.segments
+CREATE TRIGGER b20_segments_before_write BEFORE INSERT OR UPDATE OF is_dynamic, criteria ON crm.segments
     FOR EACH ROW EXECUTE FUNCTION crm.segments_before_write();
+COMMENT ON TRIGGER b20_segments_before_write ON crm.segments IS 'src/segments.sql: validates a dynamic segment''s criteria (22023 with the JSON path).';
 
 ------------------------------------------------------------------------------------------------------
 -- Refreshing

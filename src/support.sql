@@ -67,8 +67,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.cases_before_write() IS 'Trigger: sets resolved_at when a case is resolved or closed and clears it when it is reopened; fills account_id from the contact.';
-CREATE TRIGGER cases_before_write BEFORE INSERT OR UPDATE OF status, resolved_at, account_id, contact_id ON crm.cases
+CREATE TRIGGER b20_cases_before_write BEFORE INSERT OR UPDATE OF status, resolved_at, account_id, contact_id ON crm.cases
     FOR EACH ROW EXECUTE FUNCTION crm.cases_before_write();
+COMMENT ON TRIGGER b20_cases_before_write ON crm.cases IS 'src/support.sql: sets resolved_at from the status; fills account_id from the contact.';
 
 ALTER TABLE crm.cases ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.cases FORCE ROW LEVEL SECURITY;
@@ -143,8 +144,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.nps_responses_before_write() IS 'Trigger: fills an NPS response''s account_id from its contact.';
-CREATE TRIGGER nps_responses_before_write BEFORE INSERT OR UPDATE OF contact_id, account_id ON crm.nps_responses
+CREATE TRIGGER b20_nps_responses_before_write BEFORE INSERT OR UPDATE OF contact_id, account_id ON crm.nps_responses
     FOR EACH ROW EXECUTE FUNCTION crm.nps_responses_before_write();
+COMMENT ON TRIGGER b20_nps_responses_before_write ON crm.nps_responses IS 'src/support.sql: fills account_id from the contact.';
 ALTER TABLE crm.nps_responses ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.nps_responses FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.nps_responses', '');
@@ -152,9 +154,12 @@ SELECT crm.secure_table('crm.nps_responses', 'child', 'crm.contacts', 'contact_i
 
 -- who changed what, as for the other core tables
 CREATE TRIGGER audit_insert AFTER INSERT ON crm.cases REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
+COMMENT ON TRIGGER audit_insert ON crm.cases IS 'src/support.sql: logs the inserted cases in crm.audit_log.';
 CREATE TRIGGER audit_update AFTER UPDATE ON crm.cases REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
+COMMENT ON TRIGGER audit_update ON crm.cases IS 'src/support.sql: logs the changed columns of updated cases in crm.audit_log (derived columns aside).';
 CREATE TRIGGER audit_delete AFTER DELETE ON crm.cases REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
+COMMENT ON TRIGGER audit_delete ON crm.cases IS 'src/support.sql: logs the deleted cases in crm.audit_log.';
 
 CREATE VIEW crm_api.cases WITH (security_invoker = true) AS
     SELECT tenant_id, id, subject, description, status, priority, account_id, contact_id, assignee_id, opened_at, resolved_at,

@@ -85,8 +85,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.taggings_before_write() IS 'Trigger: a tagging must name a record of its tenant that the caller can read (23503 otherwise).';
-CREATE TRIGGER taggings_before_write BEFORE INSERT OR UPDATE ON crm.taggings
+CREATE TRIGGER b20_taggings_before_write BEFORE INSERT OR UPDATE ON crm.taggings
     FOR EACH ROW EXECUTE FUNCTION crm.taggings_before_write();
+COMMENT ON TRIGGER b20_taggings_before_write ON crm.taggings IS 'src/tags.sql: a tagging names a record of its tenant that the caller reads (23503).';
 
 -- usage_count, once per statement. SECURITY DEFINER: counts every tagging, seen or not by the caller.
 -- The transition table is read by a statement of its own (Citus cannot read one in a query that also
@@ -113,8 +114,10 @@ $$;
 COMMENT ON FUNCTION crm.taggings_count() IS 'Trigger: recounts the usage of the tags a statement put on or took off.';
 CREATE TRIGGER taggings_count_insert AFTER INSERT ON crm.taggings
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.taggings_count();
+COMMENT ON TRIGGER taggings_count_insert ON crm.taggings IS 'src/tags.sql: recounts usage_count of the tags put on, one statement per tenant.';
 CREATE TRIGGER taggings_count_delete AFTER DELETE ON crm.taggings
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.taggings_count();
+COMMENT ON TRIGGER taggings_count_delete ON crm.taggings IS 'src/tags.sql: recounts usage_count of the tags taken off, one statement per tenant.';
 ALTER TABLE crm.taggings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.taggings FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.taggings', '');
@@ -153,6 +156,8 @@ BEGIN
         CONTINUE WHEN crm.entity_table(e) IS NULL;
         EXECUTE format('CREATE TRIGGER untag_deleted AFTER DELETE ON %s REFERENCING OLD TABLE AS gone'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION crm.untag_deleted(%L)', crm.entity_table(e), e);
+        EXECUTE format('COMMENT ON TRIGGER untag_deleted ON %s IS %L', crm.entity_table(e),
+                       format('src/tags.sql: removes the taggings of deleted %s records, one statement per tenant.', e));
     END LOOP;
 END
 $untag$;
