@@ -36,8 +36,9 @@ CREATE TABLE crm.contacts (
     updated_at         timestamptz         NOT NULL DEFAULT pg_catalog.now(),
     search            tsvector            GENERATED ALWAYS AS (pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(first_name, '') || ' ' || coalesce(last_name, '')), 'A') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(email::text, '')), 'B') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(title, '')), 'C')) STORED,
     PRIMARY KEY (tenant_id, id),
-    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (account_id),
-    FOREIGN KEY (tenant_id, reports_to_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE SET NULL (reports_to_id),
+    -- cleared on delete by crm.accounts_null_references and crm.contacts_null_references (docs/design.md §12)
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id),
+    FOREIGN KEY (tenant_id, reports_to_id) REFERENCES crm.contacts (tenant_id, id),
     FOREIGN KEY (tenant_id, owner_id) REFERENCES crm.users (tenant_id, id),
     CONSTRAINT contacts_named CHECK (pg_catalog.btrim(coalesce(first_name, '') || coalesce(last_name, '')) <> '')
 );
@@ -57,7 +58,7 @@ COMMENT ON COLUMN crm.contacts.last_name IS 'Family name.';
 COMMENT ON COLUMN crm.contacts.title IS 'Job title.';
 COMMENT ON COLUMN crm.contacts.email IS 'The primary email address (crm.email), unique in the tenant; writing it adds or promotes the address in contact_emails.';
 COMMENT ON COLUMN crm.contacts.phone IS 'The primary phone number (crm.phone, E.164); writing it adds or promotes the number in contact_phones.';
-COMMENT ON COLUMN crm.contacts.reports_to_id IS 'The contact''s manager (same tenant); a cycle is refused (23514).';
+COMMENT ON COLUMN crm.contacts.reports_to_id IS 'The contact''s manager (same tenant); a cycle is refused (23514). Set to NULL if the manager is deleted.';
 COMMENT ON COLUMN crm.contacts.preferred_channel IS 'How the contact prefers to be reached.';
 COMMENT ON COLUMN crm.contacts.email_opt_out IS 'The contact asked not to receive email.';
 COMMENT ON COLUMN crm.contacts.email_opt_out_at IS 'When email_opt_out was last set to true (kept by a trigger).';
@@ -96,6 +97,44 @@ COMMENT ON TRIGGER b20_contacts_before_write ON crm.contacts IS 'src/contacts.sq
 CREATE TRIGGER b30_contacts_hierarchy BEFORE INSERT OR UPDATE OF reports_to_id ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('contacts');
 COMMENT ON TRIGGER b30_contacts_hierarchy ON crm.contacts IS 'src/contacts.sql: refuses a reports_to_id that would make a cycle (23514).';
+
+-- Deleting a contact clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+-- BEFORE DELETE for the rows of other tables; AFTER DELETE, before the key's own check, for the contacts
+-- reporting to it (as for accounts: a statement may delete a manager and its reports).
+CREATE FUNCTION crm.contacts_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.contacts'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.contacts_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    IF TG_WHEN = 'AFTER' THEN
+        UPDATE crm.contacts SET reports_to_id = NULL WHERE tenant_id = OLD.tenant_id AND reports_to_id = OLD.id;
+        RETURN NULL;
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.leads SET converted_contact_id = NULL WHERE tenant_id = OLD.tenant_id AND converted_contact_id = OLD.id;
+    UPDATE crm.opportunities SET contact_id = NULL WHERE tenant_id = OLD.tenant_id AND contact_id = OLD.id;
+    UPDATE crm.cases SET contact_id = NULL WHERE tenant_id = OLD.tenant_id AND contact_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.contacts_null_references() IS 'Trigger: clears what refers to a deleted contact: BEFORE DELETE leads.converted_contact_id, opportunities.contact_id, cases.contact_id; AFTER DELETE reports_to_id of the contacts reporting to it (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.contacts
+    FOR EACH ROW EXECUTE FUNCTION crm.contacts_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.contacts IS 'src/contacts.sql: clears leads.converted_contact_id, opportunities.contact_id and cases.contact_id of the deleted contact.';
+CREATE TRIGGER "0_null_self_references" AFTER DELETE ON crm.contacts
+    FOR EACH ROW EXECUTE FUNCTION crm.contacts_null_references();
+COMMENT ON TRIGGER "0_null_self_references" ON crm.contacts IS 'src/contacts.sql: clears reports_to_id of the contacts that reported to the deleted one, before the foreign key checks that none is left.';
 
 ALTER TABLE crm.contacts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.contacts FORCE ROW LEVEL SECURITY;
@@ -309,4 +348,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.contacts, crm_api.contact_emails
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.contacts_before_write(), crm.contact_channel_before(),
-    crm.contact_channel_after(), crm.contacts_after_write() FROM PUBLIC;
+    crm.contact_channel_after(), crm.contacts_after_write(), crm.contacts_null_references() FROM PUBLIC;

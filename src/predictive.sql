@@ -174,8 +174,10 @@ CREATE TRIGGER leads_count_outcome AFTER DELETE OR UPDATE OF status, converted_o
     FOR EACH ROW EXECUTE FUNCTION crm.leads_count_outcome();
 COMMENT ON TRIGGER leads_count_outcome ON crm.leads IS 'src/predictive.sql: moves a lead''s values between the won and lost counts as its outcome or values change, or it is deleted.';
 
--- An opportunity's outcome is its converted leads' outcome. On delete, BEFORE: the leads still point
--- to it (the foreign key then clears their converted_opportunity_id).
+-- An opportunity's outcome is its converted leads' outcome: a stage change moves them between the
+-- counts. (Deleting an opportunity clears its leads' converted_opportunity_id, crm.opportunities_null_references
+-- in src/opportunities.sql, while it is still there: that update of each lead moves it out of the
+-- counts, by crm.leads_count_outcome.)
 CREATE FUNCTION crm.opportunities_count_outcome() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
@@ -191,10 +193,8 @@ BEGIN
     END IF;
     stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
                              FROM crm.pipeline_stages s WHERE s.tenant_id = OLD.tenant_id AND s.id = OLD.stage_id);
-    IF TG_OP = 'UPDATE' THEN
-        new_stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
-                                FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id);
-    END IF;
+    new_stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
+                            FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id);
     IF stage_outcome IS DISTINCT FROM new_stage_outcome THEN
         FOR features IN SELECT crm.win_features_fields(x.source, x.industry, x.country, x.purchase_timeline, x.is_decision_maker,
                                                        x.employee_count, x.budget)
@@ -204,15 +204,13 @@ BEGIN
             PERFORM crm.win_counts_add(OLD.tenant_id, features, new_stage_outcome, 1);
         END LOOP;
     END IF;
-    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD END;
+    RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.opportunities_count_outcome() IS 'Trigger: when an opportunity is won, lost, reopened or deleted, moves its converted leads between the won and lost counts.';
+COMMENT ON FUNCTION crm.opportunities_count_outcome() IS 'Trigger: when an opportunity is won, lost or reopened, moves its converted leads between the won and lost counts.';
 CREATE TRIGGER opportunities_count_outcome AFTER UPDATE OF stage_id ON crm.opportunities
     FOR EACH ROW WHEN (NEW.stage_id IS DISTINCT FROM OLD.stage_id) EXECUTE FUNCTION crm.opportunities_count_outcome();
 COMMENT ON TRIGGER opportunities_count_outcome ON crm.opportunities IS 'src/predictive.sql: moves the values of an opportunity''s converted leads between the won and lost counts when its stage changes.';
-CREATE TRIGGER opportunities_count_outcome_delete BEFORE DELETE ON crm.opportunities
-    FOR EACH ROW EXECUTE FUNCTION crm.opportunities_count_outcome();
 
 CREATE FUNCTION crm.rebuild_win_model(tenant uuid DEFAULT crm.current_tenant()) RETURNS jsonb
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp

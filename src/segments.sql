@@ -46,6 +46,34 @@ ALTER TABLE crm.segments FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.segments', '');
 SELECT crm.secure_table('crm.segments', 'config');
 
+-- Deleting a segment clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+-- (crm.campaigns is made later, in src/campaigns.sql.)
+CREATE FUNCTION crm.segments_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF TG_RELID <> 'crm.segments'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.segments_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.campaigns SET segment_id = NULL WHERE tenant_id = OLD.tenant_id AND segment_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.segments_null_references() IS 'Trigger: clears campaigns.segment_id of a deleted segment (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.segments
+    FOR EACH ROW EXECUTE FUNCTION crm.segments_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.segments IS 'src/segments.sql: clears campaigns.segment_id of the deleted segment.';
+
 CREATE TABLE crm.segment_members (
     tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
     id         uuid        NOT NULL DEFAULT crm.uuid_v7(),
@@ -603,7 +631,7 @@ REVOKE EXECUTE ON FUNCTION crm.segment_members_recount(), crm.segment_field_kind
     crm.segment_value_fits(text,jsonb), crm.validate_segment_criteria(jsonb,text,integer),
     crm.segment_predicate(jsonb), crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]),
     crm.segments_before_write(), crm.refresh_segment(uuid), crm.refresh_segments(uuid),
-    crm.create_default_segments(uuid) FROM PUBLIC;
+    crm.create_default_segments(uuid), crm.segments_null_references() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.segment_field_kind(text), crm.segment_value_fits(text,jsonb),
     crm.validate_segment_criteria(jsonb,text,integer), crm.segment_predicate(jsonb),
     crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]) TO crm_rep;

@@ -24,7 +24,8 @@ CREATE TABLE crm.cases (
     updated_at   timestamptz       NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE SET NULL (contact_id),
+    -- cleared on delete by crm.contacts_null_references (src/contacts.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id),
     FOREIGN KEY (tenant_id, assignee_id) REFERENCES crm.users (tenant_id, id),
     CONSTRAINT cases_about_someone CHECK (num_nonnulls(account_id, contact_id) > 0),
     CONSTRAINT cases_resolved CHECK ((status IN ('resolved', 'closed')) = (resolved_at IS NOT NULL)),
@@ -42,7 +43,7 @@ COMMENT ON COLUMN crm.cases.description IS 'Details.';
 COMMENT ON COLUMN crm.cases.status IS 'open, pending, resolved or closed (resolved_at is set for the last two).';
 COMMENT ON COLUMN crm.cases.priority IS 'low, medium, high or urgent.';
 COMMENT ON COLUMN crm.cases.account_id IS 'The customer account (the contact''s account when only a contact is given).';
-COMMENT ON COLUMN crm.cases.contact_id IS 'The contact who raised it.';
+COMMENT ON COLUMN crm.cases.contact_id IS 'The contact who raised it; NULL if the contact is deleted (refused, 23514, when the case names no account).';
 COMMENT ON COLUMN crm.cases.assignee_id IS 'The user who works it; defaults to the caller.';
 COMMENT ON COLUMN crm.cases.opened_at IS 'When it was opened; defaults to now.';
 COMMENT ON COLUMN crm.cases.resolved_at IS 'When it was resolved or closed; set from the status.';
@@ -88,8 +89,11 @@ CREATE TABLE crm.case_comments (
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, case_id) REFERENCES crm.cases (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, author_id) REFERENCES crm.users (tenant_id, id) ON DELETE SET NULL (author_id)
+    -- cleared on delete by crm.users_null_references (src/tenancy.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, author_id) REFERENCES crm.users (tenant_id, id)
 );
+CREATE INDEX case_comments_author ON crm.case_comments (tenant_id, author_id) WHERE author_id IS NOT NULL;
+COMMENT ON INDEX crm.case_comments_author IS 'The comments of a user: what deleting the user clears.';
 CREATE INDEX case_comments_case ON crm.case_comments (tenant_id, case_id, created_at);
 COMMENT ON TABLE crm.case_comments IS 'Comments on a case: internal notes (is_public false) or replies the customer sees. Visible with their case; written by whoever may change the case.';
 COMMENT ON COLUMN crm.case_comments.tenant_id IS 'The owning tenant.';
@@ -97,7 +101,7 @@ COMMENT ON COLUMN crm.case_comments.id IS 'The comment''s id (uuid_v7).';
 COMMENT ON COLUMN crm.case_comments.case_id IS 'The case.';
 COMMENT ON COLUMN crm.case_comments.body IS 'The comment.';
 COMMENT ON COLUMN crm.case_comments.is_public IS 'Whether the customer sees it (false: internal).';
-COMMENT ON COLUMN crm.case_comments.author_id IS 'The user who wrote it; defaults to the caller.';
+COMMENT ON COLUMN crm.case_comments.author_id IS 'The user who wrote it; defaults to the caller; NULL if the user is deleted.';
 COMMENT ON COLUMN crm.case_comments.created_at IS 'When it was written.';
 COMMENT ON COLUMN crm.case_comments.updated_at IS 'When it was last changed.';
 ALTER TABLE crm.case_comments ENABLE ROW LEVEL SECURITY;
@@ -118,7 +122,8 @@ CREATE TABLE crm.nps_responses (
     updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (account_id)
+    -- cleared on delete by crm.accounts_null_references (src/accounts.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id)
 );
 CREATE INDEX nps_responses_contact ON crm.nps_responses (tenant_id, contact_id, responded_at);
 CREATE INDEX nps_responses_account ON crm.nps_responses (tenant_id, account_id, responded_at) WHERE account_id IS NOT NULL;
@@ -126,7 +131,7 @@ COMMENT ON TABLE crm.nps_responses IS 'Answers of contacts to "how likely are yo
 COMMENT ON COLUMN crm.nps_responses.tenant_id IS 'The owning tenant.';
 COMMENT ON COLUMN crm.nps_responses.id IS 'The response''s id (uuid_v7).';
 COMMENT ON COLUMN crm.nps_responses.contact_id IS 'The contact who answered.';
-COMMENT ON COLUMN crm.nps_responses.account_id IS 'The contact''s account when it answered (filled from the contact).';
+COMMENT ON COLUMN crm.nps_responses.account_id IS 'The contact''s account when it answered (filled from the contact); NULL if the account is deleted.';
 COMMENT ON COLUMN crm.nps_responses.score IS 'The answer, 0 to 10.';
 COMMENT ON COLUMN crm.nps_responses.comment IS 'What the contact added.';
 COMMENT ON COLUMN crm.nps_responses.responded_at IS 'When the contact answered; defaults to now.';

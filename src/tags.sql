@@ -56,8 +56,11 @@ CREATE TABLE crm.taggings (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, tag_id, entity_type, entity_id),
     FOREIGN KEY (tenant_id, tag_id) REFERENCES crm.tags (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, tagged_by) REFERENCES crm.users (tenant_id, id) ON DELETE SET NULL (tagged_by)
+    -- cleared on delete by crm.users_null_references (src/tenancy.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, tagged_by) REFERENCES crm.users (tenant_id, id)
 );
+CREATE INDEX taggings_tagged_by ON crm.taggings (tenant_id, tagged_by) WHERE tagged_by IS NOT NULL;
+COMMENT ON INDEX crm.taggings_tagged_by IS 'The taggings of a user: what deleting the user clears.';
 CREATE INDEX taggings_entity ON crm.taggings (tenant_id, entity_type, entity_id);
 COMMENT ON TABLE crm.taggings IS 'A tag on a record: the record must exist in the tenant and be visible to the caller. Removed with the record.';
 COMMENT ON COLUMN crm.taggings.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
@@ -65,7 +68,7 @@ COMMENT ON COLUMN crm.taggings.id IS 'The tagging''s id (uuid_v7).';
 COMMENT ON COLUMN crm.taggings.tag_id IS 'The tag.';
 COMMENT ON COLUMN crm.taggings.entity_type IS 'The kind of record tagged: lead, contact, account, opportunity, activity, task or note.';
 COMMENT ON COLUMN crm.taggings.entity_id IS 'The record tagged.';
-COMMENT ON COLUMN crm.taggings.tagged_by IS 'Who put the tag on; defaults to the caller.';
+COMMENT ON COLUMN crm.taggings.tagged_by IS 'Who put the tag on; defaults to the caller; NULL if the user is deleted.';
 COMMENT ON COLUMN crm.taggings.created_at IS 'When the tag was put on.';
 
 -- The tagged record must exist and be visible to the caller (the caller's policies apply here).
