@@ -96,7 +96,7 @@ BEGIN
     IF NEW.engagement IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.engagement IS DISTINCT FROM OLD.engagement) THEN
         NEW.engagement := crm.validate_lead_engagement(NEW.engagement);
     END IF;
-    -- scored from the columns, not the row (crm.lead_score(NEW)): on a Citus shard NEW is of the shard's type
+    -- scored from the columns, not from the row NEW (by crm.lead_score): on a Citus shard NEW is of the shard's type
     NEW.score := crm.lead_score_fields(NEW.tenant_id, NEW.employee_count, NEW.annual_revenue, NEW.budget, NEW.industry,
                                        NEW.country, NEW.title, NEW.company, NEW.source, NEW.purchase_timeline,
                                        NEW.is_decision_maker, NEW.engagement);
