@@ -81,7 +81,7 @@ SELECT format(E'%s: deleting a row\n%s', p.oid::regclass,
 SELECT f.conrelid::regclass::text AS tbl, f.conname
   FROM pg_constraint f
  WHERE f.contype = 'f' AND f.connamespace = 'crm'::regnamespace AND (f.confdeltype IN ('n', 'd') OR f.confupdtype IN ('n', 'd'))
- ORDER BY 1 COLLATE "C", 2;
+ ORDER BY f.conrelid::regclass::text COLLATE "C", f.conname COLLATE "C";
 -- A nullable column whose key neither cascades nor is cleared: its parent cannot be deleted while it is
 -- referenced. Only where that is meant: a team with members, a stage in some deal's history.
 SELECT f.conrelid::regclass::text AS tbl, a.attname AS col, f.confrelid::regclass::text AS parent
@@ -91,25 +91,25 @@ SELECT f.conrelid::regclass::text AS tbl, a.attname AS col, f.confrelid::regclas
    AND NOT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc pr ON pr.oid = t.tgfoid
                     WHERE t.tgrelid = f.confrelid AND NOT t.tgisinternal AND t.tgtype & 8 <> 0
                       AND pr.prosrc ~ format('UPDATE %s SET %s = NULL ', regexp_replace(f.conrelid::regclass::text, '\.', '\.'), a.attname))
- ORDER BY 1 COLLATE "C", 2 COLLATE "C";
+ ORDER BY f.conrelid::regclass::text COLLATE "C", a.attname COLLATE "C";
 -- No trigger function names its table by TG_TABLE_NAME or TG_TABLE_SCHEMA (on a Citus shard they name
 -- the shard: a trigger argument names the table instead).
-SELECT DISTINCT p.oid::regprocedure::text AS fn
+SELECT DISTINCT p.oid::regprocedure::text COLLATE "C" AS fn
   FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'crm'::regnamespace AND p.prosrc ~* 'TG_TABLE_(NAME|SCHEMA)'
- ORDER BY 1 COLLATE "C";
+ ORDER BY fn;
 -- No trigger function passes NEW or OLD whole to a function (on a Citus shard the row is of the
 -- shard's type): it passes the columns.
-SELECT DISTINCT p.oid::regprocedure::text AS fn
+SELECT DISTINCT p.oid::regprocedure::text COLLATE "C" AS fn
   FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'crm'::regnamespace AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
    AND p.prosrc ~* '[(,][[:space:]]*(NEW|OLD)[[:space:]]*[,)]'
- ORDER BY 1 COLLATE "C";
+ ORDER BY fn;
 -- Every trigger has a comment naming the file that defines it and saying what it does.
-SELECT tbl, tgname FROM write_path WHERE tgoid IS NOT NULL AND (file IS NULL OR does IS NULL) ORDER BY 1 COLLATE "C", 2 COLLATE "C";
+SELECT tbl, tgname FROM write_path WHERE tgoid IS NOT NULL AND (file IS NULL OR does IS NULL) ORDER BY tbl COLLATE "C", tgname COLLATE "C";
 -- Every BEFORE ROW trigger's name gives its place (bNN_, docs/design.md §12); crm.tenants keeps its own
 -- names for now.
-SELECT tbl, tgname FROM write_path WHERE phase = 2 AND tgname !~ '^b[0-9]{2}_' ORDER BY 1 COLLATE "C", 2 COLLATE "C";
+SELECT tbl, tgname FROM write_path WHERE phase = 2 AND tgname !~ '^b[0-9]{2}_' ORDER BY tbl COLLATE "C", tgname COLLATE "C";
 -- The BEFORE DELETE trigger that clears references fires last of its table's BEFORE DELETE triggers:
 -- one after it could still refuse or skip the delete, with the references cleared.
 SELECT w.tbl, w.tgname
@@ -117,9 +117,9 @@ SELECT w.tbl, w.tgname
  WHERE w.phase = 2 AND w.tgtype & 8 <> 0 AND w.tgname <> 'b90_null_references'
    AND EXISTS (SELECT 1 FROM write_path x WHERE x.relid = w.relid AND x.tgname = 'b90_null_references'
                                             AND x.tgname COLLATE "C" < w.tgname COLLATE "C")
- ORDER BY 1 COLLATE "C", 2 COLLATE "C";
+ ORDER BY tbl COLLATE "C", tgname COLLATE "C";
 -- The AFTER DELETE triggers that clear self-references fire before the foreign keys' own triggers
 -- (RI_ConstraintTrigger_...), which would otherwise find the references still there.
 SELECT tbl, tgname FROM write_path
  WHERE phase = 4 AND tgtype & 8 <> 0 AND tgname LIKE '%null%' AND NOT tgname COLLATE "C" < 'RI_ConstraintTrigger' COLLATE "C"
- ORDER BY 1 COLLATE "C", 2 COLLATE "C";
+ ORDER BY tbl COLLATE "C", tgname COLLATE "C";

@@ -133,7 +133,7 @@ CREATE FUNCTION crm.accounts_null_references() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.accounts'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.accounts'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.accounts_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_WHEN = 'AFTER' THEN

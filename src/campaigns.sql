@@ -141,7 +141,7 @@ CREATE FUNCTION crm.campaigns_null_references() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.campaigns'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.campaigns'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.campaigns_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     -- a tenant being deleted takes every row along: nothing to clear

@@ -111,7 +111,7 @@ CREATE FUNCTION crm.contacts_null_references() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.contacts'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.contacts'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.contacts_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_WHEN = 'AFTER' THEN

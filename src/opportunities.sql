@@ -186,7 +186,7 @@ CREATE FUNCTION crm.opportunities_null_references() RETURNS trigger
 $$
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF TG_RELID <> 'crm.opportunities'::regclass THEN
+    IF crm.table_of(TG_RELID) <> 'crm.opportunities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.opportunities_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     -- a tenant being deleted takes every row along: nothing to clear
