@@ -100,36 +100,69 @@ $$;
 REVOKE EXECUTE ON FUNCTION crm.recount_account_activity(uuid, uuid[]) FROM PUBLIC;
 COMMENT ON FUNCTION crm.recount_account_activity(uuid, uuid[]) IS 'Internal: recounts the day rows of the given accounts of a tenant (every account when NULL) from their activities; returns how many rows they now have.';
 
--- Inserted activities: added to their days, in one statement per insert statement (ordered, so that
--- two concurrent inserts take the rows they share in the same order).
+-- The triggers below read their transition tables in statements of their own (Citus cannot read one
+-- in a query that also reads a distributed table): per tenant, what the rows count for is gathered into
+-- arrays; then each tenant is written by statements of that tenant alone, one per tenant and firing.
+
+-- Inserted activities: added to their days, in one statement per tenant per insert statement (ordered,
+-- so that two concurrent inserts take the rows they share in the same order). The transition table is
+-- first summed per what an activity is logged against and day, so the arrays are short.
 CREATE FUNCTION crm.activities_roll_up_insert() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    accs uuid[];
+    cons uuid[];
+    opps uuid[];
+    days date[];
+    ns integer[];
+    pos integer[];
+    negs integer[];
+    rateds integer[];
+    lasts timestamptz[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_insert()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    INSERT INTO crm.account_activity_days AS d (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
-    SELECT v.tenant_id, x.account_id, (v.occurred_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE v.sentiment = 'positive'),
-           count(*) FILTER (WHERE v.sentiment = 'negative'), count(v.sentiment), max(v.occurred_at)
-      FROM added v
-      LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = v.tenant_id AND c.id = v.contact_id
-      LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = v.tenant_id AND o.id = v.opportunity_id
-      CROSS JOIN LATERAL (SELECT coalesce(v.account_id, c.account_id, o.account_id) AS account_id) x
-     WHERE x.account_id IS NOT NULL
-     GROUP BY 1, 2, 3
-     ORDER BY 1, 2, 3
-    ON CONFLICT (tenant_id, account_id, day) DO UPDATE
-       SET activities = d.activities + excluded.activities, positive = d.positive + excluded.positive,
-           negative = d.negative + excluded.negative, rated = d.rated + excluded.rated, last_at = greatest(d.last_at, excluded.last_at);
+    FOR t, accs, cons, opps, days, ns, pos, negs, rateds, lasts IN
+        SELECT v.tenant_id, array_agg(v.account_id), array_agg(v.contact_id), array_agg(v.opportunity_id), array_agg(v.day),
+               array_agg(v.n), array_agg(v.positive), array_agg(v.negative), array_agg(v.rated), array_agg(v.last_at)
+          FROM (SELECT a.tenant_id, a.account_id,
+                       CASE WHEN a.account_id IS NULL THEN a.contact_id END AS contact_id,
+                       CASE WHEN a.account_id IS NULL THEN a.opportunity_id END AS opportunity_id,
+                       (a.occurred_at AT TIME ZONE 'UTC')::date AS day, count(*)::integer AS n,
+                       count(*) FILTER (WHERE a.sentiment = 'positive')::integer AS positive,
+                       count(*) FILTER (WHERE a.sentiment = 'negative')::integer AS negative,
+                       count(a.sentiment)::integer AS rated, max(a.occurred_at) AS last_at
+                  FROM added a
+                 GROUP BY 1, 2, 3, 4, 5) v
+         GROUP BY v.tenant_id
+         ORDER BY v.tenant_id
+    LOOP
+        INSERT INTO crm.account_activity_days AS d (tenant_id, account_id, day, activities, positive, negative, rated, last_at)
+        SELECT t, x.account_id, v.day, sum(v.n), sum(v.positive), sum(v.negative), sum(v.rated), max(v.last_at)
+          FROM unnest(accs, cons, opps, days, ns, pos, negs, rateds, lasts)
+               v (account_id, contact_id, opportunity_id, day, n, positive, negative, rated, last_at)
+          LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = t AND c.id = v.contact_id
+          LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = t AND o.id = v.opportunity_id
+          CROSS JOIN LATERAL (SELECT coalesce(v.account_id, c.account_id, o.account_id) AS account_id) x
+         WHERE x.account_id IS NOT NULL
+         GROUP BY x.account_id, v.day
+         ORDER BY x.account_id, v.day
+        ON CONFLICT (tenant_id, account_id, day) DO UPDATE
+           SET activities = d.activities + excluded.activities, positive = d.positive + excluded.positive,
+               negative = d.negative + excluded.negative, rated = d.rated + excluded.rated, last_at = greatest(d.last_at, excluded.last_at);
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.activities_roll_up_insert() IS 'Trigger: adds inserted activities to their accounts'' days (crm.account_activity_days).';
 CREATE TRIGGER activities_roll_up_insert AFTER INSERT ON crm.activities
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_insert();
+COMMENT ON TRIGGER activities_roll_up_insert ON crm.activities IS 'src/account_activity.sql: adds the inserted activities to their accounts'' days in crm.account_activity_days, one statement per tenant.';
 
 -- Edits that change what counts (when, sentiment, what it is logged against) recount the accounts
 -- of both sides; deletes recount the accounts the rows counted for. (An activity deleted with its
@@ -138,56 +171,89 @@ CREATE FUNCTION crm.activities_roll_up_update() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    accs uuid[];
+    cons uuid[];
+    opps uuid[];
+    accounts uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_update()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
-       FROM (SELECT v.tenant_id, array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) AS accounts
-               FROM (SELECT x.tenant_id, x.account_id, x.contact_id, x.opportunity_id
-                       FROM old_rows was JOIN new_rows now_is ON now_is.tenant_id = was.tenant_id AND now_is.id = was.id
-                      CROSS JOIN LATERAL (VALUES (was.tenant_id, was.account_id, was.contact_id, was.opportunity_id),
-                                                 (now_is.tenant_id, now_is.account_id, now_is.contact_id, now_is.opportunity_id))
-                                         x (tenant_id, account_id, contact_id, opportunity_id)
-                      WHERE (was.occurred_at, was.sentiment, was.account_id, was.contact_id, was.opportunity_id, was.tenant_id)
-                            IS DISTINCT FROM (now_is.occurred_at, now_is.sentiment, now_is.account_id, now_is.contact_id,
-                                              now_is.opportunity_id, now_is.tenant_id)) v
-               LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = v.tenant_id AND c.id = v.contact_id
-               LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = v.tenant_id
-                                             AND o.id = v.opportunity_id
-              WHERE coalesce(v.account_id, c.account_id, o.account_id) IS NOT NULL
-              GROUP BY v.tenant_id) s;
+    -- what the changed rows were and are logged against, per tenant
+    FOR t, accs, cons, opps IN
+        SELECT v.tenant_id, array_agg(v.account_id), array_agg(v.contact_id), array_agg(v.opportunity_id)
+          FROM (SELECT DISTINCT x.tenant_id, x.account_id,
+                       CASE WHEN x.account_id IS NULL THEN x.contact_id END AS contact_id,
+                       CASE WHEN x.account_id IS NULL THEN x.opportunity_id END AS opportunity_id
+                  FROM old_rows was JOIN new_rows now_is ON now_is.tenant_id = was.tenant_id AND now_is.id = was.id
+                 CROSS JOIN LATERAL (VALUES (was.tenant_id, was.account_id, was.contact_id, was.opportunity_id),
+                                            (now_is.tenant_id, now_is.account_id, now_is.contact_id, now_is.opportunity_id))
+                                    x (tenant_id, account_id, contact_id, opportunity_id)
+                 WHERE (was.occurred_at, was.sentiment, was.account_id, was.contact_id, was.opportunity_id, was.tenant_id)
+                       IS DISTINCT FROM (now_is.occurred_at, now_is.sentiment, now_is.account_id, now_is.contact_id,
+                                         now_is.opportunity_id, now_is.tenant_id)) v
+         GROUP BY v.tenant_id
+    LOOP
+        -- the accounts they count for (the same rule as crm.activities_roll_up_insert)
+        SELECT array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) INTO accounts
+          FROM unnest(accs, cons, opps) v (account_id, contact_id, opportunity_id)
+          LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = t AND c.id = v.contact_id
+          LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = t AND o.id = v.opportunity_id
+         WHERE coalesce(v.account_id, c.account_id, o.account_id) IS NOT NULL;
+        IF accounts IS NOT NULL THEN
+            PERFORM crm.recount_account_activity(t, accounts);
+        END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.activities_roll_up_update() IS 'Trigger: recounts the accounts of activities whose time, sentiment, account, contact or opportunity changed (before and after).';
 CREATE TRIGGER activities_roll_up_update AFTER UPDATE ON crm.activities
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_update();
+COMMENT ON TRIGGER activities_roll_up_update ON crm.activities IS 'src/account_activity.sql: recounts the activity days of the accounts of activities whose time, sentiment, account, contact or opportunity changed (before and after).';
 
 CREATE FUNCTION crm.activities_roll_up_delete() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    accs uuid[];
+    cons uuid[];
+    opps uuid[];
+    accounts uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_delete()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
-       FROM (SELECT v.tenant_id, array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) AS accounts
-               FROM old_rows v
-               LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = v.tenant_id AND c.id = v.contact_id
-               LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = v.tenant_id
-                                             AND o.id = v.opportunity_id
-              WHERE coalesce(v.account_id, c.account_id, o.account_id) IS NOT NULL
-              GROUP BY v.tenant_id) s;
+    FOR t, accs, cons, opps IN
+        SELECT v.tenant_id, array_agg(v.account_id), array_agg(v.contact_id), array_agg(v.opportunity_id)
+          FROM (SELECT DISTINCT o.tenant_id, o.account_id,
+                       CASE WHEN o.account_id IS NULL THEN o.contact_id END AS contact_id,
+                       CASE WHEN o.account_id IS NULL THEN o.opportunity_id END AS opportunity_id
+                  FROM old_rows o) v
+         GROUP BY v.tenant_id
+    LOOP
+        SELECT array_agg(DISTINCT coalesce(v.account_id, c.account_id, o.account_id)) INTO accounts
+          FROM unnest(accs, cons, opps) v (account_id, contact_id, opportunity_id)
+          LEFT JOIN crm.contacts c ON v.account_id IS NULL AND c.tenant_id = t AND c.id = v.contact_id
+          LEFT JOIN crm.opportunities o ON v.account_id IS NULL AND c.account_id IS NULL AND o.tenant_id = t AND o.id = v.opportunity_id
+         WHERE coalesce(v.account_id, c.account_id, o.account_id) IS NOT NULL;
+        IF accounts IS NOT NULL THEN
+            PERFORM crm.recount_account_activity(t, accounts);
+        END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.activities_roll_up_delete() IS 'Trigger: recounts the accounts of deleted activities.';
 CREATE TRIGGER activities_roll_up_delete AFTER DELETE ON crm.activities
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_delete();
+COMMENT ON TRIGGER activities_roll_up_delete ON crm.activities IS 'src/account_activity.sql: recounts the activity days of the accounts of deleted activities.';
 
 CREATE FUNCTION crm.activities_roll_up_truncate() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -205,29 +271,39 @@ $$;
 COMMENT ON FUNCTION crm.activities_roll_up_truncate() IS 'Trigger: empties crm.account_activity_days when the activities are truncated.';
 CREATE TRIGGER activities_roll_up_truncate AFTER TRUNCATE ON crm.activities
     FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_truncate();
+COMMENT ON TRIGGER activities_roll_up_truncate ON crm.activities IS 'src/account_activity.sql: empties crm.account_activity_days.';
 
 -- A contact or an opportunity that moves to another account, or is deleted (its activities with it),
--- changes what its activities count for: the accounts before and after are recounted.
+-- changes what its activities count for: the accounts before and after are recounted, gathered per
+-- tenant from the transition tables alone.
 CREATE FUNCTION crm.roll_up_moved() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    accounts uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> ALL ('{crm.contacts,crm.opportunities}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.roll_up_moved()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
-           FROM (SELECT x.tenant_id, array_agg(DISTINCT x.account_id) AS accounts
-                   FROM old_rows o JOIN new_rows n ON n.tenant_id = o.tenant_id AND n.id = o.id
-                  CROSS JOIN LATERAL (VALUES (o.tenant_id, o.account_id), (n.tenant_id, n.account_id)) x (tenant_id, account_id)
-                  WHERE (o.tenant_id, o.account_id) IS DISTINCT FROM (n.tenant_id, n.account_id) AND x.account_id IS NOT NULL
-                  GROUP BY x.tenant_id) s;
+        FOR t, accounts IN
+            SELECT x.tenant_id, array_agg(DISTINCT x.account_id)
+              FROM old_rows o JOIN new_rows n ON n.tenant_id = o.tenant_id AND n.id = o.id
+             CROSS JOIN LATERAL (VALUES (o.tenant_id, o.account_id), (n.tenant_id, n.account_id)) x (tenant_id, account_id)
+             WHERE (o.tenant_id, o.account_id) IS DISTINCT FROM (n.tenant_id, n.account_id) AND x.account_id IS NOT NULL
+             GROUP BY x.tenant_id
+        LOOP
+            PERFORM crm.recount_account_activity(t, accounts);
+        END LOOP;
     ELSE
-        PERFORM crm.recount_account_activity(s.tenant_id, s.accounts)
-           FROM (SELECT o.tenant_id, array_agg(DISTINCT o.account_id) AS accounts
-                   FROM old_rows o WHERE o.account_id IS NOT NULL GROUP BY o.tenant_id) s;
+        FOR t, accounts IN
+            SELECT o.tenant_id, array_agg(DISTINCT o.account_id) FROM old_rows o WHERE o.account_id IS NOT NULL GROUP BY o.tenant_id
+        LOOP
+            PERFORM crm.recount_account_activity(t, accounts);
+        END LOOP;
     END IF;
     RETURN NULL;
 END
@@ -235,12 +311,16 @@ $$;
 COMMENT ON FUNCTION crm.roll_up_moved() IS 'Trigger on contacts and opportunities: recounts the accounts whose activities change when one moves to another account or is deleted.';
 CREATE TRIGGER contacts_roll_up_update AFTER UPDATE ON crm.contacts
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER contacts_roll_up_update ON crm.contacts IS 'src/account_activity.sql: recounts the activity days of the accounts a contact left and joined.';
 CREATE TRIGGER contacts_roll_up_delete AFTER DELETE ON crm.contacts
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER contacts_roll_up_delete ON crm.contacts IS 'src/account_activity.sql: recounts the activity days of the accounts of deleted contacts (their activities go with them).';
 CREATE TRIGGER opportunities_roll_up_update AFTER UPDATE ON crm.opportunities
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER opportunities_roll_up_update ON crm.opportunities IS 'src/account_activity.sql: recounts the activity days of the accounts an opportunity left and joined.';
 CREATE TRIGGER opportunities_roll_up_delete AFTER DELETE ON crm.opportunities
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.roll_up_moved();
+COMMENT ON TRIGGER opportunities_roll_up_delete ON crm.opportunities IS 'src/account_activity.sql: recounts the activity days of the accounts of deleted opportunities (their activities go with them).';
 
 -- The job's body (src/jobs.sql, crm.job_tenant): a tenant's rollup recounted, in one call. SECURITY
 -- DEFINER, as crm.recount_account_activity is granted to no one.

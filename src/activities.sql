@@ -87,6 +87,7 @@ $$;
 COMMENT ON FUNCTION crm.activities_after_insert() IS 'Trigger: a logged activity sets the contact''s last_contacted_at and moves a new lead to contacted (a note does not count as contact).';
 CREATE TRIGGER activities_after_insert AFTER INSERT ON crm.activities
     FOR EACH ROW EXECUTE FUNCTION crm.activities_after_insert();
+COMMENT ON TRIGGER activities_after_insert ON crm.activities IS 'src/activities.sql: sets the contact''s last_contacted_at and moves a new lead to contacted (a note does not count).';
 
 ALTER TABLE crm.activities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.activities FORCE ROW LEVEL SECURITY;

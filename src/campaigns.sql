@@ -25,10 +25,13 @@ CREATE TABLE crm.campaigns (
     updated_at timestamptz         NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
     CONSTRAINT campaigns_dates CHECK (ends_on >= starts_on),
-    FOREIGN KEY (tenant_id, segment_id) REFERENCES crm.segments (tenant_id, id) ON DELETE SET NULL (segment_id),
+    -- cleared on delete by crm.segments_null_references (src/segments.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, segment_id) REFERENCES crm.segments (tenant_id, id),
     FOREIGN KEY (tenant_id, owner_id) REFERENCES crm.users (tenant_id, id)
 );
 CREATE INDEX campaigns_tenant_owner ON crm.campaigns (tenant_id, owner_id);
+CREATE INDEX campaigns_tenant_segment ON crm.campaigns (tenant_id, segment_id) WHERE segment_id IS NOT NULL;
+COMMENT ON INDEX crm.campaigns_tenant_segment IS 'The campaigns of a segment: what deleting the segment clears.';
 COMMENT ON TABLE crm.campaigns IS 'Marketing campaigns: a channel, a status, a budget and what was spent, the days it runs and, optionally, the segment it targets.';
 COMMENT ON COLUMN crm.campaigns.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.campaigns.id IS 'The campaign''s id (uuid_v7).';
@@ -40,7 +43,7 @@ COMMENT ON COLUMN crm.campaigns.spent IS 'What was spent so far; NULL when unkno
 COMMENT ON COLUMN crm.campaigns.currency IS 'ISO 4217 code of budget and spent; defaults to the tenant''s currency.';
 COMMENT ON COLUMN crm.campaigns.starts_on IS 'The first day of the campaign.';
 COMMENT ON COLUMN crm.campaigns.ends_on IS 'The last day of the campaign (not before starts_on).';
-COMMENT ON COLUMN crm.campaigns.segment_id IS 'The segment of accounts it targets, if any (same tenant).';
+COMMENT ON COLUMN crm.campaigns.segment_id IS 'The segment of accounts it targets, if any (same tenant); NULL if the segment is deleted.';
 COMMENT ON COLUMN crm.campaigns.owner_id IS 'The user who runs it; defaults to the caller.';
 COMMENT ON COLUMN crm.campaigns.created_at IS 'When the campaign was created.';
 COMMENT ON COLUMN crm.campaigns.updated_at IS 'When the campaign was last changed.';
@@ -58,8 +61,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.campaigns_default_currency() IS 'Trigger: a campaign''s currency defaults to the tenant''s.';
-CREATE TRIGGER campaigns_default_currency BEFORE INSERT OR UPDATE OF currency ON crm.campaigns
+CREATE TRIGGER b20_campaigns_default_currency BEFORE INSERT OR UPDATE OF currency ON crm.campaigns
     FOR EACH ROW EXECUTE FUNCTION crm.campaigns_default_currency();
+COMMENT ON TRIGGER b20_campaigns_default_currency ON crm.campaigns IS 'src/campaigns.sql: defaults the currency to the tenant''s, uppercase.';
 
 ALTER TABLE crm.campaigns ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.campaigns FORCE ROW LEVEL SECURITY;
@@ -110,19 +114,48 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.campaign_members_responded() IS 'Trigger: stamps responded_at when a member reaches responded or converted without one.';
-CREATE TRIGGER campaign_members_responded BEFORE INSERT OR UPDATE OF status ON crm.campaign_members
+CREATE TRIGGER b20_campaign_members_responded BEFORE INSERT OR UPDATE OF status ON crm.campaign_members
     FOR EACH ROW EXECUTE FUNCTION crm.campaign_members_responded();
+COMMENT ON TRIGGER b20_campaign_members_responded ON crm.campaign_members IS 'src/campaigns.sql: stamps responded_at when a member reaches responded or converted without one.';
 
 ALTER TABLE crm.campaign_members ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.campaign_members FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.campaign_members', '');
 SELECT crm.secure_table('crm.campaign_members', 'child', 'crm.campaigns', 'campaign_id');
 
-ALTER TABLE crm.leads ADD FOREIGN KEY (tenant_id, campaign_id) REFERENCES crm.campaigns (tenant_id, id) ON DELETE SET NULL (campaign_id);
+-- cleared on delete by crm.campaigns_null_references (below, docs/design.md §12)
+ALTER TABLE crm.leads ADD FOREIGN KEY (tenant_id, campaign_id) REFERENCES crm.campaigns (tenant_id, id);
 CREATE INDEX leads_tenant_campaign ON crm.leads (tenant_id, campaign_id) WHERE campaign_id IS NOT NULL;
 CREATE INDEX leads_tenant_created ON crm.leads (tenant_id, created_at);
 COMMENT ON INDEX crm.leads_tenant_campaign IS 'The leads of a campaign (cost per lead).';
 COMMENT ON INDEX crm.leads_tenant_created IS 'Leads by creation time (analytics over a period).';
+
+-- Deleting a campaign clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+CREATE FUNCTION crm.campaigns_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF crm.table_of(TG_RELID) <> 'crm.campaigns'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.campaigns_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.leads SET campaign_id = NULL WHERE tenant_id = OLD.tenant_id AND campaign_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.campaigns_null_references() IS 'Trigger: clears leads.campaign_id of a deleted campaign (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.campaigns
+    FOR EACH ROW EXECUTE FUNCTION crm.campaigns_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.campaigns IS 'src/campaigns.sql: clears leads.campaign_id of the deleted campaign.';
 
 -- How many leads came from a campaign of the caller's tenant, whoever owns them: a campaign's cost per
 -- lead is shared among all its leads, also when the caller reads only some of them (a rep of a
@@ -197,5 +230,5 @@ GRANT EXECUTE ON FUNCTION crm_api.lead_source_analytics(date, date) TO crm_rep;
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.campaigns_default_currency(), crm.campaign_members_responded(),
-    crm.lead_source_analytics(date,date) FROM PUBLIC;
+    crm.lead_source_analytics(date,date), crm.campaigns_null_references() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.lead_source_analytics(date,date) TO crm_rep;

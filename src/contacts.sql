@@ -36,8 +36,9 @@ CREATE TABLE crm.contacts (
     updated_at         timestamptz         NOT NULL DEFAULT pg_catalog.now(),
     search            tsvector            GENERATED ALWAYS AS (pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(first_name, '') || ' ' || coalesce(last_name, '')), 'A') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(email::text, '')), 'B') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(title, '')), 'C')) STORED,
     PRIMARY KEY (tenant_id, id),
-    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (account_id),
-    FOREIGN KEY (tenant_id, reports_to_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE SET NULL (reports_to_id),
+    -- cleared on delete by crm.accounts_null_references and crm.contacts_null_references (docs/design.md §12)
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id),
+    FOREIGN KEY (tenant_id, reports_to_id) REFERENCES crm.contacts (tenant_id, id),
     FOREIGN KEY (tenant_id, owner_id) REFERENCES crm.users (tenant_id, id),
     CONSTRAINT contacts_named CHECK (pg_catalog.btrim(coalesce(first_name, '') || coalesce(last_name, '')) <> '')
 );
@@ -57,7 +58,7 @@ COMMENT ON COLUMN crm.contacts.last_name IS 'Family name.';
 COMMENT ON COLUMN crm.contacts.title IS 'Job title.';
 COMMENT ON COLUMN crm.contacts.email IS 'The primary email address (crm.email), unique in the tenant; writing it adds or promotes the address in contact_emails.';
 COMMENT ON COLUMN crm.contacts.phone IS 'The primary phone number (crm.phone, E.164); writing it adds or promotes the number in contact_phones.';
-COMMENT ON COLUMN crm.contacts.reports_to_id IS 'The contact''s manager (same tenant); a cycle is refused (23514).';
+COMMENT ON COLUMN crm.contacts.reports_to_id IS 'The contact''s manager (same tenant); a cycle is refused (23514). Set to NULL if the manager is deleted.';
 COMMENT ON COLUMN crm.contacts.preferred_channel IS 'How the contact prefers to be reached.';
 COMMENT ON COLUMN crm.contacts.email_opt_out IS 'The contact asked not to receive email.';
 COMMENT ON COLUMN crm.contacts.email_opt_out_at IS 'When email_opt_out was last set to true (kept by a trigger).';
@@ -90,10 +91,50 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.contacts_before_write() IS 'Trigger: records when a contact opted out of email or text messages.';
-CREATE TRIGGER contacts_before_write BEFORE INSERT OR UPDATE OF email_opt_out, sms_opt_out ON crm.contacts
+CREATE TRIGGER b20_contacts_before_write BEFORE INSERT OR UPDATE OF email_opt_out, sms_opt_out ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.contacts_before_write();
-CREATE TRIGGER contacts_hierarchy BEFORE INSERT OR UPDATE OF reports_to_id ON crm.contacts
-    FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('reports_to_id');
+COMMENT ON TRIGGER b20_contacts_before_write ON crm.contacts IS 'src/contacts.sql: stamps email_opt_out_at and sms_opt_out_at.';
+CREATE TRIGGER b30_contacts_hierarchy BEFORE INSERT OR UPDATE OF reports_to_id ON crm.contacts
+    FOR EACH ROW EXECUTE FUNCTION crm.check_hierarchy('contacts');
+COMMENT ON TRIGGER b30_contacts_hierarchy ON crm.contacts IS 'src/contacts.sql: refuses a reports_to_id that would make a cycle (23514).';
+
+-- Deleting a contact clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+-- BEFORE DELETE for the rows of other tables; AFTER DELETE, before the key's own check, for the contacts
+-- reporting to it (as for accounts: a statement may delete a manager and its reports).
+CREATE FUNCTION crm.contacts_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF crm.table_of(TG_RELID) <> 'crm.contacts'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.contacts_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    IF TG_WHEN = 'AFTER' THEN
+        UPDATE crm.contacts SET reports_to_id = NULL WHERE tenant_id = OLD.tenant_id AND reports_to_id = OLD.id;
+        RETURN NULL;
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.leads SET converted_contact_id = NULL WHERE tenant_id = OLD.tenant_id AND converted_contact_id = OLD.id;
+    UPDATE crm.opportunities SET contact_id = NULL WHERE tenant_id = OLD.tenant_id AND contact_id = OLD.id;
+    UPDATE crm.cases SET contact_id = NULL WHERE tenant_id = OLD.tenant_id AND contact_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.contacts_null_references() IS 'Trigger: clears what refers to a deleted contact: BEFORE DELETE leads.converted_contact_id, opportunities.contact_id, cases.contact_id; AFTER DELETE reports_to_id of the contacts reporting to it (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.contacts
+    FOR EACH ROW EXECUTE FUNCTION crm.contacts_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.contacts IS 'src/contacts.sql: clears leads.converted_contact_id, opportunities.contact_id and cases.contact_id of the deleted contact.';
+CREATE TRIGGER "0_null_self_references" AFTER DELETE ON crm.contacts
+    FOR EACH ROW EXECUTE FUNCTION crm.contacts_null_references();
+COMMENT ON TRIGGER "0_null_self_references" ON crm.contacts IS 'src/contacts.sql: clears reports_to_id of the contacts that reported to the deleted one, before the foreign key checks that none is left.';
 
 ALTER TABLE crm.contacts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.contacts FORCE ROW LEVEL SECURITY;
@@ -154,7 +195,9 @@ COMMENT ON COLUMN crm.contact_phones.is_primary IS 'The contact''s primary numbe
 COMMENT ON COLUMN crm.contact_phones.created_at IS 'When the number was added.';
 COMMENT ON INDEX crm.contact_phones_one_primary IS 'At most one primary number per contact (the triggers keep it exactly one).';
 
--- The two child tables share their triggers; TG_ARGV[0] is the value column (email or phone).
+-- The two child tables share their triggers; TG_ARGV[0] names the table (contact_emails or
+-- contact_phones: on a Citus shard TG_TABLE_NAME is the shard's), which names its value column (email
+-- or phone): that whitelist is all the dynamic SQL below is built from.
 -- Before a write (the policies have checked the caller may change the contact): the first address is
 -- primary; a new primary demotes the old one; a primary is not demoted by itself.
 CREATE FUNCTION crm.contact_channel_before() RETURNS trigger
@@ -162,32 +205,35 @@ CREATE FUNCTION crm.contact_channel_before() RETURNS trigger
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
+    tbl text := TG_ARGV[0];
+    col text := CASE TG_ARGV[0] WHEN 'contact_emails' THEN 'email' WHEN 'contact_phones' THEN 'phone' END;
     has_primary boolean;
 BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.contact_channel_before()', tbl USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'UPDATE' AND (NEW.contact_id <> OLD.contact_id) THEN
-        RAISE EXCEPTION '% cannot move to another contact', TG_TABLE_NAME USING ERRCODE = '23514';
+        RAISE EXCEPTION '% cannot move to another contact', tbl USING ERRCODE = '23514';
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND OLD.is_primary AND NOT NEW.is_primary AND pg_trigger_depth() = 1 THEN
-        RAISE EXCEPTION 'the primary % of a contact cannot be demoted by itself', TG_ARGV[0]
+        RAISE EXCEPTION 'the primary % of a contact cannot be demoted by itself', col
             USING ERRCODE = '23514', HINT = 'Make another one primary, or delete this one.';
     END IF;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3)',
-                   TG_TABLE_SCHEMA, TG_TABLE_NAME)
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM crm.%I WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3)', tbl)
         INTO has_primary USING NEW.tenant_id, NEW.contact_id, NEW.id;
     IF NOT has_primary AND TG_OP = 'INSERT' THEN
         NEW.is_primary := true;
     ELSIF NEW.is_primary THEN
-        EXECUTE format('UPDATE %I.%I SET is_primary = false WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        EXECUTE format('UPDATE crm.%I SET is_primary = false WHERE tenant_id = $1 AND contact_id = $2 AND is_primary AND id <> $3', tbl)
             USING NEW.tenant_id, NEW.contact_id, NEW.id;
     END IF;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION crm.contact_channel_before() IS 'Trigger of contact_emails and contact_phones: makes the first entry primary, demotes the old primary when another is promoted, refuses to demote a primary by itself or to move an entry to another contact.';
+COMMENT ON FUNCTION crm.contact_channel_before() IS 'Trigger of contact_emails and contact_phones (the trigger argument names the table): makes the first entry primary, demotes the old primary when another is promoted, refuses to demote a primary by itself or to move an entry to another contact.';
 
 -- After a write: the oldest remaining entry takes over from a deleted primary, and the contact shows
 -- its primary entry.
@@ -196,37 +242,44 @@ CREATE FUNCTION crm.contact_channel_after() RETURNS trigger
     SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    col text := TG_ARGV[0];
+    tbl text := TG_ARGV[0];
+    col text := CASE TG_ARGV[0] WHEN 'contact_emails' THEN 'email' WHEN 'contact_phones' THEN 'phone' END;
     row_ record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.contact_channel_after()', tbl USING ERRCODE = '42501';
+    END IF;
     IF TG_OP = 'DELETE' AND OLD.is_primary THEN
-        EXECUTE format('UPDATE %1$I.%2$I SET is_primary = true WHERE tenant_id = $1 AND id = '
-                       '(SELECT id FROM %1$I.%2$I WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, id LIMIT 1)',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        EXECUTE format('UPDATE crm.%1$I SET is_primary = true WHERE tenant_id = $1 AND id = '
+                       '(SELECT id FROM crm.%1$I WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, id LIMIT 1)', tbl)
             USING OLD.tenant_id, OLD.contact_id;
     END IF;
     -- a demotion always comes with a promotion, whose own trigger brings the contact up to date
     IF TG_OP = 'UPDATE' AND OLD.is_primary AND NOT NEW.is_primary THEN
         RETURN NULL;
     END IF;
-    EXECUTE format('UPDATE crm.contacts c SET %1$I = (SELECT x.%1$I FROM %2$I.%3$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)'
+    EXECUTE format('UPDATE crm.contacts c SET %1$I = (SELECT x.%1$I FROM crm.%2$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)'
                    ' WHERE c.tenant_id = $1 AND c.id = $2'
-                   ' AND c.%1$I IS DISTINCT FROM (SELECT x.%1$I FROM %2$I.%3$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)',
-                   col, TG_TABLE_SCHEMA, TG_TABLE_NAME)
+                   ' AND c.%1$I IS DISTINCT FROM (SELECT x.%1$I FROM crm.%2$I x WHERE x.tenant_id = $1 AND x.contact_id = $2 AND x.is_primary)',
+                   col, tbl)
         USING row_.tenant_id, row_.contact_id;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.contact_channel_after() IS 'Trigger of contact_emails and contact_phones: promotes the oldest entry when the primary is deleted and copies the primary onto the contact.';
+COMMENT ON FUNCTION crm.contact_channel_after() IS 'Trigger of contact_emails and contact_phones (the trigger argument names the table): promotes the oldest entry when the primary is deleted and copies the primary onto the contact.';
 
-CREATE TRIGGER contact_emails_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_emails
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('email');
+CREATE TRIGGER b20_contact_emails_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_emails
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('contact_emails');
+COMMENT ON TRIGGER b20_contact_emails_before ON crm.contact_emails IS 'src/contacts.sql: makes the first address primary and demotes the old primary when another is promoted; refuses demoting a primary by itself or moving an address to another contact (23514).';
 CREATE TRIGGER contact_emails_after AFTER INSERT OR UPDATE OR DELETE ON crm.contact_emails
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('email');
-CREATE TRIGGER contact_phones_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_phones
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('phone');
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('contact_emails');
+COMMENT ON TRIGGER contact_emails_after ON crm.contact_emails IS 'src/contacts.sql: promotes the oldest address when the primary is deleted, and copies the primary onto contacts.email.';
+CREATE TRIGGER b20_contact_phones_before BEFORE INSERT OR UPDATE OR DELETE ON crm.contact_phones
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_before('contact_phones');
+COMMENT ON TRIGGER b20_contact_phones_before ON crm.contact_phones IS 'src/contacts.sql: makes the first number primary and demotes the old primary when another is promoted; refuses demoting a primary by itself or moving a number to another contact (23514).';
 CREATE TRIGGER contact_phones_after AFTER INSERT OR UPDATE OR DELETE ON crm.contact_phones
-    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('phone');
+    FOR EACH ROW EXECUTE FUNCTION crm.contact_channel_after('contact_phones');
+COMMENT ON TRIGGER contact_phones_after ON crm.contact_phones IS 'src/contacts.sql: promotes the oldest number when the primary is deleted, and copies the primary onto contacts.phone.';
 
 -- Writing contacts.email or contacts.phone: the value becomes the primary entry (added, or promoted);
 -- NULL deletes the primary entry (the oldest remaining one takes over).
@@ -267,6 +320,7 @@ $$;
 COMMENT ON FUNCTION crm.contacts_after_write() IS 'Trigger: keeps contact_emails and contact_phones in step when contacts.email or contacts.phone is written.';
 CREATE TRIGGER contacts_after_write AFTER INSERT OR UPDATE OF email, phone ON crm.contacts
     FOR EACH ROW EXECUTE FUNCTION crm.contacts_after_write();
+COMMENT ON TRIGGER contacts_after_write ON crm.contacts IS 'src/contacts.sql: adds or promotes contacts.email and contacts.phone in contact_emails and contact_phones (NULL deletes the primary).';
 
 ALTER TABLE crm.contact_emails ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.contact_emails FORCE ROW LEVEL SECURITY;
@@ -294,4 +348,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.contacts, crm_api.contact_emails
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.contacts_before_write(), crm.contact_channel_before(),
-    crm.contact_channel_after(), crm.contacts_after_write() FROM PUBLIC;
+    crm.contact_channel_after(), crm.contacts_after_write(), crm.contacts_null_references() FROM PUBLIC;

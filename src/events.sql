@@ -73,7 +73,8 @@ COMMENT ON FUNCTION crm.emit_event(uuid, text, crm.entity_type, uuid, jsonb) IS 
 -- deal's account (which the deal's owner may not own): winning a deal makes its account a customer;
 -- a won deal leaving its won stage (reopened, or lost) undoes that when it was the account's last won
 -- deal and the account is a customer because of a win (its latest became_customer event): the
--- account goes back to the stage it had before (the event's from_stage).
+-- account goes back to the stage it had before (the event's from_stage). TG_ARGV[0] names the table
+-- (leads, opportunities or tasks: on a Citus shard TG_TABLE_NAME is the shard's).
 CREATE FUNCTION crm.emit_record_events() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
@@ -91,7 +92,7 @@ BEGIN
     IF crm.table_of(TG_RELID) <> ALL ('{crm.leads,crm.opportunities,crm.tasks}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.emit_record_events()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    IF TG_TABLE_NAME = 'leads' THEN
+    IF TG_ARGV[0] = 'leads' THEN
         IF TG_OP = 'INSERT' THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'lead.created', 'lead', NEW.id,
                                    jsonb_build_object('source', NEW.source, 'owner_id', NEW.owner_id));
@@ -102,7 +103,7 @@ BEGIN
         ELSIF NEW.status = 'lost' AND OLD.status <> 'lost' THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'lead.lost', 'lead', NEW.id, jsonb_build_object('reason', NEW.lost_reason));
         END IF;
-    ELSIF TG_TABLE_NAME = 'opportunities' THEN
+    ELSIF TG_ARGV[0] = 'opportunities' THEN
         SELECT s.name, s.is_won, s.is_lost INTO st FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id;
         moved := TG_OP = 'INSERT' OR NEW.stage_id IS DISTINCT FROM OLD.stage_id;
         IF TG_OP = 'UPDATE' AND moved THEN
@@ -152,7 +153,7 @@ BEGIN
                 END IF;
             END IF;
         END IF;
-    ELSIF TG_TABLE_NAME = 'tasks' THEN
+    ELSIF TG_ARGV[0] = 'tasks' THEN
         IF NEW.status = 'completed' AND (TG_OP = 'INSERT' OR OLD.status <> 'completed') THEN
             PERFORM crm.emit_event(NEW.tenant_id, 'task.completed', 'task', NEW.id,
                                    jsonb_build_object('outcome', NEW.outcome, 'assignee_id', NEW.assignee_id));
@@ -163,11 +164,14 @@ END
 $$;
 COMMENT ON FUNCTION crm.emit_record_events() IS 'Trigger: emits the events of leads (created, converted, lost), opportunities (created, stage_changed, won, lost, reopened: a won or lost deal moved to an open stage) and tasks (completed). A won deal makes its account a customer (account.became_customer, once: only when the account was not one); a won deal that leaves its won stage while its account has no other won deal puts a customer account back to the stage it had before its win (account.customer_reverted), unless the account was made a customer otherwise (by hand).';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.leads
-    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('leads');
+COMMENT ON TRIGGER emit_events ON crm.leads IS 'src/events.sql: emits lead.created, lead.converted and lead.lost.';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities
-    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('opportunities');
+COMMENT ON TRIGGER emit_events ON crm.opportunities IS 'src/events.sql: emits opportunity.created, stage_changed, won, lost and reopened; a win makes the account a customer (account.became_customer), and the loss of its last win reverts that (account.customer_reverted).';
 CREATE TRIGGER emit_events AFTER INSERT OR UPDATE OF status ON crm.tasks
-    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events();
+    FOR EACH ROW EXECUTE FUNCTION crm.emit_record_events('tasks');
+COMMENT ON TRIGGER emit_events ON crm.tasks IS 'src/events.sql: emits task.completed.';
 
 ------------------------------------------------------------------------------------------------------
 -- Audit log
@@ -208,8 +212,11 @@ ALTER TABLE crm.audit_log FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.audit_log', '');
 SELECT crm.secure_table('crm.audit_log', 'log');
 
--- One INSERT per statement, from the transition tables. SECURITY DEFINER: callers cannot write the log.
--- Rows of a tenant being deleted are not logged (the log goes with the tenant).
+-- One INSERT per tenant per statement, from the transition tables. They are read by statements of their
+-- own (Citus cannot read one in a query that also reads a distributed table), gathered into arrays per
+-- tenant; each tenant's entries are then written by one INSERT. TG_ARGV[0] names the table, as the log
+-- records it (on a Citus shard TG_TABLE_NAME is the shard's). SECURITY DEFINER: callers cannot write
+-- the log. Rows of a tenant being deleted are not logged (the log goes with the tenant).
 CREATE FUNCTION crm.audit() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
@@ -222,6 +229,10 @@ DECLARE
     -- columns the database derives: not logged (a lead's score history is crm.lead_score_history)
     derived text[] := ARRAY['updated_at', 'search', 'score', 'grade', 'scored_at', 'score_dropped_at', 'engagement'];
     same text;
+    t uuid;
+    ids uuid[];
+    olds jsonb[];
+    news jsonb[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.activities,crm.cases,crm.contacts,crm.leads,crm.notes,crm.opportunities,
@@ -230,13 +241,17 @@ BEGIN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.audit()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
-        SELECT n.tenant_id, TG_TABLE_NAME, n.id, 'insert', to_jsonb(n) - 'search', who, db_role_
-          FROM new_rows n WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = n.tenant_id);
+        FOR t, ids, news IN SELECT n.tenant_id, array_agg(n.id), array_agg(to_jsonb(n) - 'search') FROM new_rows n GROUP BY n.tenant_id LOOP
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t);
+            INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
+            SELECT t, TG_ARGV[0], u.id, 'insert', u.new_values, who, db_role_ FROM unnest(ids, news) u (id, new_values);
+        END LOOP;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
-        SELECT o.tenant_id, TG_TABLE_NAME, o.id, 'delete', to_jsonb(o) - 'search', who, db_role_
-          FROM old_rows o WHERE EXISTS (SELECT 1 FROM crm.tenants t WHERE t.id = o.tenant_id);
+        FOR t, ids, olds IN SELECT o.tenant_id, array_agg(o.id), array_agg(to_jsonb(o) - 'search') FROM old_rows o GROUP BY o.tenant_id LOOP
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t);
+            INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
+            SELECT t, TG_ARGV[0], u.id, 'delete', u.old_values, who, db_role_ FROM unnest(ids, olds) u (id, old_values);
+        END LOOP;
     ELSE
         -- Rows whose only changes are derived ones (a rescoring, a touched updated_at) are dropped first,
         -- by a plain comparison of the other columns: only the rest pay for building JSON. The column
@@ -245,16 +260,20 @@ BEGIN
           INTO same
           FROM pg_attribute a
          WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attname = ANY (derived);
-        EXECUTE format($q$
-        INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
-        SELECT n.tenant_id, $1, n.id, 'update', d.old_values, d.new_values, $2, $3
-          FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
-               -- each row turned into JSON once: the changed keys with their old and new values
-               LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
-                          FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
-                         WHERE NOT nv.key = ANY ($4) AND nv.value IS DISTINCT FROM ov.value) d
-         WHERE NOT (%s) AND d.new_values IS NOT NULL$q$, same)
-        USING TG_TABLE_NAME, who, db_role_, derived;
+        FOR t, ids, olds, news IN EXECUTE format($q$
+            SELECT n.tenant_id, array_agg(n.id), array_agg(d.old_values), array_agg(d.new_values)
+              FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
+                   -- each row turned into JSON once: the changed keys with their old and new values
+                   LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
+                              FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
+                             WHERE NOT nv.key = ANY ($1) AND nv.value IS DISTINCT FROM ov.value) d
+             WHERE NOT (%s) AND d.new_values IS NOT NULL
+             GROUP BY n.tenant_id$q$, same) USING derived
+        LOOP
+            INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
+            SELECT t, TG_ARGV[0], u.id, 'update', u.old_values, u.new_values, who, db_role_
+              FROM unnest(ids, olds, news) u (id, old_values, new_values);
+        END LOOP;
     END IF;
     RETURN NULL;
 END
@@ -267,12 +286,16 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['users', 'teams', 'accounts', 'contacts', 'leads', 'pipelines', 'pipeline_stages',
                              'opportunities', 'products', 'opportunity_line_items', 'activities', 'tasks', 'notes'] LOOP
-        EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON crm.%I REFERENCING NEW TABLE AS new_rows'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
-        EXECUTE format('CREATE TRIGGER audit_update AFTER UPDATE ON crm.%I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
-        EXECUTE format('CREATE TRIGGER audit_delete AFTER DELETE ON crm.%I REFERENCING OLD TABLE AS old_rows'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit()', t);
+        EXECUTE format('CREATE TRIGGER audit_insert AFTER INSERT ON crm.%1$I REFERENCING NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
+        EXECUTE format('CREATE TRIGGER audit_update AFTER UPDATE ON crm.%1$I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
+        EXECUTE format('CREATE TRIGGER audit_delete AFTER DELETE ON crm.%1$I REFERENCING OLD TABLE AS old_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION crm.audit(%1$L)', t);
+        EXECUTE format('COMMENT ON TRIGGER audit_insert ON crm.%1$I IS %2$L', t, format('src/events.sql: logs the inserted %s in crm.audit_log.', t));
+        EXECUTE format('COMMENT ON TRIGGER audit_update ON crm.%1$I IS %2$L', t,
+                       format('src/events.sql: logs the changed columns of updated %s in crm.audit_log (derived columns aside).', t));
+        EXECUTE format('COMMENT ON TRIGGER audit_delete ON crm.%1$I IS %2$L', t, format('src/events.sql: logs the deleted %s in crm.audit_log.', t));
     END LOOP;
 END
 $audit$;

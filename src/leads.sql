@@ -47,8 +47,9 @@ CREATE TABLE crm.leads (
     search            tsvector            GENERATED ALWAYS AS (pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || coalesce(company, '')), 'A') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(email::text, '')), 'B') || pg_catalog.setweight(pg_catalog.to_tsvector('pg_catalog.simple'::regconfig, coalesce(title, '') || ' ' || coalesce(industry, '')), 'C')) STORED,
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, owner_id) REFERENCES crm.users (tenant_id, id),
-    FOREIGN KEY (tenant_id, converted_account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (converted_account_id),
-    FOREIGN KEY (tenant_id, converted_contact_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE SET NULL (converted_contact_id),
+    -- cleared on delete by crm.accounts_null_references and crm.contacts_null_references (docs/design.md §12)
+    FOREIGN KEY (tenant_id, converted_account_id) REFERENCES crm.accounts (tenant_id, id),
+    FOREIGN KEY (tenant_id, converted_contact_id) REFERENCES crm.contacts (tenant_id, id),
     CONSTRAINT leads_identified CHECK (pg_catalog.btrim(coalesce(last_name, '') || coalesce(first_name, '') || coalesce(company, '')) <> ''
                                         OR email IS NOT NULL),
     CONSTRAINT leads_converted CHECK ((status = 'converted') = (converted_at IS NOT NULL)),
@@ -60,6 +61,8 @@ CREATE INDEX leads_tenant_email ON crm.leads (tenant_id, email) WHERE email IS N
 CREATE INDEX leads_tenant_updated ON crm.leads (tenant_id, updated_at DESC);
 CREATE INDEX leads_tenant_score ON crm.leads (tenant_id, score DESC NULLS LAST);
 CREATE INDEX leads_search ON crm.leads USING gin (search);
+CREATE INDEX leads_tenant_converted_account ON crm.leads (tenant_id, converted_account_id) WHERE converted_account_id IS NOT NULL;
+CREATE INDEX leads_tenant_converted_contact ON crm.leads (tenant_id, converted_contact_id) WHERE converted_contact_id IS NOT NULL;
 COMMENT ON TABLE crm.leads IS 'Prospective buyers not yet qualified: scored, worked (contacted, qualified) and then converted into an account, a contact and an opportunity, or closed as lost.';
 COMMENT ON COLUMN crm.leads.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.leads.id IS 'The lead''s id (uuid_v7).';
@@ -86,16 +89,18 @@ COMMENT ON COLUMN crm.leads.score_dropped_at IS 'Set when a qualified lead''s sc
 COMMENT ON COLUMN crm.leads.engagement IS 'Summary of the lead''s activities that engagement rules score, kept by the database: {"call": {"connected": [epoch seconds of the latest 50, newest first]}, ...} ("" for no outcome).';
 COMMENT ON COLUMN crm.leads.owner_id IS 'The user who works the lead; defaults to the caller.';
 COMMENT ON COLUMN crm.leads.converted_at IS 'When the lead was converted; set exactly when status is converted.';
-COMMENT ON COLUMN crm.leads.converted_account_id IS 'The account the lead was converted into (or matched to).';
-COMMENT ON COLUMN crm.leads.converted_contact_id IS 'The contact the lead was converted into (or matched to).';
-COMMENT ON COLUMN crm.leads.converted_opportunity_id IS 'The opportunity created on conversion, if any.';
+COMMENT ON COLUMN crm.leads.converted_account_id IS 'The account the lead was converted into (or matched to); NULL if it is deleted.';
+COMMENT ON COLUMN crm.leads.converted_contact_id IS 'The contact the lead was converted into (or matched to); NULL if it is deleted.';
+COMMENT ON COLUMN crm.leads.converted_opportunity_id IS 'The opportunity created on conversion, if any; NULL if it is deleted.';
 COMMENT ON COLUMN crm.leads.lost_reason IS 'Why the lead was lost; required when status is lost.';
-COMMENT ON COLUMN crm.leads.campaign_id IS 'The campaign the lead came from, if any (crm.campaigns, same tenant).';
+COMMENT ON COLUMN crm.leads.campaign_id IS 'The campaign the lead came from, if any (crm.campaigns, same tenant); NULL if it is deleted.';
 COMMENT ON COLUMN crm.leads.custom IS 'Tenant-defined fields, a JSON object.';
 COMMENT ON COLUMN crm.leads.created_at IS 'When the lead was created.';
 COMMENT ON COLUMN crm.leads.search IS 'Full-text search document (simple configuration: names and company A, email B, title and industry C), GIN-indexed: WHERE search @@ websearch_to_tsquery(''simple'', ''chotchkies''), or PostgREST''s ?search=wfts(simple).chotchkies.';
 COMMENT ON COLUMN crm.leads.updated_at IS 'When the lead was last changed.';
 COMMENT ON INDEX crm.leads_tenant_updated IS 'Lists of a tenant''s leads, most recently changed first.';
+COMMENT ON INDEX crm.leads_tenant_converted_account IS 'The leads converted into an account: what deleting the account clears.';
+COMMENT ON INDEX crm.leads_tenant_converted_contact IS 'The leads converted into a contact: what deleting the contact clears.';
 
 -- Normalizes the country; a converted lead stays converted; reopening a lost lead clears its reason.
 CREATE FUNCTION crm.leads_before_write() RETURNS trigger
@@ -114,8 +119,36 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.leads_before_write() IS 'Trigger: normalizes a lead''s country; a converted lead stays converted; reopening a lost lead clears lost_reason.';
-CREATE TRIGGER leads_before_write BEFORE INSERT OR UPDATE ON crm.leads
+CREATE TRIGGER b20_leads_before_write BEFORE INSERT OR UPDATE ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_before_write();
+COMMENT ON TRIGGER b20_leads_before_write ON crm.leads IS 'src/leads.sql: uppercases the country; a converted lead stays converted (23514); reopening a lost lead clears lost_reason. Before b30_leads_score, which scores what it normalized.';
+
+-- Deleting a lead clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+CREATE FUNCTION crm.leads_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF crm.table_of(TG_RELID) <> 'crm.leads'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.leads_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.opportunities SET lead_id = NULL WHERE tenant_id = OLD.tenant_id AND lead_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_null_references() IS 'Trigger: clears opportunities.lead_id of a deleted lead (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.leads
+    FOR EACH ROW EXECUTE FUNCTION crm.leads_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.leads IS 'src/leads.sql: clears opportunities.lead_id of the deleted lead.';
 
 ALTER TABLE crm.leads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.leads FORCE ROW LEVEL SECURITY;
@@ -134,4 +167,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.leads TO crm_rep;
 
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
-REVOKE EXECUTE ON FUNCTION crm.leads_before_write() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION crm.leads_before_write(), crm.leads_null_references() FROM PUBLIC;

@@ -31,9 +31,11 @@ CREATE TABLE crm.opportunities (
     created_at          timestamptz           NOT NULL DEFAULT pg_catalog.now(),
     updated_at          timestamptz           NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
-    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (account_id),
-    FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE SET NULL (contact_id),
-    FOREIGN KEY (tenant_id, lead_id) REFERENCES crm.leads (tenant_id, id) ON DELETE SET NULL (lead_id),
+    -- cleared on delete by crm.accounts_null_references, crm.contacts_null_references and
+    -- crm.leads_null_references (docs/design.md §12)
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id),
+    FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id),
+    FOREIGN KEY (tenant_id, lead_id) REFERENCES crm.leads (tenant_id, id),
     FOREIGN KEY (tenant_id, pipeline_id) REFERENCES crm.pipelines (tenant_id, id),
     -- the stage belongs to the opportunity's pipeline
     FOREIGN KEY (tenant_id, pipeline_id, stage_id) REFERENCES crm.pipeline_stages (tenant_id, pipeline_id, id),
@@ -42,15 +44,19 @@ CREATE TABLE crm.opportunities (
 CREATE INDEX opportunities_tenant_owner ON crm.opportunities (tenant_id, owner_id);
 CREATE INDEX opportunities_tenant_stage ON crm.opportunities (tenant_id, pipeline_id, stage_id);
 CREATE INDEX opportunities_tenant_account ON crm.opportunities (tenant_id, account_id) WHERE account_id IS NOT NULL;
+CREATE INDEX opportunities_tenant_contact ON crm.opportunities (tenant_id, contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX opportunities_tenant_lead ON crm.opportunities (tenant_id, lead_id) WHERE lead_id IS NOT NULL;
 CREATE INDEX opportunities_tenant_close ON crm.opportunities (tenant_id, expected_close_date);
 CREATE INDEX opportunities_tenant_updated ON crm.opportunities (tenant_id, updated_at DESC);
+COMMENT ON INDEX crm.opportunities_tenant_contact IS 'The opportunities of a contact: what deleting the contact clears.';
+COMMENT ON INDEX crm.opportunities_tenant_lead IS 'The opportunities of a lead: what deleting the lead clears.';
 COMMENT ON TABLE crm.opportunities IS 'Deals: an amount moving through the stages of a pipeline until won or lost.';
 COMMENT ON COLUMN crm.opportunities.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
 COMMENT ON COLUMN crm.opportunities.id IS 'The opportunity''s id (uuid_v7).';
 COMMENT ON COLUMN crm.opportunities.name IS 'What is being sold, e.g. "Initech: 50 seats".';
-COMMENT ON COLUMN crm.opportunities.account_id IS 'The buying account (same tenant).';
-COMMENT ON COLUMN crm.opportunities.contact_id IS 'The main contact (same tenant).';
-COMMENT ON COLUMN crm.opportunities.lead_id IS 'The lead it was converted from, if any.';
+COMMENT ON COLUMN crm.opportunities.account_id IS 'The buying account (same tenant); NULL if it is deleted.';
+COMMENT ON COLUMN crm.opportunities.contact_id IS 'The main contact (same tenant); NULL if it is deleted.';
+COMMENT ON COLUMN crm.opportunities.lead_id IS 'The lead it was converted from, if any; NULL if it is deleted.';
 COMMENT ON COLUMN crm.opportunities.pipeline_id IS 'The pipeline; defaults to the given stage''s, else the tenant''s default pipeline.';
 COMMENT ON COLUMN crm.opportunities.stage_id IS 'The current stage, of the opportunity''s pipeline; defaults to the pipeline''s first stage. Move with crm.move_opportunity.';
 COMMENT ON COLUMN crm.opportunities.amount IS 'Deal value; kept equal to the total of the line items when there are any.';
@@ -67,8 +73,8 @@ COMMENT ON COLUMN crm.opportunities.custom IS 'Tenant-defined fields, a JSON obj
 COMMENT ON COLUMN crm.opportunities.created_at IS 'When the opportunity was created.';
 COMMENT ON COLUMN crm.opportunities.updated_at IS 'When the opportunity was last changed.';
 
-ALTER TABLE crm.leads ADD FOREIGN KEY (tenant_id, converted_opportunity_id)
-    REFERENCES crm.opportunities (tenant_id, id) ON DELETE SET NULL (converted_opportunity_id);
+-- cleared on delete by crm.opportunities_null_references (below; its index: leads_tenant_converted_opportunity, src/predictive.sql)
+ALTER TABLE crm.leads ADD FOREIGN KEY (tenant_id, converted_opportunity_id) REFERENCES crm.opportunities (tenant_id, id);
 
 -- Defaults and stage rules. SECURITY DEFINER is not needed: the caller reads its tenant's pipelines.
 CREATE FUNCTION crm.opportunities_before_write() RETURNS trigger
@@ -163,8 +169,38 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.opportunities_before_write() IS 'Trigger: defaults an opportunity''s pipeline, stage, currency, probability and forecast category; checks the stage is in the pipeline (22023 listing the stages); resets probability and category on a move unless set; closes on a won or lost stage (a lost one needs a reason, 23514), and only there (closed_at is NULL in an open stage); reopening (a won or lost deal moved to an open stage) needs a stage_reason (22023).';
-CREATE TRIGGER opportunities_before_write BEFORE INSERT OR UPDATE ON crm.opportunities
+CREATE TRIGGER b20_opportunities_before_write BEFORE INSERT OR UPDATE ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_before_write();
+COMMENT ON TRIGGER b20_opportunities_before_write ON crm.opportunities IS 'src/opportunities.sql: defaults the pipeline, stage, currency, probability and forecast category; checks the stage is the pipeline''s (22023); closes on a won or lost stage (a lost one needs a reason, 23514); reopening needs a stage_reason (22023).';
+
+-- Deleting an opportunity clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+-- Clearing converted_opportunity_id also takes the leads out of the predictive counts
+-- (crm.leads_count_outcome, src/predictive.sql), while the opportunity, still there, tells their outcome.
+CREATE FUNCTION crm.opportunities_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF crm.table_of(TG_RELID) <> 'crm.opportunities'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.opportunities_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.leads SET converted_opportunity_id = NULL WHERE tenant_id = OLD.tenant_id AND converted_opportunity_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.opportunities_null_references() IS 'Trigger: clears leads.converted_opportunity_id of a deleted opportunity (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.opportunities
+    FOR EACH ROW EXECUTE FUNCTION crm.opportunities_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.opportunities IS 'src/opportunities.sql: clears leads.converted_opportunity_id of the deleted opportunity (which takes those leads out of the predictive counts).';
 
 ALTER TABLE crm.opportunities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.opportunities FORCE ROW LEVEL SECURITY;
@@ -190,8 +226,11 @@ CREATE TABLE crm.opportunity_stage_history (
     FOREIGN KEY (tenant_id, opportunity_id) REFERENCES crm.opportunities (tenant_id, id) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, from_stage_id) REFERENCES crm.pipeline_stages (tenant_id, id),
     FOREIGN KEY (tenant_id, to_stage_id) REFERENCES crm.pipeline_stages (tenant_id, id),
-    FOREIGN KEY (tenant_id, changed_by) REFERENCES crm.users (tenant_id, id) ON DELETE SET NULL (changed_by)
+    -- cleared on delete by crm.users_null_references (src/tenancy.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, changed_by) REFERENCES crm.users (tenant_id, id)
 );
+CREATE INDEX opportunity_stage_history_changed_by ON crm.opportunity_stage_history (tenant_id, changed_by) WHERE changed_by IS NOT NULL;
+COMMENT ON INDEX crm.opportunity_stage_history_changed_by IS 'The stage changes of a user: what deleting the user clears.';
 CREATE INDEX opportunity_stage_history_opportunity ON crm.opportunity_stage_history (tenant_id, opportunity_id, changed_at);
 COMMENT ON TABLE crm.opportunity_stage_history IS 'Every stage an opportunity entered: from which stage, by whom, when, why, and how long it spent in the previous one. Written by the database only.';
 COMMENT ON COLUMN crm.opportunity_stage_history.tenant_id IS 'The owning tenant.';
@@ -199,7 +238,7 @@ COMMENT ON COLUMN crm.opportunity_stage_history.id IS 'The change''s id (uuid_v7
 COMMENT ON COLUMN crm.opportunity_stage_history.opportunity_id IS 'The opportunity.';
 COMMENT ON COLUMN crm.opportunity_stage_history.from_stage_id IS 'The stage it left; NULL when the opportunity was created.';
 COMMENT ON COLUMN crm.opportunity_stage_history.to_stage_id IS 'The stage it entered.';
-COMMENT ON COLUMN crm.opportunity_stage_history.changed_by IS 'The user who moved it (crm.current_user_id()).';
+COMMENT ON COLUMN crm.opportunity_stage_history.changed_by IS 'The user who moved it (crm.current_user_id()); NULL if the user is deleted.';
 COMMENT ON COLUMN crm.opportunity_stage_history.changed_at IS 'When it moved.';
 COMMENT ON COLUMN crm.opportunity_stage_history.reason IS 'Why (the reason given to crm.move_opportunity, or the lost reason).';
 COMMENT ON COLUMN crm.opportunity_stage_history.time_in_previous_stage IS 'How long the opportunity spent in the stage it left.';
@@ -230,6 +269,7 @@ $$;
 COMMENT ON FUNCTION crm.opportunities_record_stage() IS 'Trigger: appends the stage an opportunity entered to opportunity_stage_history.';
 CREATE TRIGGER opportunities_record_stage AFTER INSERT OR UPDATE OF stage_id ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_record_stage();
+COMMENT ON TRIGGER opportunities_record_stage ON crm.opportunities IS 'src/opportunities.sql: appends the stage entered to crm.opportunity_stage_history.';
 
 ALTER TABLE crm.opportunity_stage_history ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.opportunity_stage_history FORCE ROW LEVEL SECURITY;
@@ -252,4 +292,4 @@ GRANT SELECT ON crm_api.opportunity_stage_history TO crm_rep;
 
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
-REVOKE EXECUTE ON FUNCTION crm.opportunities_before_write(), crm.opportunities_record_stage() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION crm.opportunities_before_write(), crm.opportunities_record_stage(), crm.opportunities_null_references() FROM PUBLIC;

@@ -28,15 +28,16 @@ COMMENT ON FUNCTION crm.changes_all_records() IS 'Whether the caller changes eve
 
 -- A row is written only for the caller's tenant and never moves to another. Row-level security says
 -- the same, but only after the table's BEFORE triggers ran; this trigger fires first, so that no
--- trigger works on (or reports about) another tenant's data before the write is refused.
+-- trigger works on (or reports about) another tenant's data before the write is refused. TG_ARGV[0]
+-- is the table's name, given by crm.secure_table (on a Citus shard, TG_TABLE_NAME is the shard's).
 CREATE FUNCTION crm.tenant_guard() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        RAISE EXCEPTION 'a row of % cannot move to another tenant', TG_TABLE_NAME USING ERRCODE = '42501';
+        RAISE EXCEPTION 'a row of % cannot move to another tenant', TG_ARGV[0] USING ERRCODE = '42501';
     END IF;
-    RAISE EXCEPTION 'new row violates row-level security policy for table "%"', TG_TABLE_NAME
+    RAISE EXCEPTION 'new row violates row-level security policy for table "%"', TG_ARGV[0]
         USING ERRCODE = '42501', DETAIL = 'Its tenant_id is not the tenant of the request (crm.current_tenant()).';
 END
 $$;
@@ -82,6 +83,7 @@ CREATE FUNCTION crm.secure_table(tbl regclass, kind text, parent regclass DEFAUL
 $$
 DECLARE
     t text := tbl::text;          -- schema-qualified and quoted by regclass output
+    rel name := (SELECT c.relname FROM pg_class c WHERE c.oid = tbl);   -- the name the triggers are given
     in_tenant text := 'tenant_id = crm.current_tenant()';
     mine text;
 BEGIN
@@ -136,23 +138,34 @@ BEGIN
         EXECUTE format('CREATE POLICY child_read ON %s FOR SELECT USING (%s AND (%s OR crm.sees_all_records()))', t, in_tenant, mine);
         EXECUTE format('CREATE POLICY child_write ON %s FOR ALL USING (%s AND (%s OR crm.changes_all_records()))'
                        ' WITH CHECK (%s AND (%s OR crm.changes_all_records()))', t, in_tenant, mine, in_tenant, mine);
-        EXECUTE format('CREATE TRIGGER "1_child_owner" BEFORE INSERT OR UPDATE OF %I, record_owner_id ON %s FOR EACH ROW'
+        -- b15_: after the tenant guard (b10_), before the table's own rules (docs/design.md §12)
+        EXECUTE format('CREATE TRIGGER b15_child_owner BEFORE INSERT OR UPDATE OF %I, record_owner_id ON %s FOR EACH ROW'
                        ' EXECUTE FUNCTION crm.child_owner(%L, %L, %L)', parent_column, t, parent::text, parent_column, owner_column);
+        EXECUTE format('COMMENT ON TRIGGER b15_child_owner ON %s IS %L', t,
+                       format('src/ownership.sql (crm.secure_table): copies the owner (%s) of the row''s %s into record_owner_id, as the caller reads it.',
+                              owner_column, parent));
         EXECUTE format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW WHEN (OLD.%I IS DISTINCT FROM NEW.%I)'
                        ' EXECUTE FUNCTION crm.child_owner_moved(%L, %L)',
-                       'owner_to_' || (SELECT c.relname FROM pg_class c WHERE c.oid = tbl), owner_column, parent,
-                       owner_column, owner_column, t, parent_column);
+                       'owner_to_' || rel, owner_column, parent, owner_column, owner_column, t, parent_column);
+        EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', 'owner_to_' || rel, parent,
+                       format('src/ownership.sql (crm.secure_table): a new %s passes on to the rows of %s (their record_owner_id).', owner_column, t));
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO crm_rep', t);
     END IF;
-    -- named "0_..." to fire before every other trigger of the table (triggers fire in name order);
-    -- skipped for roles that bypass RLS (the operator)
-    EXECUTE format('CREATE TRIGGER "0_tenant_guard_insert" BEFORE INSERT ON %s FOR EACH ROW'
+    -- b10_: before every other trigger of the table (BEFORE ROW triggers fire in name order, docs/design.md
+    -- §12); skipped for roles that bypass RLS (the operator)
+    EXECUTE format('CREATE TRIGGER b10_tenant_guard_insert BEFORE INSERT ON %s FOR EACH ROW'
                    ' WHEN (NEW.tenant_id IS DISTINCT FROM crm.current_tenant() AND pg_catalog.row_security_active(%L::regclass))'
-                   ' EXECUTE FUNCTION crm.tenant_guard()', t, t);
-    EXECUTE format('CREATE TRIGGER "0_tenant_guard_update" BEFORE UPDATE OF tenant_id ON %s FOR EACH ROW'
-                   ' WHEN (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) EXECUTE FUNCTION crm.tenant_guard()', t);
+                   ' EXECUTE FUNCTION crm.tenant_guard(%L)', t, t, rel);
+    EXECUTE format('COMMENT ON TRIGGER b10_tenant_guard_insert ON %s IS %L', t,
+                   'src/ownership.sql (crm.secure_table): refuses (42501) a row for a tenant other than the request''s, before any other trigger sees it.');
+    EXECUTE format('CREATE TRIGGER b10_tenant_guard_update BEFORE UPDATE OF tenant_id ON %s FOR EACH ROW'
+                   ' WHEN (NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) EXECUTE FUNCTION crm.tenant_guard(%L)', t, rel);
+    EXECUTE format('COMMENT ON TRIGGER b10_tenant_guard_update ON %s IS %L', t,
+                   'src/ownership.sql (crm.secure_table): refuses (42501) to move a row to another tenant, before any other trigger sees it.');
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tbl AND attname = 'updated_at' AND NOT attisdropped) THEN
-        EXECUTE format('CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', t);
+        EXECUTE format('CREATE TRIGGER b90_touch_updated_at BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at()', t);
+        EXECUTE format('COMMENT ON TRIGGER b90_touch_updated_at ON %s IS %L', t,
+                       'src/ownership.sql (crm.secure_table): sets updated_at to the transaction time.');
     END IF;
 END
 $$;

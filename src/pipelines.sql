@@ -82,8 +82,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.pipeline_stages_before_write() IS 'Trigger: defaults a stage''s forecast category from its probability and outcome.';
-CREATE TRIGGER pipeline_stages_before_write BEFORE INSERT ON crm.pipeline_stages
+CREATE TRIGGER b20_pipeline_stages_before_write BEFORE INSERT ON crm.pipeline_stages
     FOR EACH ROW EXECUTE FUNCTION crm.pipeline_stages_before_write();
+COMMENT ON TRIGGER b20_pipeline_stages_before_write ON crm.pipeline_stages IS 'src/pipelines.sql: defaults the forecast category from the probability and outcome.';
 
 -- Making a pipeline the default unsets the previous one.
 CREATE FUNCTION crm.pipelines_before_write() RETURNS trigger
@@ -100,8 +101,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.pipelines_before_write() IS 'Trigger: a new default pipeline replaces the old one; the default is not unset by itself.';
-CREATE TRIGGER pipelines_before_write BEFORE INSERT OR UPDATE OF is_default ON crm.pipelines
+CREATE TRIGGER b20_pipelines_before_write BEFORE INSERT OR UPDATE OF is_default ON crm.pipelines
     FOR EACH ROW EXECUTE FUNCTION crm.pipelines_before_write();
+COMMENT ON TRIGGER b20_pipelines_before_write ON crm.pipelines IS 'src/pipelines.sql: a new default pipeline replaces the old one; the default is not unset by itself (23514).';
 
 -- The default pipeline is not deleted (unless its tenant is).
 CREATE FUNCTION crm.pipelines_before_delete() RETURNS trigger
@@ -117,8 +119,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.pipelines_before_delete() IS 'Trigger: refuses to delete a tenant''s default pipeline.';
-CREATE TRIGGER pipelines_before_delete BEFORE DELETE ON crm.pipelines
+CREATE TRIGGER b20_pipelines_before_delete BEFORE DELETE ON crm.pipelines
     FOR EACH ROW EXECUTE FUNCTION crm.pipelines_before_delete();
+COMMENT ON TRIGGER b20_pipelines_before_delete ON crm.pipelines IS 'src/pipelines.sql: refuses to delete the tenant''s default pipeline (23514).';
 
 ALTER TABLE crm.pipelines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.pipelines FORCE ROW LEVEL SECURITY;

@@ -37,32 +37,64 @@ CREATE INDEX leads_tenant_converted_opportunity ON crm.leads (tenant_id, convert
     WHERE converted_opportunity_id IS NOT NULL;
 COMMENT ON INDEX crm.leads_tenant_converted_opportunity IS 'The leads converted into an opportunity: its outcome is theirs (predictive scoring).';
 
-CREATE FUNCTION crm.win_features(lead crm.leads) RETURNS jsonb
+-- What predictive scoring compares and a lead's outcome, from the lead's columns: what triggers call
+-- (a trigger passes no whole row: on a Citus shard its type is the shard's). The versions taking a
+-- lead row are the same, for queries over crm.leads.
+CREATE FUNCTION crm.win_features_fields(source crm.lead_source, industry text, country character,
+                                        purchase_timeline crm.purchase_timeline, is_decision_maker boolean,
+                                        employee_count integer, budget numeric)
+    RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
     SELECT jsonb_strip_nulls(jsonb_build_object(
-        'source', lead.source,
-        'industry', lower(nullif(btrim(lead.industry), '')),
-        'country', lead.country,
-        'purchase_timeline', lead.purchase_timeline,
-        'decision_maker', lead.is_decision_maker,
-        'company_size', CASE WHEN lead.employee_count >= 1000 THEN '1000+' WHEN lead.employee_count >= 200 THEN '200-999'
-                             WHEN lead.employee_count >= 50 THEN '50-199' WHEN lead.employee_count >= 10 THEN '10-49'
-                             WHEN lead.employee_count >= 1 THEN '1-9' END,
-        'budget', CASE WHEN lead.budget >= 100000 THEN '100k+' WHEN lead.budget >= 25000 THEN '25k-100k'
-                       WHEN lead.budget >= 5000 THEN '5k-25k' WHEN lead.budget > 0 THEN 'under 5k' END))
+        'source', source,
+        'industry', lower(nullif(btrim(industry), '')),
+        'country', country,
+        'purchase_timeline', purchase_timeline,
+        'decision_maker', is_decision_maker,
+        'company_size', CASE WHEN employee_count >= 1000 THEN '1000+' WHEN employee_count >= 200 THEN '200-999'
+                             WHEN employee_count >= 50 THEN '50-199' WHEN employee_count >= 10 THEN '10-49'
+                             WHEN employee_count >= 1 THEN '1-9' END,
+        'budget', CASE WHEN budget >= 100000 THEN '100k+' WHEN budget >= 25000 THEN '25k-100k'
+                       WHEN budget >= 5000 THEN '5k-25k' WHEN budget > 0 THEN 'under 5k' END))
+$$;
+COMMENT ON FUNCTION crm.win_features_fields(crm.lead_source, text, character, crm.purchase_timeline, boolean, integer, numeric) IS 'crm.win_features from a lead''s columns (source, industry, country, purchase_timeline, is_decision_maker, employee_count, budget), as the triggers call it.';
+
+-- (not inlined, as its search_path is pinned: an inlined call on a row that a later LATERAL reads trips
+-- the planner, "variable not found in subplan target list")
+CREATE FUNCTION crm.win_features(lead crm.leads) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.win_features_fields(lead.source, lead.industry, lead.country, lead.purchase_timeline, lead.is_decision_maker,
+                                   lead.employee_count, lead.budget)
 $$;
 COMMENT ON FUNCTION crm.win_features(crm.leads) IS 'The values predictive scoring compares: {source, industry (lower case), country, purchase_timeline, decision_maker, company_size band, budget band}, empty fields left out.';
 
-CREATE FUNCTION crm.lead_outcome(lead crm.leads) RETURNS text
-    LANGUAGE sql STABLE AS
+-- (PL/pgSQL: a SQL function with parameters over a distributed table is not planned by Citus)
+CREATE FUNCTION crm.lead_outcome_fields(tenant uuid, status crm.lead_status, converted_opportunity_id uuid) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT CASE WHEN lead.status = 'lost' THEN 'lost'
-                WHEN lead.status = 'converted' THEN
-                    (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
-                       FROM crm.opportunities o
-                       JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
-                      WHERE o.tenant_id = lead.tenant_id AND o.id = lead.converted_opportunity_id) END
+BEGIN
+    IF lead_outcome_fields.status = 'lost' THEN
+        RETURN 'lost';
+    ELSIF lead_outcome_fields.status <> 'converted' OR lead_outcome_fields.converted_opportunity_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
+              FROM crm.opportunities o
+              JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
+             WHERE o.tenant_id = lead_outcome_fields.tenant AND o.id = lead_outcome_fields.converted_opportunity_id);
+END
+$$;
+COMMENT ON FUNCTION crm.lead_outcome_fields(uuid, crm.lead_status, uuid) IS 'crm.lead_outcome from a lead''s columns (tenant_id, status, converted_opportunity_id), as the triggers call it.';
+
+CREATE FUNCTION crm.lead_outcome(lead crm.leads) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT crm.lead_outcome_fields(lead.tenant_id, lead.status, lead.converted_opportunity_id)
 $$;
 COMMENT ON FUNCTION crm.lead_outcome(crm.leads) IS 'won (converted, its opportunity won), lost (lost, or converted and its opportunity lost), or NULL while undecided.';
 
@@ -112,12 +144,14 @@ BEGIN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.leads_count_outcome()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
     IF TG_OP <> 'INSERT' THEN
-        old_outcome := crm.lead_outcome(OLD);
-        old_features := crm.win_features(OLD);
+        old_outcome := crm.lead_outcome_fields(OLD.tenant_id, OLD.status, OLD.converted_opportunity_id);
+        old_features := crm.win_features_fields(OLD.source, OLD.industry, OLD.country, OLD.purchase_timeline,
+                                                OLD.is_decision_maker, OLD.employee_count, OLD.budget);
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        new_outcome := crm.lead_outcome(NEW);
-        new_features := crm.win_features(NEW);
+        new_outcome := crm.lead_outcome_fields(NEW.tenant_id, NEW.status, NEW.converted_opportunity_id);
+        new_features := crm.win_features_fields(NEW.source, NEW.industry, NEW.country, NEW.purchase_timeline,
+                                                NEW.is_decision_maker, NEW.employee_count, NEW.budget);
     END IF;
     IF old_outcome IS NOT DISTINCT FROM new_outcome AND (old_outcome IS NULL OR old_features = new_features) THEN
         RETURN NULL;
@@ -134,12 +168,16 @@ $$;
 COMMENT ON FUNCTION crm.leads_count_outcome() IS 'Trigger: keeps crm.lead_win_counts current as leads are won, lost, reopened, changed or deleted.';
 CREATE TRIGGER leads_count_outcome_insert AFTER INSERT ON crm.leads
     FOR EACH ROW WHEN (NEW.status IN ('lost', 'converted')) EXECUTE FUNCTION crm.leads_count_outcome();
+COMMENT ON TRIGGER leads_count_outcome_insert ON crm.leads IS 'src/predictive.sql: counts the values of a lead inserted lost or converted in crm.lead_win_counts.';
 CREATE TRIGGER leads_count_outcome AFTER DELETE OR UPDATE OF status, converted_opportunity_id, source, industry, country,
     purchase_timeline, is_decision_maker, employee_count, budget ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_count_outcome();
+COMMENT ON TRIGGER leads_count_outcome ON crm.leads IS 'src/predictive.sql: moves a lead''s values between the won and lost counts as its outcome or values change, or it is deleted.';
 
--- An opportunity's outcome is its converted leads' outcome. On delete, BEFORE: the leads still point
--- to it (the foreign key then clears their converted_opportunity_id).
+-- An opportunity's outcome is its converted leads' outcome: a stage change moves them between the
+-- counts. (Deleting an opportunity clears its leads' converted_opportunity_id, crm.opportunities_null_references
+-- in src/opportunities.sql, while it is still there: that update of each lead moves it out of the
+-- counts, by crm.leads_count_outcome.)
 CREATE FUNCTION crm.opportunities_count_outcome() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
@@ -147,7 +185,7 @@ $$
 DECLARE
     stage_outcome text;
     new_stage_outcome text;
-    l crm.leads;
+    features jsonb;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.opportunities'::regclass THEN
@@ -155,25 +193,24 @@ BEGIN
     END IF;
     stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
                              FROM crm.pipeline_stages s WHERE s.tenant_id = OLD.tenant_id AND s.id = OLD.stage_id);
-    IF TG_OP = 'UPDATE' THEN
-        new_stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
-                                FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id);
-    END IF;
+    new_stage_outcome := (SELECT CASE WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END
+                            FROM crm.pipeline_stages s WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.stage_id);
     IF stage_outcome IS DISTINCT FROM new_stage_outcome THEN
-        FOR l IN SELECT * FROM crm.leads x
-                  WHERE x.tenant_id = OLD.tenant_id AND x.converted_opportunity_id = OLD.id AND x.status = 'converted' LOOP
-            PERFORM crm.win_counts_add(l.tenant_id, crm.win_features(l), stage_outcome, -1);
-            PERFORM crm.win_counts_add(l.tenant_id, crm.win_features(l), new_stage_outcome, 1);
+        FOR features IN SELECT crm.win_features_fields(x.source, x.industry, x.country, x.purchase_timeline, x.is_decision_maker,
+                                                       x.employee_count, x.budget)
+                          FROM crm.leads x
+                         WHERE x.tenant_id = OLD.tenant_id AND x.converted_opportunity_id = OLD.id AND x.status = 'converted' LOOP
+            PERFORM crm.win_counts_add(OLD.tenant_id, features, stage_outcome, -1);
+            PERFORM crm.win_counts_add(OLD.tenant_id, features, new_stage_outcome, 1);
         END LOOP;
     END IF;
-    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD END;
+    RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.opportunities_count_outcome() IS 'Trigger: when an opportunity is won, lost, reopened or deleted, moves its converted leads between the won and lost counts.';
+COMMENT ON FUNCTION crm.opportunities_count_outcome() IS 'Trigger: when an opportunity is won, lost or reopened, moves its converted leads between the won and lost counts.';
 CREATE TRIGGER opportunities_count_outcome AFTER UPDATE OF stage_id ON crm.opportunities
     FOR EACH ROW WHEN (NEW.stage_id IS DISTINCT FROM OLD.stage_id) EXECUTE FUNCTION crm.opportunities_count_outcome();
-CREATE TRIGGER opportunities_count_outcome_delete BEFORE DELETE ON crm.opportunities
-    FOR EACH ROW EXECUTE FUNCTION crm.opportunities_count_outcome();
+COMMENT ON TRIGGER opportunities_count_outcome ON crm.opportunities IS 'src/predictive.sql: moves the values of an opportunity''s converted leads between the won and lost counts when its stage changes.';
 
 -- The job's body (src/jobs.sql, crm.job_tenant): a tenant's counts rebuilt, in one call.
 CREATE FUNCTION crm.rebuild_win_model_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
@@ -294,9 +331,13 @@ GRANT SELECT ON crm_api.lead_win_counts TO crm_rep;
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.win_features(crm.leads), crm.lead_outcome(crm.leads),
+    crm.win_features_fields(crm.lead_source, text, character, crm.purchase_timeline, boolean, integer, numeric),
+    crm.lead_outcome_fields(uuid, crm.lead_status, uuid),
     crm.leads_count_outcome(), crm.opportunities_count_outcome(), crm.rebuild_win_model(uuid),
     crm.rebuild_win_model_tenant(uuid,jsonb,jsonb),
     crm.explain_lead_win_probability(crm.leads), crm.lead_win_probability(crm.leads) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.win_features(crm.leads), crm.lead_outcome(crm.leads),
+    crm.win_features_fields(crm.lead_source, text, character, crm.purchase_timeline, boolean, integer, numeric),
+    crm.lead_outcome_fields(uuid, crm.lead_status, uuid),
     crm.explain_lead_win_probability(crm.leads), crm.lead_win_probability(crm.leads) TO crm_rep;
 GRANT EXECUTE ON FUNCTION crm.rebuild_win_model(uuid), crm.rebuild_win_model_tenant(uuid,jsonb,jsonb) TO crm_manager;

@@ -93,34 +93,45 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.line_items_before_write() IS 'Trigger: a line''s unit price defaults to the product''s list price (when in the opportunity''s currency); a line stays on its opportunity.';
-CREATE TRIGGER line_items_before_write BEFORE INSERT OR UPDATE ON crm.opportunity_line_items
+CREATE TRIGGER b20_line_items_before_write BEFORE INSERT OR UPDATE ON crm.opportunity_line_items
     FOR EACH ROW EXECUTE FUNCTION crm.line_items_before_write();
+COMMENT ON TRIGGER b20_line_items_before_write ON crm.opportunity_line_items IS 'src/products.sql: defaults unit_price to the product''s (23514 across currencies); a line stays on its opportunity (23514).';
 
 -- After the lines of an opportunity change, its amount is their total (statement level: once per
--- opportunity touched, however many lines a statement writes).
+-- opportunity touched, however many lines a statement writes). The transition table is read by a
+-- statement of its own (Citus cannot read one in a query that also reads a distributed table), then
+-- one UPDATE per tenant.
 CREATE FUNCTION crm.line_items_sum() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp AS
 $$
+DECLARE
+    t uuid;
+    opps uuid[];
 BEGIN
-    UPDATE crm.opportunities o SET amount = s.total
-      FROM (SELECT c.tenant_id, c.opportunity_id,
-                   (SELECT coalesce(sum(l.total), 0) FROM crm.opportunity_line_items l
-                     WHERE l.tenant_id = c.tenant_id AND l.opportunity_id = c.opportunity_id) AS total,
-                   EXISTS (SELECT 1 FROM crm.opportunity_line_items l
-                            WHERE l.tenant_id = c.tenant_id AND l.opportunity_id = c.opportunity_id) AS has_lines
-              FROM (SELECT DISTINCT tenant_id, opportunity_id FROM changed) c) s
-     WHERE o.tenant_id = s.tenant_id AND o.id = s.opportunity_id AND s.has_lines AND o.amount IS DISTINCT FROM s.total;
+    FOR t, opps IN SELECT c.tenant_id, array_agg(DISTINCT c.opportunity_id) FROM changed c GROUP BY c.tenant_id LOOP
+        UPDATE crm.opportunities o SET amount = s.total
+          FROM (SELECT u.id,
+                       (SELECT coalesce(sum(l.total), 0) FROM crm.opportunity_line_items l
+                         WHERE l.tenant_id = t AND l.opportunity_id = u.id) AS total,
+                       EXISTS (SELECT 1 FROM crm.opportunity_line_items l
+                                WHERE l.tenant_id = t AND l.opportunity_id = u.id) AS has_lines
+                  FROM unnest(opps) u (id)) s
+         WHERE o.tenant_id = t AND o.id = s.id AND s.has_lines AND o.amount IS DISTINCT FROM s.total;
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.line_items_sum() IS 'Trigger: sets the amount of each opportunity whose lines changed to the total of its lines (left as it was when the last line is deleted).';
 CREATE TRIGGER line_items_sum_insert AFTER INSERT ON crm.opportunity_line_items
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.line_items_sum();
+COMMENT ON TRIGGER line_items_sum_insert ON crm.opportunity_line_items IS 'src/products.sql: sets the amount of each opportunity whose lines changed to their total, one statement per tenant.';
 CREATE TRIGGER line_items_sum_update AFTER UPDATE ON crm.opportunity_line_items
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.line_items_sum();
+COMMENT ON TRIGGER line_items_sum_update ON crm.opportunity_line_items IS 'src/products.sql: sets the amount of each opportunity whose lines changed to their total, one statement per tenant.';
 CREATE TRIGGER line_items_sum_delete AFTER DELETE ON crm.opportunity_line_items
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.line_items_sum();
+COMMENT ON TRIGGER line_items_sum_delete ON crm.opportunity_line_items IS 'src/products.sql: sets the amount of each opportunity whose lines changed to their total (left as it was when the last line goes), one statement per tenant.';
 
 -- An opportunity with lines takes its amount from them.
 CREATE FUNCTION crm.opportunities_amount_from_lines() RETURNS trigger
@@ -137,8 +148,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.opportunities_amount_from_lines() IS 'Trigger: refuses a direct change of the amount of an opportunity that has line items.';
-CREATE TRIGGER opportunities_amount_from_lines BEFORE UPDATE OF amount ON crm.opportunities
+CREATE TRIGGER b30_opportunities_amount_from_lines BEFORE UPDATE OF amount ON crm.opportunities
     FOR EACH ROW EXECUTE FUNCTION crm.opportunities_amount_from_lines();
+COMMENT ON TRIGGER b30_opportunities_amount_from_lines ON crm.opportunities IS 'src/products.sql: refuses a direct change of the amount of an opportunity that has line items (23514).';
 
 ALTER TABLE crm.opportunity_line_items ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.opportunity_line_items FORCE ROW LEVEL SECURITY;

@@ -1,7 +1,8 @@
 -- qualification.sql: lead scores kept on the leads, their daily history, and qualification by score.
 --
 -- The score of a lead is always the one its tenant's active model gives it: a BEFORE trigger scores
--- every inserted or updated lead (crm.lead_score is C and the model is parsed once per query), and
+-- every inserted or updated lead (crm.lead_score_fields, the C of crm.lead_score from the lead's
+-- columns; the model is parsed once per query), and
 -- logging an activity updates the lead's engagement summary, which rescores it. What changes scores
 -- without touching the lead (a new model, time decaying engagement, a bulk load without triggers) is
 -- caught up by crm.rescore_leads, in batches, one run per tenant at a time, writing changed rows only.
@@ -61,6 +62,7 @@ $$;
 COMMENT ON FUNCTION crm.activities_refresh_engagement() IS 'Trigger: keeps the engagement summary of the lead(s) an inserted, changed or deleted activity concerns, which rescores them.';
 CREATE TRIGGER activities_refresh_engagement AFTER INSERT OR DELETE OR UPDATE OF type, outcome, occurred_at, lead_id ON crm.activities
     FOR EACH ROW EXECUTE FUNCTION crm.activities_refresh_engagement();
+COMMENT ON TRIGGER activities_refresh_engagement ON crm.activities IS 'src/qualification.sql: refreshes the engagement summary of the lead(s) an activity concerns, which rescores them.';
 
 -- The summary is the database's, but the table is writable: a summary written by hand is checked as it
 -- is saved, by crm.leads_score below (src/scoring.c reads it for every score: one it could not read would break every write of
@@ -94,7 +96,10 @@ BEGIN
     IF NEW.engagement IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.engagement IS DISTINCT FROM OLD.engagement) THEN
         NEW.engagement := crm.validate_lead_engagement(NEW.engagement);
     END IF;
-    NEW.score := crm.lead_score(NEW);
+    -- scored from the columns, not from the row NEW (by crm.lead_score): on a Citus shard NEW is of the shard's type
+    NEW.score := crm.lead_score_fields(NEW.tenant_id, NEW.employee_count, NEW.annual_revenue, NEW.budget, NEW.industry,
+                                       NEW.country, NEW.title, NEW.company, NEW.source, NEW.purchase_timeline,
+                                       NEW.is_decision_maker, NEW.engagement);
     NEW.grade := crm.lead_grade(NEW.score);
     -- the scoring columns are the database's: what a writer puts there is replaced
     IF TG_OP = 'INSERT' THEN
@@ -129,8 +134,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.leads_score() IS 'Trigger: scores a lead as it is written (score, grade, scored_at), qualifies a new or contacted lead that reaches the threshold (once: qualified_at), and flags a qualified lead whose score falls below it (score_dropped_at).';
-CREATE TRIGGER leads_score BEFORE INSERT OR UPDATE ON crm.leads
+CREATE TRIGGER b30_leads_score BEFORE INSERT OR UPDATE ON crm.leads
     FOR EACH ROW EXECUTE FUNCTION crm.leads_score();
+COMMENT ON TRIGGER b30_leads_score ON crm.leads IS 'src/qualification.sql: scores the lead (score, grade, scored_at), qualifies a new or contacted lead at the threshold (qualified_at), flags a qualified one that falls below (score_dropped_at). After b20_leads_before_write.';
 
 CREATE TABLE crm.lead_score_history (
     tenant_id   uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
@@ -208,10 +214,12 @@ COMMENT ON FUNCTION crm.leads_after_scoring() IS 'Trigger: records the day''s sc
 CREATE TRIGGER leads_after_scoring_insert AFTER INSERT ON crm.leads
     FOR EACH ROW WHEN (NEW.score IS NOT NULL OR NEW.qualified_at IS NOT NULL)
     EXECUTE FUNCTION crm.leads_after_scoring();
+COMMENT ON TRIGGER leads_after_scoring_insert ON crm.leads IS 'src/qualification.sql: records the score in lead_score_history; a lead qualified on insert gets lead.qualified (and, by score, a follow-up task).';
 CREATE TRIGGER leads_after_scoring_update AFTER UPDATE ON crm.leads
     FOR EACH ROW WHEN (NEW.score IS DISTINCT FROM OLD.score OR NEW.qualified_at IS DISTINCT FROM OLD.qualified_at
                        OR NEW.score_dropped_at IS DISTINCT FROM OLD.score_dropped_at)
     EXECUTE FUNCTION crm.leads_after_scoring();
+COMMENT ON TRIGGER leads_after_scoring_update ON crm.leads IS 'src/qualification.sql: records the day''s score in lead_score_history; on qualification lead.qualified (and, by score, a follow-up task); on the drop flag lead.score_dropped.';
 
 ------------------------------------------------------------------------------------------------------
 -- Scoring on demand: one lead, a whole tenant

@@ -352,14 +352,16 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.scoring_models_before_write() IS 'Trigger: validates a model''s rules; activating a model deactivates the tenant''s other one.';
-CREATE TRIGGER scoring_models_before_write BEFORE INSERT OR UPDATE OF rules, is_active ON crm.scoring_models
+CREATE TRIGGER b20_scoring_models_before_write BEFORE INSERT OR UPDATE OF rules, is_active ON crm.scoring_models
     FOR EACH ROW EXECUTE FUNCTION crm.scoring_models_before_write();
+COMMENT ON TRIGGER b20_scoring_models_before_write ON crm.scoring_models IS 'src/scoring.sql: validates the rules (22023 with the JSON path); activating a model deactivates the tenant''s other one.';
 CREATE FUNCTION crm.scoring_models_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_scoring_models_changed'
     LANGUAGE C;
 COMMENT ON FUNCTION crm.scoring_models_changed() IS 'Statement trigger: announces a change of scoring models (a relcache invalidation of crm.scoring_models), so that no query or trigger scores with a model parsed before it.';
 CREATE TRIGGER scoring_models_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.scoring_models
     FOR EACH STATEMENT EXECUTE FUNCTION crm.scoring_models_changed();
+COMMENT ON TRIGGER scoring_models_changed ON crm.scoring_models IS 'src/scoring.sql: tells every backend that the models changed (their parsed models are dropped).';
 ALTER TABLE crm.scoring_models ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.scoring_models FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.scoring_models', '');

@@ -46,6 +46,34 @@ ALTER TABLE crm.segments FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.segments', '');
 SELECT crm.secure_table('crm.segments', 'config');
 
+-- Deleting a segment clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+-- (crm.campaigns is made later, in src/campaigns.sql.)
+CREATE FUNCTION crm.segments_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF crm.table_of(TG_RELID) <> 'crm.segments'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.segments_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.campaigns SET segment_id = NULL WHERE tenant_id = OLD.tenant_id AND segment_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.segments_null_references() IS 'Trigger: clears campaigns.segment_id of a deleted segment (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.segments
+    FOR EACH ROW EXECUTE FUNCTION crm.segments_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.segments IS 'src/segments.sql: clears campaigns.segment_id of the deleted segment.';
+
 CREATE TABLE crm.segment_members (
     tenant_id  uuid        NOT NULL DEFAULT crm.current_tenant() REFERENCES crm.tenants (id) ON DELETE CASCADE,
     id         uuid        NOT NULL DEFAULT crm.uuid_v7(),
@@ -72,28 +100,37 @@ SELECT crm.secure_table('crm.segment_members', 'config');
 -- a deleted segment takes its tags with it, as other records do (src/tags.sql)
 CREATE TRIGGER untag_deleted AFTER DELETE ON crm.segments REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION crm.untag_deleted('segment');
+COMMENT ON TRIGGER untag_deleted ON crm.segments IS 'src/segments.sql: removes the taggings of deleted segment records, one statement per tenant (crm.untag_deleted, src/tags.sql).';
 
--- Hand edits of static segments keep member_count (dynamic ones are counted by their refresh).
+-- Hand edits of static segments keep member_count (dynamic ones are counted by their refresh). The
+-- transition table is read by a statement of its own (Citus cannot read one in a query that also reads
+-- a distributed table), then one UPDATE per tenant.
 CREATE FUNCTION crm.segment_members_recount() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    segs uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.segment_members'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.segment_members_recount()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    UPDATE crm.segments s SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.id)
-     WHERE NOT s.is_dynamic
-       AND (s.tenant_id, s.id) IN (SELECT c.tenant_id, c.segment_id FROM changed c);
+    FOR t, segs IN SELECT c.tenant_id, array_agg(DISTINCT c.segment_id) FROM changed c GROUP BY c.tenant_id LOOP
+        UPDATE crm.segments s SET member_count = (SELECT count(*) FROM crm.segment_members m WHERE m.tenant_id = t AND m.segment_id = s.id)
+         WHERE s.tenant_id = t AND s.id = ANY (segs) AND NOT s.is_dynamic;
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.segment_members_recount() IS 'Trigger (per statement): recounts the members of the static segments a statement added to or removed from.';
 CREATE TRIGGER segment_members_recount_insert AFTER INSERT ON crm.segment_members REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION crm.segment_members_recount();
+COMMENT ON TRIGGER segment_members_recount_insert ON crm.segment_members IS 'src/segments.sql: recounts member_count of the static segments members were added to.';
 CREATE TRIGGER segment_members_recount_delete AFTER DELETE ON crm.segment_members REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION crm.segment_members_recount();
+COMMENT ON TRIGGER segment_members_recount_delete ON crm.segment_members IS 'src/segments.sql: recounts member_count of the static segments members were removed from.';
 
 ------------------------------------------------------------------------------------------------------
 -- The criteria language
@@ -329,8 +366,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.segments_before_write() IS 'Trigger: validates a dynamic segment''s criteria (22023 with the JSON path of the bad element); a static segment has none.';
-CREATE TRIGGER segments_before_write BEFORE INSERT OR UPDATE OF is_dynamic, criteria ON crm.segments
+CREATE TRIGGER b20_segments_before_write BEFORE INSERT OR UPDATE OF is_dynamic, criteria ON crm.segments
     FOR EACH ROW EXECUTE FUNCTION crm.segments_before_write();
+COMMENT ON TRIGGER b20_segments_before_write ON crm.segments IS 'src/segments.sql: validates a dynamic segment''s criteria (22023 with the JSON path).';
 
 ------------------------------------------------------------------------------------------------------
 -- Refreshing
@@ -573,7 +611,8 @@ REVOKE EXECUTE ON FUNCTION crm.segment_members_recount(), crm.segment_field_kind
     crm.segment_value_fits(text,jsonb), crm.validate_segment_criteria(jsonb,text,integer),
     crm.segment_predicate(jsonb), crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]),
     crm.segments_before_write(), crm.refresh_segment(uuid), crm.refresh_segments(uuid),
-    crm.refresh_segments_tenant(uuid,jsonb,jsonb), crm.refresh_segments_args(jsonb), crm.create_default_segments(uuid) FROM PUBLIC;
+    crm.refresh_segments_tenant(uuid,jsonb,jsonb), crm.refresh_segments_args(jsonb), crm.create_default_segments(uuid),
+    crm.segments_null_references() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.segment_field_kind(text), crm.segment_value_fits(text,jsonb),
     crm.validate_segment_criteria(jsonb,text,integer), crm.segment_predicate(jsonb),
     crm.segment_accounts(uuid,uuid,uuid,numeric[],text[]) TO crm_rep;

@@ -24,7 +24,8 @@ CREATE TABLE crm.cases (
     updated_at   timestamptz       NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE SET NULL (contact_id),
+    -- cleared on delete by crm.contacts_null_references (src/contacts.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id),
     FOREIGN KEY (tenant_id, assignee_id) REFERENCES crm.users (tenant_id, id),
     CONSTRAINT cases_about_someone CHECK (num_nonnulls(account_id, contact_id) > 0),
     CONSTRAINT cases_resolved CHECK ((status IN ('resolved', 'closed')) = (resolved_at IS NOT NULL)),
@@ -42,7 +43,7 @@ COMMENT ON COLUMN crm.cases.description IS 'Details.';
 COMMENT ON COLUMN crm.cases.status IS 'open, pending, resolved or closed (resolved_at is set for the last two).';
 COMMENT ON COLUMN crm.cases.priority IS 'low, medium, high or urgent.';
 COMMENT ON COLUMN crm.cases.account_id IS 'The customer account (the contact''s account when only a contact is given).';
-COMMENT ON COLUMN crm.cases.contact_id IS 'The contact who raised it.';
+COMMENT ON COLUMN crm.cases.contact_id IS 'The contact who raised it; NULL if the contact is deleted (refused, 23514, when the case names no account).';
 COMMENT ON COLUMN crm.cases.assignee_id IS 'The user who works it; defaults to the caller.';
 COMMENT ON COLUMN crm.cases.opened_at IS 'When it was opened; defaults to now.';
 COMMENT ON COLUMN crm.cases.resolved_at IS 'When it was resolved or closed; set from the status.';
@@ -67,8 +68,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.cases_before_write() IS 'Trigger: sets resolved_at when a case is resolved or closed and clears it when it is reopened; fills account_id from the contact.';
-CREATE TRIGGER cases_before_write BEFORE INSERT OR UPDATE OF status, resolved_at, account_id, contact_id ON crm.cases
+CREATE TRIGGER b20_cases_before_write BEFORE INSERT OR UPDATE OF status, resolved_at, account_id, contact_id ON crm.cases
     FOR EACH ROW EXECUTE FUNCTION crm.cases_before_write();
+COMMENT ON TRIGGER b20_cases_before_write ON crm.cases IS 'src/support.sql: sets resolved_at from the status; fills account_id from the contact.';
 
 ALTER TABLE crm.cases ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.cases FORCE ROW LEVEL SECURITY;
@@ -87,8 +89,11 @@ CREATE TABLE crm.case_comments (
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, case_id) REFERENCES crm.cases (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, author_id) REFERENCES crm.users (tenant_id, id) ON DELETE SET NULL (author_id)
+    -- cleared on delete by crm.users_null_references (src/tenancy.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, author_id) REFERENCES crm.users (tenant_id, id)
 );
+CREATE INDEX case_comments_author ON crm.case_comments (tenant_id, author_id) WHERE author_id IS NOT NULL;
+COMMENT ON INDEX crm.case_comments_author IS 'The comments of a user: what deleting the user clears.';
 CREATE INDEX case_comments_case ON crm.case_comments (tenant_id, case_id, created_at);
 COMMENT ON TABLE crm.case_comments IS 'Comments on a case: internal notes (is_public false) or replies the customer sees. Visible with their case; written by whoever may change the case.';
 COMMENT ON COLUMN crm.case_comments.tenant_id IS 'The owning tenant.';
@@ -96,7 +101,7 @@ COMMENT ON COLUMN crm.case_comments.id IS 'The comment''s id (uuid_v7).';
 COMMENT ON COLUMN crm.case_comments.case_id IS 'The case.';
 COMMENT ON COLUMN crm.case_comments.body IS 'The comment.';
 COMMENT ON COLUMN crm.case_comments.is_public IS 'Whether the customer sees it (false: internal).';
-COMMENT ON COLUMN crm.case_comments.author_id IS 'The user who wrote it; defaults to the caller.';
+COMMENT ON COLUMN crm.case_comments.author_id IS 'The user who wrote it; defaults to the caller; NULL if the user is deleted.';
 COMMENT ON COLUMN crm.case_comments.created_at IS 'When it was written.';
 COMMENT ON COLUMN crm.case_comments.updated_at IS 'When it was last changed.';
 ALTER TABLE crm.case_comments ENABLE ROW LEVEL SECURITY;
@@ -117,7 +122,8 @@ CREATE TABLE crm.nps_responses (
     updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, contact_id) REFERENCES crm.contacts (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id) ON DELETE SET NULL (account_id)
+    -- cleared on delete by crm.accounts_null_references (src/accounts.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, account_id) REFERENCES crm.accounts (tenant_id, id)
 );
 CREATE INDEX nps_responses_contact ON crm.nps_responses (tenant_id, contact_id, responded_at);
 CREATE INDEX nps_responses_account ON crm.nps_responses (tenant_id, account_id, responded_at) WHERE account_id IS NOT NULL;
@@ -125,7 +131,7 @@ COMMENT ON TABLE crm.nps_responses IS 'Answers of contacts to "how likely are yo
 COMMENT ON COLUMN crm.nps_responses.tenant_id IS 'The owning tenant.';
 COMMENT ON COLUMN crm.nps_responses.id IS 'The response''s id (uuid_v7).';
 COMMENT ON COLUMN crm.nps_responses.contact_id IS 'The contact who answered.';
-COMMENT ON COLUMN crm.nps_responses.account_id IS 'The contact''s account when it answered (filled from the contact).';
+COMMENT ON COLUMN crm.nps_responses.account_id IS 'The contact''s account when it answered (filled from the contact); NULL if the account is deleted.';
 COMMENT ON COLUMN crm.nps_responses.score IS 'The answer, 0 to 10.';
 COMMENT ON COLUMN crm.nps_responses.comment IS 'What the contact added.';
 COMMENT ON COLUMN crm.nps_responses.responded_at IS 'When the contact answered; defaults to now.';
@@ -143,18 +149,22 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.nps_responses_before_write() IS 'Trigger: fills an NPS response''s account_id from its contact.';
-CREATE TRIGGER nps_responses_before_write BEFORE INSERT OR UPDATE OF contact_id, account_id ON crm.nps_responses
+CREATE TRIGGER b20_nps_responses_before_write BEFORE INSERT OR UPDATE OF contact_id, account_id ON crm.nps_responses
     FOR EACH ROW EXECUTE FUNCTION crm.nps_responses_before_write();
+COMMENT ON TRIGGER b20_nps_responses_before_write ON crm.nps_responses IS 'src/support.sql: fills account_id from the contact.';
 ALTER TABLE crm.nps_responses ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.nps_responses FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.nps_responses', '');
 SELECT crm.secure_table('crm.nps_responses', 'child', 'crm.contacts', 'contact_id');
 
 -- who changed what, as for the other core tables
-CREATE TRIGGER audit_insert AFTER INSERT ON crm.cases REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit();
+CREATE TRIGGER audit_insert AFTER INSERT ON crm.cases REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
+COMMENT ON TRIGGER audit_insert ON crm.cases IS 'src/support.sql: logs the inserted cases in crm.audit_log.';
 CREATE TRIGGER audit_update AFTER UPDATE ON crm.cases REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION crm.audit();
-CREATE TRIGGER audit_delete AFTER DELETE ON crm.cases REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit();
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
+COMMENT ON TRIGGER audit_update ON crm.cases IS 'src/support.sql: logs the changed columns of updated cases in crm.audit_log (derived columns aside).';
+CREATE TRIGGER audit_delete AFTER DELETE ON crm.cases REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.audit('cases');
+COMMENT ON TRIGGER audit_delete ON crm.cases IS 'src/support.sql: logs the deleted cases in crm.audit_log.';
 
 CREATE VIEW crm_api.cases WITH (security_invoker = true) AS
     SELECT tenant_id, id, subject, description, status, priority, account_id, contact_id, assignee_id, opened_at, resolved_at,

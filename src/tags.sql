@@ -56,8 +56,11 @@ CREATE TABLE crm.taggings (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, tag_id, entity_type, entity_id),
     FOREIGN KEY (tenant_id, tag_id) REFERENCES crm.tags (tenant_id, id) ON DELETE CASCADE,
-    FOREIGN KEY (tenant_id, tagged_by) REFERENCES crm.users (tenant_id, id) ON DELETE SET NULL (tagged_by)
+    -- cleared on delete by crm.users_null_references (src/tenancy.sql, docs/design.md §12)
+    FOREIGN KEY (tenant_id, tagged_by) REFERENCES crm.users (tenant_id, id)
 );
+CREATE INDEX taggings_tagged_by ON crm.taggings (tenant_id, tagged_by) WHERE tagged_by IS NOT NULL;
+COMMENT ON INDEX crm.taggings_tagged_by IS 'The taggings of a user: what deleting the user clears.';
 CREATE INDEX taggings_entity ON crm.taggings (tenant_id, entity_type, entity_id);
 COMMENT ON TABLE crm.taggings IS 'A tag on a record: the record must exist in the tenant and be visible to the caller. Removed with the record.';
 COMMENT ON COLUMN crm.taggings.tenant_id IS 'The owning tenant; defaults to crm.current_tenant().';
@@ -65,7 +68,7 @@ COMMENT ON COLUMN crm.taggings.id IS 'The tagging''s id (uuid_v7).';
 COMMENT ON COLUMN crm.taggings.tag_id IS 'The tag.';
 COMMENT ON COLUMN crm.taggings.entity_type IS 'The kind of record tagged: lead, contact, account, opportunity, activity, task or note.';
 COMMENT ON COLUMN crm.taggings.entity_id IS 'The record tagged.';
-COMMENT ON COLUMN crm.taggings.tagged_by IS 'Who put the tag on; defaults to the caller.';
+COMMENT ON COLUMN crm.taggings.tagged_by IS 'Who put the tag on; defaults to the caller; NULL if the user is deleted.';
 COMMENT ON COLUMN crm.taggings.created_at IS 'When the tag was put on.';
 
 -- The tagged record must exist and be visible to the caller (the caller's policies apply here).
@@ -85,47 +88,64 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.taggings_before_write() IS 'Trigger: a tagging must name a record of its tenant that the caller can read (23503 otherwise).';
-CREATE TRIGGER taggings_before_write BEFORE INSERT OR UPDATE ON crm.taggings
+CREATE TRIGGER b20_taggings_before_write BEFORE INSERT OR UPDATE ON crm.taggings
     FOR EACH ROW EXECUTE FUNCTION crm.taggings_before_write();
+COMMENT ON TRIGGER b20_taggings_before_write ON crm.taggings IS 'src/tags.sql: a tagging names a record of its tenant that the caller reads (23503).';
 
 -- usage_count, once per statement. SECURITY DEFINER: counts every tagging, seen or not by the caller.
+-- The transition table is read by a statement of its own (Citus cannot read one in a query that also
+-- reads a distributed table), and each tenant's tags are recounted by one statement of that tenant.
 CREATE FUNCTION crm.taggings_count() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    t uuid;
+    tags uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.taggings'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.taggings_count()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    UPDATE crm.tags t SET usage_count = (SELECT count(*) FROM crm.taggings g WHERE g.tenant_id = t.tenant_id AND g.tag_id = t.id)
-     WHERE (t.tenant_id, t.id) IN (SELECT tenant_id, tag_id FROM changed);
+    FOR t, tags IN SELECT c.tenant_id, array_agg(DISTINCT c.tag_id) FROM changed c GROUP BY c.tenant_id LOOP
+        UPDATE crm.tags x SET usage_count = (SELECT count(*) FROM crm.taggings g WHERE g.tenant_id = t AND g.tag_id = x.id)
+         WHERE x.tenant_id = t AND x.id = ANY (tags);
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.taggings_count() IS 'Trigger: recounts the usage of the tags a statement put on or took off.';
 CREATE TRIGGER taggings_count_insert AFTER INSERT ON crm.taggings
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.taggings_count();
+COMMENT ON TRIGGER taggings_count_insert ON crm.taggings IS 'src/tags.sql: recounts usage_count of the tags put on, one statement per tenant.';
 CREATE TRIGGER taggings_count_delete AFTER DELETE ON crm.taggings
     REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION crm.taggings_count();
+COMMENT ON TRIGGER taggings_count_delete ON crm.taggings IS 'src/tags.sql: recounts usage_count of the tags taken off, one statement per tenant.';
 ALTER TABLE crm.taggings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.taggings FORCE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('crm.taggings', '');
 SELECT crm.secure_table('crm.taggings', 'shared');
 REVOKE UPDATE ON crm.taggings FROM crm_rep;
 
--- A deleted record loses its tags. SECURITY DEFINER: the caller may not see every tagging.
+-- A deleted record loses its tags. SECURITY DEFINER: the caller may not see every tagging. The
+-- transition table is read alone, then one DELETE per tenant (as crm.taggings_count).
 CREATE FUNCTION crm.untag_deleted() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    kind crm.entity_type;
+    t uuid;
+    ids uuid[];
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.activities,crm.contacts,crm.leads,crm.notes,crm.opportunities,crm.segments,crm.tasks}'::regclass[]) THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.untag_deleted()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    DELETE FROM crm.taggings g USING gone
-     WHERE g.tenant_id = gone.tenant_id AND g.entity_type = TG_ARGV[0]::crm.entity_type AND g.entity_id = gone.id;
+    kind := TG_ARGV[0]::crm.entity_type;
+    FOR t, ids IN SELECT g.tenant_id, array_agg(g.id) FROM gone g GROUP BY g.tenant_id LOOP
+        DELETE FROM crm.taggings x WHERE x.tenant_id = t AND x.entity_type = kind AND x.entity_id = ANY (ids);
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -139,6 +159,8 @@ BEGIN
         CONTINUE WHEN crm.entity_table(e) IS NULL;
         EXECUTE format('CREATE TRIGGER untag_deleted AFTER DELETE ON %s REFERENCING OLD TABLE AS gone'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION crm.untag_deleted(%L)', crm.entity_table(e), e);
+        EXECUTE format('COMMENT ON TRIGGER untag_deleted ON %s IS %L', crm.entity_table(e),
+                       format('src/tags.sql: removes the taggings of deleted %s records, one statement per tenant.', e));
     END LOOP;
 END
 $untag$;

@@ -73,8 +73,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.tasks_before_write() IS 'Trigger: sets completed_at when a task is completed and clears it when it is reopened.';
-CREATE TRIGGER tasks_before_write BEFORE INSERT OR UPDATE OF status, completed_at ON crm.tasks
+CREATE TRIGGER b20_tasks_before_write BEFORE INSERT OR UPDATE OF status, completed_at ON crm.tasks
     FOR EACH ROW EXECUTE FUNCTION crm.tasks_before_write();
+COMMENT ON TRIGGER b20_tasks_before_write ON crm.tasks IS 'src/tasks.sql: sets completed_at when a task is completed and clears it when it is reopened.';
 
 ALTER TABLE crm.tasks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.tasks FORCE ROW LEVEL SECURITY;

@@ -106,8 +106,10 @@ COMMENT ON FUNCTION crm.tenants_before_write() IS 'Trigger: merges tenant settin
 
 CREATE TRIGGER tenants_before_write BEFORE INSERT OR UPDATE OF settings ON crm.tenants
     FOR EACH ROW EXECUTE FUNCTION crm.tenants_before_write();
+COMMENT ON TRIGGER tenants_before_write ON crm.tenants IS 'src/tenancy.sql: merges the settings over the defaults and validates them (22023).';
 CREATE TRIGGER tenants_touch BEFORE UPDATE ON crm.tenants
     FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+COMMENT ON TRIGGER tenants_touch ON crm.tenants IS 'src/tenancy.sql: sets updated_at to the transaction time.';
 
 ALTER TABLE crm.tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.tenants FORCE ROW LEVEL SECURITY;
@@ -223,10 +225,12 @@ COMMENT ON COLUMN crm.users.updated_at IS 'When the user was last changed.';
 COMMENT ON INDEX crm.users_tenant_email IS 'One user per email per tenant (crm.email compares case-insensitively).';
 COMMENT ON INDEX crm.users_db_role IS 'A database login is bound to at most one CRM user (crm.current_tenant() finds the binding of the session''s login through it).';
 
-CREATE TRIGGER teams_touch BEFORE UPDATE ON crm.teams
+CREATE TRIGGER b90_touch_updated_at BEFORE UPDATE ON crm.teams
     FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
-CREATE TRIGGER users_touch BEFORE UPDATE ON crm.users
+COMMENT ON TRIGGER b90_touch_updated_at ON crm.teams IS 'src/tenancy.sql: sets updated_at to the transaction time.';
+CREATE TRIGGER b90_touch_updated_at BEFORE UPDATE ON crm.users
     FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+COMMENT ON TRIGGER b90_touch_updated_at ON crm.users IS 'src/tenancy.sql: sets updated_at to the transaction time.';
 
 -- What crm.users says (who is active, their roles, the bound logins) is cached by every backend that
 -- reads a request context (src/context.c): a write tells them all to read it again.
@@ -236,6 +240,7 @@ CREATE FUNCTION crm.users_changed() RETURNS trigger
 COMMENT ON FUNCTION crm.users_changed() IS 'Trigger (per statement): invalidates the request-context caches of every backend after a write to crm.users, so a deactivated user, a changed role or a new login binding takes effect at once.';
 CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.users
     FOR EACH STATEMENT EXECUTE FUNCTION crm.users_changed();
+COMMENT ON TRIGGER users_changed ON crm.users IS 'src/tenancy.sql: tells every backend that crm.users changed (their request-context caches are dropped).';
 -- The same for crm.tenants, whose sharing setting the policies read from the same cache.
 CREATE FUNCTION crm.tenants_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_users_changed'
@@ -243,6 +248,37 @@ CREATE FUNCTION crm.tenants_changed() RETURNS trigger
 COMMENT ON FUNCTION crm.tenants_changed() IS 'Trigger (per statement): invalidates the request-context caches of every backend after a write to crm.tenants, so a change of the sharing setting takes effect at once.';
 CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.tenants
     FOR EACH STATEMENT EXECUTE FUNCTION crm.tenants_changed();
+COMMENT ON TRIGGER tenants_changed ON crm.tenants IS 'src/tenancy.sql: tells every backend that crm.tenants changed (their request-context caches, which hold the sharing setting, are dropped).';
+
+-- Deleting a user clears the references to it (docs/design.md §12). A foreign key ON DELETE SET NULL (col)
+-- cannot be distributed by Citus (the distribution key is in the key), so the keys that point here are
+-- plain ones (NO ACTION) and this delete path clears them, one UPDATE per referencing column, of
+-- OLD's tenant only, each through an index led by (tenant_id, column). SECURITY DEFINER, as the key's
+-- action was: the rows that refer to the deleted one may be hidden from the caller.
+-- (The tables that refer to users are made later, in src/opportunities.sql, src/support.sql and src/tags.sql.)
+CREATE FUNCTION crm.users_null_references() RETURNS trigger
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
+    IF crm.table_of(TG_RELID) <> 'crm.users'::regclass THEN
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.users_null_references()', TG_RELID::regclass USING ERRCODE = '42501';
+    END IF;
+    -- a tenant being deleted takes every row along: nothing to clear
+    IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
+    UPDATE crm.opportunity_stage_history SET changed_by = NULL WHERE tenant_id = OLD.tenant_id AND changed_by = OLD.id;
+    UPDATE crm.case_comments SET author_id = NULL WHERE tenant_id = OLD.tenant_id AND author_id = OLD.id;
+    UPDATE crm.taggings SET tagged_by = NULL WHERE tenant_id = OLD.tenant_id AND tagged_by = OLD.id;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.users_null_references() IS 'Trigger: clears opportunity_stage_history.changed_by, case_comments.author_id, taggings.tagged_by of a deleted user (of its tenant only; nothing for a tenant being deleted).';
+CREATE TRIGGER b90_null_references BEFORE DELETE ON crm.users
+    FOR EACH ROW EXECUTE FUNCTION crm.users_null_references();
+COMMENT ON TRIGGER b90_null_references ON crm.users IS 'src/tenancy.sql: clears opportunity_stage_history.changed_by, case_comments.author_id, taggings.tagged_by of the deleted user.';
 
 ALTER TABLE crm.teams ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.teams FORCE ROW LEVEL SECURITY;
@@ -309,5 +345,5 @@ COMMENT ON FUNCTION crm_api.current_context() IS 'Who the caller is to crm: {"te
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.touch_updated_at(), crm.tenant_settings(jsonb), crm.tenants_before_write(),
-    crm.check_tenant_caller(uuid), crm.users_changed(), crm.tenants_changed() FROM PUBLIC;
+    crm.check_tenant_caller(uuid), crm.users_changed(), crm.tenants_changed(), crm.users_null_references() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.tenant_settings(jsonb), crm.check_tenant_caller(uuid) TO crm_rep;

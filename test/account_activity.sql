@@ -5,7 +5,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(29);
+SELECT plan(32);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -111,6 +111,23 @@ SELECT 'a0000000-0000-7000-8000-00000000000a', 'email', 'Bulk ' || n, timestampt
        ('a0000000-0000-7000-8000-00000000c0' || lpad((1 + n % 5)::text, 2, '0'))::uuid, 'a0000000-0000-7000-8000-0000000000a3'
 FROM generate_series(1, 1000) n;
 SELECT is(pg_temp.drift(), 0::bigint, 'the rollup equals the count after a bulk insert of 1000 activities');
+
+-- the operator's statements over both tenants: each tenant's activities are rolled up in its own rows
+INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, contact_id, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'call', 'Both tenants', '2026-04-01 10:00+00', 'a0000000-0000-7000-8000-00000000c001', NULL,
+     'a0000000-0000-7000-8000-0000000000a3'),
+    ('b0000000-0000-7000-8000-00000000000b', 'call', 'Both tenants', '2026-04-01 11:00+00', NULL, 'b0000000-0000-7000-8000-000000000bd1',
+     'b0000000-0000-7000-8000-0000000000b3');
+SELECT is(ARRAY(SELECT format('%s %s', tenant_id, account_id) FROM crm.account_activity_days WHERE day = '2026-04-01' ORDER BY 1),
+    ARRAY['a0000000-0000-7000-8000-00000000000a a0000000-0000-7000-8000-00000000c001',
+          'b0000000-0000-7000-8000-00000000000b b0000000-0000-7000-8000-000000000bc1'],
+    'one insert of activities of both tenants: each counts for its tenant''s account');
+UPDATE crm.activities SET occurred_at = occurred_at + interval '1 day' WHERE subject = 'Both tenants';
+SELECT ok(NOT EXISTS (SELECT 1 FROM crm.account_activity_days WHERE day = '2026-04-01') AND pg_temp.drift() = 0,
+    'one update of both: both tenants recounted');
+DELETE FROM crm.activities WHERE subject = 'Both tenants';
+SELECT ok(NOT EXISTS (SELECT 1 FROM crm.account_activity_days WHERE day = '2026-04-02') AND pg_temp.drift() = 0,
+    'one delete of both: both tenants recounted');
 
 -- a load without triggers leaves it behind; the rebuild puts it back, as its callers may
 SET LOCAL session_replication_role = replica;

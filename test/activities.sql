@@ -2,7 +2,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(30);
+SELECT plan(33);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -63,6 +63,18 @@ SELECT is((SELECT usage_count FROM crm.tags WHERE id = 'a0000000-0000-7000-8000-
 SELECT throws_ok($$INSERT INTO crm.taggings (tag_id, entity_type, entity_id) VALUES ('a0000000-0000-7000-8000-000000000a89', 'lead', 'b0000000-0000-7000-8000-000000000bb1')$$,
     '23503', NULL, 'a record of another tenant cannot be tagged');
 RESET ROLE;
+
+-- one statement of the operator's over both tenants: each tenant's tags are counted, and untagged, in that tenant
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+INSERT INTO crm.taggings (tenant_id, tag_id, entity_type, entity_id, tagged_by) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000a81', 'note', 'a0000000-0000-7000-8000-000000000a61', NULL),
+    ('b0000000-0000-7000-8000-00000000000b', 'b0000000-0000-7000-8000-000000000b81', 'note', 'b0000000-0000-7000-8000-000000000b61', NULL);
+SELECT is(ARRAY(SELECT usage_count FROM crm.tags WHERE id IN ('a0000000-0000-7000-8000-000000000a81', 'b0000000-0000-7000-8000-000000000b81')
+                 ORDER BY tenant_id), ARRAY[2, 2], 'tagging a note of each tenant in one statement counts each tenant''s tag');
+DELETE FROM crm.notes WHERE id IN ('a0000000-0000-7000-8000-000000000a61', 'b0000000-0000-7000-8000-000000000b61');
+SELECT is((SELECT count(*) FROM crm.taggings WHERE entity_type = 'note'), 0::bigint, 'deleting both notes in one statement untags both');
+SELECT is(ARRAY(SELECT usage_count FROM crm.tags WHERE id IN ('a0000000-0000-7000-8000-000000000a81', 'b0000000-0000-7000-8000-000000000b81')
+                 ORDER BY tenant_id), ARRAY[1, 1], '    and each tenant''s tag counts one again');
 
 SELECT * FROM finish();
 ROLLBACK;

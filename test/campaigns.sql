@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 SET LOCAL timezone = 'UTC';
 \ir lib/two_tenants.psql
 \ir lib/sales.psql
@@ -67,6 +67,24 @@ SELECT pg_temp.become('crm_rep', 'b0000000-0000-7000-8000-00000000000b', 'b00000
 SELECT is((SELECT count(*) FROM crm.lead_source_analytics('2025-01-01', '2025-03-31')), 0::bigint, 'another tenant sees none of A''s leads');
 RESET ROLE;
 SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'crm_api.lead_source_analytics(date, date)'::regprocedure), 's', 'crm_api.lead_source_analytics is STABLE');
+
+
+-- Deleting a campaign clears leads.campaign_id (a plain key and its delete path, docs/design.md §12): also
+-- the manager's lead the deleting rep may not change, and only in its tenant (tenant B has a campaign of
+-- the same id, named by its lead).
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+INSERT INTO crm.campaigns (tenant_id, id, name, type, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000a8d', 'Going away', 'email', 'a0000000-0000-7000-8000-0000000000a3'),
+    ('b0000000-0000-7000-8000-00000000000b', 'a0000000-0000-7000-8000-000000000a8d', 'Same id in B', 'email', 'b0000000-0000-7000-8000-0000000000b3');
+UPDATE crm.leads SET campaign_id = 'a0000000-0000-7000-8000-000000000a8d'
+ WHERE id IN ('a0000000-0000-7000-8000-000000000ab2', 'b0000000-0000-7000-8000-000000000bb1');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT lives_ok($$DELETE FROM crm.campaigns WHERE id = 'a0000000-0000-7000-8000-000000000a8d'$$, 'the rep deletes its campaign');
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+SELECT is((SELECT campaign_id FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab2'), NULL,
+    'the manager''s lead from it loses its campaign_id');
+SELECT is((SELECT campaign_id FROM crm.leads WHERE id = 'b0000000-0000-7000-8000-000000000bb1'), 'a0000000-0000-7000-8000-000000000a8d'::uuid,
+    'tenant B''s lead naming its own campaign of the same id keeps it');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(31);
+SELECT plan(39);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -63,6 +63,51 @@ SELECT throws_ok($$UPDATE crm.contacts SET reports_to_id = 'a0000000-0000-7000-8
     'a contact does not report to itself');
 SELECT lives_ok($$UPDATE crm.contacts SET reports_to_id = 'a0000000-0000-7000-8000-000000000ad1' WHERE first_name = 'Michael'$$,
     'a contact reports to another');
+RESET ROLE;
+
+
+-- Deleting a contact clears what refers to it (plain keys and its delete path, docs/design.md §12): also
+-- rows the deleting rep may not change, and only in its tenant. As the operator: Bill (the manager's)
+-- reports to Peter too, the manager's lead was converted into Peter, the rep's opportunity names him; in
+-- tenant B a contact with Peter's very id, with a lead, an opportunity and a report pointing to it.
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+UPDATE crm.contacts SET reports_to_id = 'a0000000-0000-7000-8000-000000000ad1' WHERE id = 'a0000000-0000-7000-8000-000000000ad2';
+UPDATE crm.leads SET converted_contact_id = 'a0000000-0000-7000-8000-000000000ad1' WHERE id = 'a0000000-0000-7000-8000-000000000ab2';
+UPDATE crm.opportunities SET contact_id = 'a0000000-0000-7000-8000-000000000ad1' WHERE id = 'a0000000-0000-7000-8000-000000000ae1';
+INSERT INTO crm.contacts (tenant_id, id, first_name, owner_id) VALUES
+    ('b0000000-0000-7000-8000-00000000000b', 'a0000000-0000-7000-8000-000000000ad1', 'Same id in B', 'b0000000-0000-7000-8000-0000000000b3');
+UPDATE crm.contacts SET reports_to_id = 'a0000000-0000-7000-8000-000000000ad1' WHERE id = 'b0000000-0000-7000-8000-000000000bd1';
+UPDATE crm.leads SET converted_contact_id = 'a0000000-0000-7000-8000-000000000ad1' WHERE id = 'b0000000-0000-7000-8000-000000000bb1';
+UPDATE crm.opportunities SET contact_id = 'a0000000-0000-7000-8000-000000000ad1' WHERE id = 'b0000000-0000-7000-8000-000000000be1';
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT lives_ok($$DELETE FROM crm.contacts WHERE id = 'a0000000-0000-7000-8000-000000000ad1'$$, 'the rep deletes its contact Peter');
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+SELECT is(ARRAY(SELECT reports_to_id FROM crm.contacts WHERE id IN ('a0000000-0000-7000-8000-000000000ad2', 'a0000000-0000-7000-8000-000000000ad9')),
+    ARRAY[NULL, NULL]::uuid[], 'the contacts reporting to him lose their manager, the manager''s Bill too, which the rep may not change');
+SELECT is((SELECT converted_contact_id FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab2'), NULL,
+    'the lead converted into him loses its converted_contact_id');
+SELECT is((SELECT contact_id FROM crm.opportunities WHERE id = 'a0000000-0000-7000-8000-000000000ae1'), NULL, 'the opportunity loses its contact');
+SELECT row_eq($$SELECT contact_id, account_id FROM crm.cases WHERE id = 'a0000000-0000-7000-8000-000000000a91'$$,
+    ROW(NULL::uuid, 'a0000000-0000-7000-8000-000000000ac1'::uuid), 'the case he raised loses its contact and keeps its account');
+SELECT is(ARRAY[(SELECT reports_to_id FROM crm.contacts WHERE id = 'b0000000-0000-7000-8000-000000000bd1'),
+                (SELECT converted_contact_id FROM crm.leads WHERE id = 'b0000000-0000-7000-8000-000000000bb1'),
+                (SELECT contact_id FROM crm.opportunities WHERE id = 'b0000000-0000-7000-8000-000000000be1')],
+    ARRAY['a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-000000000ad1', 'a0000000-0000-7000-8000-000000000ad1']::uuid[],
+    'tenant B''s rows that name its own contact of the same id keep it');
+-- a manager and its report in one statement (the manager first): the report's report loses its link
+INSERT INTO crm.contacts (tenant_id, id, first_name, owner_id, reports_to_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000cd1', 'Boss', 'a0000000-0000-7000-8000-0000000000a3', NULL);
+INSERT INTO crm.contacts (tenant_id, id, first_name, owner_id, reports_to_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000cd2', 'Middle', 'a0000000-0000-7000-8000-0000000000a3',
+     'a0000000-0000-7000-8000-000000000cd1');
+INSERT INTO crm.contacts (tenant_id, id, first_name, owner_id, reports_to_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000cd3', 'Junior', 'a0000000-0000-7000-8000-0000000000a3',
+     'a0000000-0000-7000-8000-000000000cd2');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT lives_ok($$DELETE FROM crm.contacts WHERE id IN ('a0000000-0000-7000-8000-000000000cd1', 'a0000000-0000-7000-8000-000000000cd2')$$,
+    'a contact and its report deleted in one statement');
+SELECT is((SELECT reports_to_id FROM crm.contacts WHERE id = 'a0000000-0000-7000-8000-000000000cd3'), NULL,
+    '    the report of the report loses its manager');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -44,6 +44,15 @@ SELECT throws_ok($$DELETE FROM crm.events$$, '42501', NULL, 'nor delete events')
 SELECT throws_ok($$SELECT crm.emit_event('a0000000-0000-7000-8000-00000000000a', 'lead.created', 'lead', gen_random_uuid())$$, '42501', NULL,
     'nor emit one');
 RESET ROLE;
+
+-- one statement of the operator's over both tenants: each row is logged in its own tenant
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+UPDATE crm.accounts SET industry = 'conglomerate' WHERE id IN ('a0000000-0000-7000-8000-000000000ac2', 'b0000000-0000-7000-8000-000000000bc1');
+SELECT is(ARRAY(SELECT format('%s %s %s', tenant_id, table_name, row_id) FROM crm.audit_log
+                 WHERE action = 'update' AND new_values->>'industry' = 'conglomerate' ORDER BY 1),
+    ARRAY['a0000000-0000-7000-8000-00000000000a accounts a0000000-0000-7000-8000-000000000ac2',
+          'b0000000-0000-7000-8000-00000000000b accounts b0000000-0000-7000-8000-000000000bc1'],
+    'an update of accounts of both tenants in one statement logs each in its tenant');
 
 -- an event for a tenant that is gone is not written; deleting a tenant takes its log and events along
 SELECT is(crm.emit_event('c0000000-0000-7000-8000-00000000000c', 'lead.created', 'lead', gen_random_uuid()), NULL,

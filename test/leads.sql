@@ -2,7 +2,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(21);
+SELECT plan(24);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -45,5 +45,26 @@ SELECT ok(pg_temp.plan_of($$SELECT * FROM crm.leads WHERE search @@ to_tsquery('
     'the search uses the GIN index');
 RESET enable_seqscan;
 
+
+-- Deleting a lead clears opportunities.lead_id (a plain key and its delete path, docs/design.md §12): also
+-- the manager's opportunity the deleting rep may not change, and only in its tenant (tenant B has a lead
+-- of the same id, named by its opportunity).
+RESET ROLE;
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+INSERT INTO crm.leads (tenant_id, id, company, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000ab8', 'Going away', 'a0000000-0000-7000-8000-0000000000a3'),
+    ('b0000000-0000-7000-8000-00000000000b', 'a0000000-0000-7000-8000-000000000ab8', 'Same id in B', 'b0000000-0000-7000-8000-0000000000b3');
+INSERT INTO crm.opportunities (tenant_id, id, name, lead_id, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000ae8', 'From the lead', 'a0000000-0000-7000-8000-000000000ab8',
+     'a0000000-0000-7000-8000-0000000000a2');
+UPDATE crm.opportunities SET lead_id = 'a0000000-0000-7000-8000-000000000ab8' WHERE id = 'b0000000-0000-7000-8000-000000000be1';
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
+SELECT lives_ok($$DELETE FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab8'$$, 'the rep deletes its lead');
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+SELECT is((SELECT lead_id FROM crm.opportunities WHERE id = 'a0000000-0000-7000-8000-000000000ae8'), NULL,
+    'the manager''s opportunity from it loses its lead_id');
+SELECT is((SELECT lead_id FROM crm.opportunities WHERE id = 'b0000000-0000-7000-8000-000000000be1'), 'a0000000-0000-7000-8000-000000000ab8'::uuid,
+    'tenant B''s opportunity naming its own lead of the same id keeps it');
+RESET ROLE;
 SELECT * FROM finish();
 ROLLBACK;

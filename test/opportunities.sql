@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(42);
+SELECT plan(45);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -110,6 +110,25 @@ SELECT throws_ok($$INSERT INTO crm.opportunities (name, account_id) VALUES ('For
     'an account of another tenant does not exist here');
 SELECT throws_ok($$INSERT INTO crm.opportunity_stage_history (opportunity_id, to_stage_id) SELECT id, stage_id FROM crm.opportunities LIMIT 1$$,
     '42501', NULL, 'nobody writes the stage history by hand');
+RESET ROLE;
+
+
+-- Deleting an opportunity clears leads.converted_opportunity_id (a plain key and its delete path,
+-- docs/design.md §12): also the manager's lead the deleting rep may not change, and only in its tenant
+-- (tenant B has an opportunity of the same id, named by its lead).
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+INSERT INTO crm.opportunities (tenant_id, id, name, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000ae8', 'Going away', 'a0000000-0000-7000-8000-0000000000a3'),
+    ('b0000000-0000-7000-8000-00000000000b', 'a0000000-0000-7000-8000-000000000ae8', 'Same id in B', 'b0000000-0000-7000-8000-0000000000b3');
+UPDATE crm.leads SET converted_opportunity_id = 'a0000000-0000-7000-8000-000000000ae8'
+ WHERE id IN ('a0000000-0000-7000-8000-000000000ab2', 'b0000000-0000-7000-8000-000000000bb1');
+SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
+SELECT lives_ok($$DELETE FROM crm.opportunities WHERE id = 'a0000000-0000-7000-8000-000000000ae8'$$, 'the rep deletes its opportunity');
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+SELECT is((SELECT converted_opportunity_id FROM crm.leads WHERE id = 'a0000000-0000-7000-8000-000000000ab2'), NULL,
+    'the manager''s lead converted into it loses its converted_opportunity_id');
+SELECT is((SELECT converted_opportunity_id FROM crm.leads WHERE id = 'b0000000-0000-7000-8000-000000000bb1'),
+    'a0000000-0000-7000-8000-000000000ae8'::uuid, 'tenant B''s lead naming its own opportunity of the same id keeps it');
 RESET ROLE;
 
 SELECT * FROM finish();

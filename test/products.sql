@@ -2,12 +2,15 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
 SELECT is((SELECT amount FROM crm.opportunities WHERE id = 'a0000000-0000-7000-8000-000000000ae1'), 200.00::numeric(18,2),
     'the fixture''s two TPS Pro at 100 make the amount 200');
+SELECT is(ARRAY(SELECT amount FROM crm.opportunities WHERE id IN ('a0000000-0000-7000-8000-000000000ae1', 'b0000000-0000-7000-8000-000000000be1')
+                 ORDER BY tenant_id), ARRAY[200.00, 250.00]::numeric(18,2)[],
+    '    its one statement wrote lines of both tenants: each tenant''s opportunity has its own total');
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'guc');
 SELECT throws_ok($$INSERT INTO crm.products (name, unit_price) VALUES ('Stapler', 5)$$, '42501', NULL, 'a rep does not add products');
 SELECT lives_ok($$INSERT INTO crm.opportunity_line_items (opportunity_id, product_id, quantity, unit_price, discount)

@@ -4,7 +4,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(71);
+SELECT plan(74);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -235,6 +235,23 @@ SELECT set_eq($$SELECT substr(g.name, 8)::int, a.name FROM crm.segment_members m
 -- every new tenant has the example segments
 SELECT results_eq($$SELECT name FROM crm.segments WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' ORDER BY name$$,
     ARRAY['At risk', 'Enterprise', 'High value', 'SMB'], 'the example segments of a new tenant');
+
+
+-- Deleting a segment clears campaigns.segment_id (a plain key and its delete path, docs/design.md §12),
+-- only in its tenant (tenant B has a segment of the same id, named by its campaign).
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+INSERT INTO crm.segments (tenant_id, id, name, is_dynamic) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-000000000a5d', 'Going away', false),
+    ('b0000000-0000-7000-8000-00000000000b', 'a0000000-0000-7000-8000-000000000a5d', 'Same id in B', false);
+UPDATE crm.campaigns SET segment_id = 'a0000000-0000-7000-8000-000000000a5d'
+ WHERE id IN ('a0000000-0000-7000-8000-000000000a84', 'b0000000-0000-7000-8000-000000000b84');
+SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');
+SELECT lives_ok($$DELETE FROM crm.segments WHERE id = 'a0000000-0000-7000-8000-000000000a5d'$$, 'an admin deletes a segment');
+SELECT pg_temp.become('none', NULL, NULL, 'none');
+SELECT is((SELECT segment_id FROM crm.campaigns WHERE id = 'a0000000-0000-7000-8000-000000000a84'), NULL,
+    'the campaign that targeted it loses its segment_id');
+SELECT is((SELECT segment_id FROM crm.campaigns WHERE id = 'b0000000-0000-7000-8000-000000000b84'), 'a0000000-0000-7000-8000-000000000a5d'::uuid,
+    'tenant B''s campaign naming its own segment of the same id keeps it');
 
 SELECT * FROM finish();
 ROLLBACK;

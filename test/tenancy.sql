@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(47);
+SELECT plan(52);
 
 -- The contract of every table of the extension, checked over the catalog so that tables added later
 -- are held to it without a new test.
@@ -128,6 +128,46 @@ CREATE TEMP TABLE stamped (x integer, updated_at timestamptz);
 CREATE TRIGGER touch AFTER UPDATE ON stamped FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
 INSERT INTO stamped VALUES (1, NULL);
 SELECT throws_ok($$UPDATE stamped SET x = 2$$, '39P01', NULL, '    and as an AFTER trigger: 39P01');
+
+
+-- Deleting a user clears who did what (plain keys and its delete path, docs/design.md §12): the stage
+-- history's changed_by, case comments' author_id and taggings' tagged_by, of its tenant only (Acme has
+-- a user of the same id, whose tagging keeps it).
+SELECT id AS acme FROM crm.tenants WHERE name = 'Acme' \gset
+INSERT INTO crm.users (tenant_id, id, email, name) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-0000000000c7', 'leaver@given.test', 'Leaver'),
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-0000000000c8', 'stayer@given.test', 'Stayer'),
+    (:'acme', 'c0000000-0000-7000-8000-0000000000c7', 'leaver@acme.test', 'Same id in Acme');
+INSERT INTO crm.accounts (tenant_id, id, name, owner_id) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-000000000cc1', 'Skynet', 'c0000000-0000-7000-8000-0000000000c8'),
+    (:'acme', 'c0000000-0000-7000-8000-000000000cc1', 'Same id in Acme', 'c0000000-0000-7000-8000-0000000000c7');
+INSERT INTO crm.opportunities (tenant_id, id, name, account_id, owner_id) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-000000000ce1', 'Deal', 'c0000000-0000-7000-8000-000000000cc1',
+     'c0000000-0000-7000-8000-0000000000c8');
+INSERT INTO crm.opportunity_stage_history (tenant_id, opportunity_id, from_stage_id, to_stage_id, changed_by)
+SELECT s.tenant_id, 'c0000000-0000-7000-8000-000000000ce1', s.id, s.id, 'c0000000-0000-7000-8000-0000000000c7'
+  FROM crm.pipeline_stages s WHERE s.tenant_id = 'c0000000-0000-7000-8000-00000000000c' AND s.name = 'proposal';
+INSERT INTO crm.cases (tenant_id, id, subject, account_id, assignee_id) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-000000000c91', 'Help', 'c0000000-0000-7000-8000-000000000cc1',
+     'c0000000-0000-7000-8000-0000000000c8');
+INSERT INTO crm.case_comments (tenant_id, case_id, body, author_id) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-000000000c91', 'On it', 'c0000000-0000-7000-8000-0000000000c7');
+INSERT INTO crm.tags (tenant_id, id, name) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-000000000c81', 'key'), (:'acme', 'c0000000-0000-7000-8000-000000000c81', 'key');
+INSERT INTO crm.taggings (tenant_id, tag_id, entity_type, entity_id, tagged_by) VALUES
+    ('c0000000-0000-7000-8000-00000000000c', 'c0000000-0000-7000-8000-000000000c81', 'account', 'c0000000-0000-7000-8000-000000000cc1',
+     'c0000000-0000-7000-8000-0000000000c7'),
+    (:'acme', 'c0000000-0000-7000-8000-000000000c81', 'account', 'c0000000-0000-7000-8000-000000000cc1', 'c0000000-0000-7000-8000-0000000000c7');
+SELECT lives_ok($$DELETE FROM crm.users WHERE tenant_id = 'c0000000-0000-7000-8000-00000000000c' AND id = 'c0000000-0000-7000-8000-0000000000c7'$$,
+    'a user who moved a deal, commented a case and tagged an account is deleted');
+SELECT row_eq($$SELECT count(*), count(changed_by) FROM crm.opportunity_stage_history WHERE opportunity_id = 'c0000000-0000-7000-8000-000000000ce1'
+                   AND from_stage_id IS NOT NULL$$, ROW(1::bigint, 0::bigint), 'the stage change it made stays, without changed_by');
+SELECT row_eq($$SELECT count(*), count(author_id) FROM crm.case_comments WHERE case_id = 'c0000000-0000-7000-8000-000000000c91'$$,
+    ROW(1::bigint, 0::bigint), 'its case comment stays, without author_id');
+SELECT row_eq($$SELECT count(*), count(tagged_by) FROM crm.taggings WHERE tenant_id = 'c0000000-0000-7000-8000-00000000000c'$$,
+    ROW(1::bigint, 0::bigint), 'its tagging stays, without tagged_by');
+SELECT is((SELECT tagged_by FROM crm.taggings WHERE tenant_id = :'acme' AND tag_id = 'c0000000-0000-7000-8000-000000000c81'),
+    'c0000000-0000-7000-8000-0000000000c7'::uuid, 'Acme''s tagging by its own user of the same id keeps it');
 
 SELECT * FROM finish();
 ROLLBACK;
