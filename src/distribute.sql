@@ -17,6 +17,31 @@ CREATE FUNCTION crm.table_of(relid oid) RETURNS regclass
 COMMENT ON FUNCTION crm.table_of(oid) IS 'The table a relation stands for: the relation itself, or on Citus the distributed or reference table whose shard it is (as pg_dist_shard says). Trigger functions compare crm.table_of(TG_RELID) with their tables.';
 REVOKE EXECUTE ON FUNCTION crm.table_of(oid) FROM PUBLIC;
 
+-- Whether a trigger firing on relid writes its tenant's rows of other tables where it fires: always on a
+-- single node, and on the shards of distributed tables (a tenant's rows of every table are colocated).
+-- On Citus the triggers of a reference table (crm.users, crm.teams) fire on its every placement: there
+-- only the node that holds the tenant's shards writes them (a local task, and once), the others skip.
+CREATE FUNCTION crm.tenant_shards_here(relid oid, tenant uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    tbl regclass := crm.table_of(relid);
+BEGIN
+    IF tbl::oid = relid THEN
+        RETURN true;                            -- not a shard: a single node (the Citus catalogs are not read)
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = tbl AND p.partmethod = 'n') THEN
+        RETURN true;                            -- a distributed table's shard: the tenant's rows are here
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM pg_dist_placement p
+                    WHERE p.shardid = get_shard_id_for_distribution_column('crm.accounts', tenant)
+                      AND p.groupid = (SELECT g.groupid FROM pg_dist_local_group g));
+END
+$$;
+COMMENT ON FUNCTION crm.tenant_shards_here(oid, uuid) IS 'Internal to triggers: whether a trigger firing on relid writes the tenant''s rows of other tables here: true on a single node and on a distributed table''s shard; on a placement of a reference table (whose triggers fire on every node), true only on the node that holds the tenant''s shards.';
+REVOKE EXECUTE ON FUNCTION crm.tenant_shards_here(oid, uuid) FROM PUBLIC;
+
 CREATE FUNCTION crm.distribute(shard_count integer DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS

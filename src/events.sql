@@ -215,8 +215,10 @@ SELECT crm.secure_table('crm.audit_log', 'log');
 -- One INSERT per tenant per statement, from the transition tables. They are read by statements of their
 -- own (Citus cannot read one in a query that also reads a distributed table), gathered into arrays per
 -- tenant; each tenant's entries are then written by one INSERT. TG_ARGV[0] names the table, as the log
--- records it (on a Citus shard TG_TABLE_NAME is the shard's). SECURITY DEFINER: callers cannot write
--- the log. Rows of a tenant being deleted are not logged (the log goes with the tenant).
+-- records it (on a Citus shard TG_TABLE_NAME is the shard's). On Citus the triggers of the reference
+-- tables (users, teams) fire on every placement: only the node holding the tenant's shards logs
+-- (crm.tenant_shards_here). SECURITY DEFINER: callers cannot write the log. Rows of a tenant being
+-- deleted are not logged (the log goes with the tenant).
 CREATE FUNCTION crm.audit() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
@@ -242,13 +244,13 @@ BEGIN
     END IF;
     IF TG_OP = 'INSERT' THEN
         FOR t, ids, news IN SELECT n.tenant_id, array_agg(n.id), array_agg(to_jsonb(n) - 'search') FROM new_rows n GROUP BY n.tenant_id LOOP
-            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t);
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t) OR NOT crm.tenant_shards_here(TG_RELID, t);
             INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, new_values, changed_by, db_role)
             SELECT t, TG_ARGV[0], u.id, 'insert', u.new_values, who, db_role_ FROM unnest(ids, news) u (id, new_values);
         END LOOP;
     ELSIF TG_OP = 'DELETE' THEN
         FOR t, ids, olds IN SELECT o.tenant_id, array_agg(o.id), array_agg(to_jsonb(o) - 'search') FROM old_rows o GROUP BY o.tenant_id LOOP
-            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t);
+            CONTINUE WHEN NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = t) OR NOT crm.tenant_shards_here(TG_RELID, t);
             INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, changed_by, db_role)
             SELECT t, TG_ARGV[0], u.id, 'delete', u.old_values, who, db_role_ FROM unnest(ids, olds) u (id, old_values);
         END LOOP;
@@ -270,6 +272,7 @@ BEGIN
              WHERE NOT (%s) AND d.new_values IS NOT NULL
              GROUP BY n.tenant_id$q$, same) USING derived
         LOOP
+            CONTINUE WHEN NOT crm.tenant_shards_here(TG_RELID, t);
             INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
             SELECT t, TG_ARGV[0], u.id, 'update', u.old_values, u.new_values, who, db_role_
               FROM unnest(ids, olds, news) u (id, old_values, new_values);

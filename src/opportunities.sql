@@ -248,6 +248,8 @@ CREATE FUNCTION crm.opportunities_record_stage() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    who uuid;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.opportunities'::regclass THEN
@@ -256,11 +258,12 @@ BEGIN
     IF TG_OP = 'UPDATE' AND NEW.stage_id IS NOT DISTINCT FROM OLD.stage_id THEN
         RETURN NULL;
     END IF;
+    -- the mover, if a user of the tenant; read first (Citus refuses a subquery in INSERT ... VALUES)
+    SELECT u.id INTO who FROM crm.users u WHERE u.tenant_id = NEW.tenant_id AND u.id = crm.current_user_id();
     INSERT INTO crm.opportunity_stage_history (tenant_id, opportunity_id, from_stage_id, to_stage_id, changed_by, reason,
                                                time_in_previous_stage)
     VALUES (NEW.tenant_id, NEW.id,
-            CASE WHEN TG_OP = 'UPDATE' THEN OLD.stage_id END, NEW.stage_id,
-            (SELECT u.id FROM crm.users u WHERE u.tenant_id = NEW.tenant_id AND u.id = crm.current_user_id()),
+            CASE WHEN TG_OP = 'UPDATE' THEN OLD.stage_id END, NEW.stage_id, who,
             coalesce(NEW.stage_reason, NEW.lost_reason),
             CASE WHEN TG_OP = 'UPDATE' THEN NEW.stage_changed_at - OLD.stage_changed_at END);
     RETURN NULL;

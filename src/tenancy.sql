@@ -269,6 +269,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM crm.tenants x WHERE x.id = OLD.tenant_id) THEN
         RETURN OLD;
     END IF;
+    -- on Citus crm.users is a reference table: only the node holding the tenant's shards clears them
+    IF NOT crm.tenant_shards_here(TG_RELID, OLD.tenant_id) THEN
+        RETURN OLD;
+    END IF;
     UPDATE crm.opportunity_stage_history SET changed_by = NULL WHERE tenant_id = OLD.tenant_id AND changed_by = OLD.id;
     UPDATE crm.case_comments SET author_id = NULL WHERE tenant_id = OLD.tenant_id AND author_id = OLD.id;
     UPDATE crm.taggings SET tagged_by = NULL WHERE tenant_id = OLD.tenant_id AND tagged_by = OLD.id;

@@ -261,6 +261,7 @@ INSERT INTO allowlist VALUES
     ('crm.child_owner_moved()', 'none'),
     ('crm.table_of(oid)', 'none'),
     ('crm.untag_deleted()', 'none'),
+    ('crm.tenant_shards_here(oid,uuid)', 'none'),
     ('crm.win_counts_add(uuid,jsonb,text,integer)', 'none');
 
 CREATE TEMP VIEW granted AS
