@@ -41,6 +41,7 @@ DECLARE
     dom text;
     acct uuid;
     acct_created boolean := false;
+    deal_name text;
     cont uuid;
     cont_created boolean := false;
     opp uuid;
@@ -117,11 +118,13 @@ BEGIN
             close_on := coalesce(close_on, current_date + (SELECT (crm.tenant_settings(t.settings)->>'default_close_days')::integer
                                                              FROM crm.tenants t WHERE t.id = l.tenant_id));
         END IF;
+        -- (the name read first: Citus takes no subquery in INSERT ... VALUES)
+        deal_name := nullif(btrim(opportunity_name), '');
+        IF deal_name IS NULL THEN
+            SELECT a.name || ' (from lead)' INTO deal_name FROM crm.accounts a WHERE a.tenant_id = l.tenant_id AND a.id = acct;
+        END IF;
         INSERT INTO crm.opportunities (tenant_id, name, account_id, contact_id, lead_id, amount, expected_close_date, owner_id)
-        VALUES (l.tenant_id,
-                coalesce(nullif(btrim(opportunity_name), ''),
-                         (SELECT a.name FROM crm.accounts a WHERE a.tenant_id = l.tenant_id AND a.id = acct) || ' (from lead)'),
-                acct, cont, l.id, coalesce(amount, l.budget, 0), close_on, l.owner_id)
+        VALUES (l.tenant_id, deal_name, acct, cont, l.id, coalesce(amount, l.budget, 0), close_on, l.owner_id)
         RETURNING id INTO opp;
     END IF;
 

@@ -28,6 +28,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_authid.h"
@@ -1162,6 +1163,12 @@ establish_context(const pg_uuid_t *tenant, const pg_uuid_t *user, bool is_local)
 				 errmsg("on a node with a crm.node_key the request context is transaction-local"),
 				 errdetail("Citus carries SET LOCAL to the workers, not a session's settings."),
 				 errhint("Call crm.set_context(tenant, user_id) in each transaction (is_local => true).")));
+	if (node_key_set() && GetCurrentTransactionNestLevel() > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("on a node with a crm.node_key the request context cannot be set in a subtransaction"),
+				 errdetail("Citus forgets a SET LOCAL made in a subtransaction (a SAVEPOINT, a PL/pgSQL EXCEPTION block) when it ends, so later worker sessions would not have the context."),
+				 errhint("Call crm.set_context or crm.pre_request at the top of the transaction.")));
 	facts = check_context(tenant, user);
 	set_context_guc("crm.tenant_id", tenant, is_local);
 	set_context_guc("crm.user_id", user, is_local);

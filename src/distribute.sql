@@ -170,8 +170,14 @@ BEGIN
     PERFORM set_config('citus.propagate_set_commands', 'local', false);
     -- Citus opens the worker sessions of a query as the role that runs it: on the workers the crm roles
     -- log in (pg_hba.conf of the workers should let in only the coordinator).
-    PERFORM run_command_on_workers(format('ALTER ROLE %I LOGIN', r))
-    FROM unnest(ARRAY['crm_anon', 'crm_rep', 'crm_manager', 'crm_admin']) r;
+    -- (on the worker itself: Citus would otherwise send it back through the coordinator, and deadlock)
+    SELECT string_agg(w.nodename || ':' || w.nodeport || ' ' || w.result, '; ') INTO bad_nodes
+    FROM unnest(ARRAY['crm_anon', 'crm_rep', 'crm_manager', 'crm_admin']) r,
+         LATERAL run_command_on_workers(format('SET citus.enable_ddl_propagation TO off; ALTER ROLE %I LOGIN', r)) w
+    WHERE NOT w.success;
+    IF bad_nodes IS NOT NULL THEN
+        RAISE EXCEPTION 'could not let the crm roles log in on the workers: %', bad_nodes USING ERRCODE = '55000';
+    END IF;
 
     RETURN jsonb_build_object('reference_tables', n_reference, 'distributed_tables', n_distributed,
                               'already_distributed', false, 'foreign_keys', cardinality(fk_names));

@@ -61,7 +61,12 @@ BEGIN
     INSERT INTO crm.events (tenant_id, id, type, entity_type, entity_id, payload, actor_id)
     VALUES (tenant, new_id, emit_event.type, emit_event.entity_type, emit_event.entity_id, coalesce(payload, '{}'),
             crm.current_user_id());
-    PERFORM pg_notify(channel, new_id::text);
+    -- On a Citus worker (a trigger firing on a shard) the transaction is committed in two phases, which
+    -- NOTIFY forbids, and no listener is there: such an event is in the outbox, not announced
+    -- (docs/design.md §9).
+    IF pg_catalog.current_setting('application_name') NOT LIKE 'citus_internal%' THEN
+        PERFORM pg_notify(channel, new_id::text);
+    END IF;
     RETURN new_id;
 END
 $$;

@@ -251,16 +251,22 @@ DECLARE
     by_period text := args->>'period';
     how_many integer := (args->>'periods')::integer;
     n bigint;
+    rows jsonb;
 BEGIN
     PERFORM crm.check_job_caller(t);
     PERFORM crm.check_forecast_args(by_period, current_date, how_many, NULL);
     DELETE FROM crm.forecast_snapshots s WHERE s.tenant_id = t AND s.taken_on = current_date AND s.period = by_period;
-    INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, bucket, period_start, period_end, group_key,
-                                        closed_won, commit, best_case, pipeline, omitted, weighted, quota, attainment)
-    SELECT t, current_date, by_period, coalesce(g.by, 'total'), f.bucket, f.period_start, f.period_end,
-           f.group_key, f.closed_won, f.commit, f.best_case, f.pipeline, f.omitted, f.weighted, f.quota, f.attainment
+    -- The forecast first, then the rows: on Citus an INSERT into a distributed table cannot wait on a
+    -- function that runs queries of its own for each row it inserts ("another command is already in
+    -- progress"), so the rows are gathered (as JSON, exact numbers kept) before they are written.
+    SELECT jsonb_agg(to_jsonb(f) || jsonb_build_object('group_by', coalesce(g.by, 'total'))) INTO rows
       FROM (VALUES (NULL::text), ('owner'), ('team')) g(by),
            LATERAL crm.forecast_of(t, by_period, current_date, how_many, g.by) f;
+    INSERT INTO crm.forecast_snapshots (tenant_id, taken_on, period, group_by, bucket, period_start, period_end, group_key,
+                                        closed_won, commit, best_case, pipeline, omitted, weighted, quota, attainment)
+    SELECT t, current_date, by_period, f.group_by, f.bucket, f.period_start, f.period_end,
+           f.group_key, f.closed_won, f.commit, f.best_case, f.pipeline, f.omitted, f.weighted, f.quota, f.attainment
+      FROM jsonb_populate_recordset(NULL::crm.forecast_snapshots, rows) f;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN jsonb_build_object('processed', n, 'changed', n, 'details', jsonb_build_object('period', by_period, 'periods', how_many),
                               'next', NULL, 'progress', format('crm.snapshot_forecast: tenant %s', t));

@@ -60,9 +60,13 @@ COMMENT ON FUNCTION crm.health_trend(integer, integer) IS 'improving or declinin
 -- years): the latest activity of an account without any there is probed by index.
 CREATE FUNCTION crm.health_inputs(t uuid, on_date date, ref timestamptz)
     RETURNS TABLE (account_id uuid, inputs double precision[])
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
+-- (PL/pgSQL: Citus plans no SQL function whose parameter names the tenant of a distributed table)
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH b AS MATERIALIZED (SELECT ref - interval '180 days' AS d180, ref - interval '360 days' AS d360, ref - interval '7 days' AS d7,
                                    ref - interval '365 days' AS d365),
     -- only the 90 days' rows: an account without one there is probed for its latest older day below
@@ -101,7 +105,8 @@ $$
       CROSS JOIN LATERAL (SELECT coalesce(a.last_at, (SELECT d.last_at FROM crm.account_activity_days d
                                                        WHERE d.tenant_id = t AND d.account_id = acc.id AND d.day <= on_date - 90
                                                        ORDER BY d.day DESC LIMIT 1)) AS at) l
-     WHERE acc.tenant_id = t
+     WHERE acc.tenant_id = t;
+END
 $$;
 COMMENT ON FUNCTION crm.health_inputs(uuid, date, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant, as of on_date (ref: its end, or now), the inputs of crm.health_measures: whether there is any activity up to on_date (1 or 0), how many in the 30 and 90 days ending with it, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
 

@@ -126,6 +126,7 @@ $$
 DECLARE
     caller text := CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END;
     written uuid;
+    stopped_at timestamptz;
 BEGIN
     PERFORM crm.check_job_caller(tenant);
     INSERT INTO crm.job_runs AS r (tenant_id, id, job, started_at, finished_at, processed, changed, details, run_by, db_role, status,
@@ -146,8 +147,10 @@ BEGIN
     -- Holding the job's lock for the tenant, this is the only run there is: a row of another one still
     -- running is a run whose session ended (terminated, or crashed) before it could say so.
     IF status = 'running' AND crm.job_lock_held(job, tenant) THEN
+        -- (the time as a value: Citus takes no VOLATILE function in an UPDATE of a distributed table)
+        stopped_at := clock_timestamp();
         UPDATE crm.job_runs x
-           SET status = 'failed', finished_at = clock_timestamp(), error_sqlstate = '57000',
+           SET status = 'failed', finished_at = stopped_at, error_sqlstate = '57000',
                error_message = 'the run stopped before it could log its end (its session ended, or it was stopped)'
          WHERE x.tenant_id = tenant AND x.job = job_log.job AND x.status = 'running' AND x.id <> written;
     END IF;

@@ -222,9 +222,17 @@ DECLARE
 BEGIN
     PERFORM crm.check_job_caller(t);
     DELETE FROM crm.lead_win_counts c WHERE c.tenant_id = t;
+    -- (crm.lead_outcome written out as a join, and the features from the columns: on Citus this query
+    -- runs on the tenant's shards, where neither a row of crm.leads nor a function that reads a table
+    -- can be used)
     WITH decided AS (
-        SELECT crm.lead_outcome(l) AS outcome, crm.win_features(l) AS features
-          FROM crm.leads l WHERE l.tenant_id = t AND l.status IN ('lost', 'converted')),
+        SELECT CASE WHEN l.status = 'lost' THEN 'lost' WHEN s.is_won THEN 'won' WHEN s.is_lost THEN 'lost' END AS outcome,
+               crm.win_features_fields(l.source, l.industry, l.country, l.purchase_timeline, l.is_decision_maker,
+                                       l.employee_count, l.budget) AS features
+          FROM crm.leads l
+          LEFT JOIN crm.opportunities o ON o.tenant_id = l.tenant_id AND o.id = l.converted_opportunity_id AND l.status = 'converted'
+          LEFT JOIN crm.pipeline_stages s ON s.tenant_id = o.tenant_id AND s.id = o.stage_id
+         WHERE l.tenant_id = t AND l.status IN ('lost', 'converted')),
     counted AS (
         INSERT INTO crm.lead_win_counts (tenant_id, field, value, won, lost)
         SELECT t, f.key, f.value, count(*) FILTER (WHERE d.outcome = 'won'), count(*) FILTER (WHERE d.outcome = 'lost')

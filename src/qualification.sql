@@ -17,9 +17,12 @@
 ------------------------------------------------------------------------------------------------------
 
 CREATE FUNCTION crm.lead_engagement(tenant uuid, lead uuid) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
+-- (PL/pgSQL: Citus plans no SQL function whose parameter names the tenant of a distributed table)
+BEGIN
+    RETURN (
     SELECT jsonb_object_agg(o.type, o.outcomes)
     FROM (SELECT a.type, jsonb_object_agg(a.outcome, a.times) AS outcomes
           FROM (SELECT x.type::text AS type, coalesce(x.outcome, '') AS outcome,
@@ -31,6 +34,8 @@ $$
                 WHERE x.n <= (crm.scoring_limits()->>'engagement_times')::integer
                 GROUP BY 1, 2) a
           GROUP BY a.type) o
+    );
+END
 $$;
 COMMENT ON FUNCTION crm.lead_engagement(uuid, uuid) IS 'A lead''s engagement summary as crm.leads.engagement keeps it: {"<type>": {"<outcome, or empty>": [epoch seconds of the latest 50, newest first]}}; NULL without activities.';
 
@@ -249,7 +254,7 @@ BEGIN
     after := before;
     IF crm.lead_needs_rescoring(before.score, crm.lead_score(before), before.status, before.qualified_at,
                                 crm.qualification_threshold(before.tenant_id)) THEN
-        UPDATE crm.leads x SET score = crm.lead_score(x)
+        UPDATE crm.leads x SET score = crm.lead_score_fields(x.tenant_id, x.employee_count, x.annual_revenue, x.budget, x.industry, x.country, x.title, x.company, x.source, x.purchase_timeline, x.is_decision_maker, x.engagement)
          WHERE x.tenant_id = before.tenant_id AND x.id = before.id
         RETURNING x.* INTO after;
         IF NOT FOUND THEN
@@ -282,12 +287,18 @@ COMMENT ON INDEX crm.leads_tenant_unscored IS 'Leads without a score (loaded wit
 -- What scores depend on besides the lead: the active model (its id and a digest of its rules) and the threshold. A full
 -- pass runs when it differs from the one the last full pass recorded.
 CREATE FUNCTION crm.scoring_state(tenant uuid) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT jsonb_build_object('model', (SELECT jsonb_build_object('id', m.id, 'rules_md5', md5(m.rules::text))
-                                          FROM crm.scoring_models m WHERE m.tenant_id = tenant AND m.is_active),
-                              'threshold', crm.qualification_threshold(tenant))
+-- (PL/pgSQL, one query a table: on Citus a query of one tenant's shard is sent there whole, and a
+-- function in it that reads another table could not run there)
+DECLARE
+    model jsonb;
+BEGIN
+    SELECT jsonb_build_object('id', m.id, 'rules_md5', md5(m.rules::text)) INTO model
+      FROM crm.scoring_models m WHERE m.tenant_id = tenant AND m.is_active;
+    RETURN jsonb_build_object('model', model, 'threshold', crm.qualification_threshold(tenant));
+END
 $$;
 COMMENT ON FUNCTION crm.scoring_state(uuid) IS 'What a tenant''s scores depend on besides the leads themselves: its active model (id and an md5 of its rules) and qualification threshold; crm.rescore_leads does a full pass when it changed since the last full pass.';
 
@@ -318,7 +329,7 @@ BEGIN
                count(*) FILTER (WHERE f.stale AND f.score IS DISTINCT FROM f.stored)
           INTO n, ids, scores, c
           FROM (SELECT f0.*, crm.lead_needs_rescoring(f0.stored, f0.score, f0.status, f0.qualified_at, threshold) AS stale
-                  FROM (SELECT x.id, x.score AS stored, x.status, x.qualified_at, crm.lead_score(x) AS score
+                  FROM (SELECT x.id, x.score AS stored, x.status, x.qualified_at, crm.lead_score_fields(x.tenant_id, x.employee_count, x.annual_revenue, x.budget, x.industry, x.country, x.title, x.company, x.source, x.purchase_timeline, x.is_decision_maker, x.engagement) AS score
                           FROM crm.leads x
                          WHERE x.tenant_id = t AND x.id > lo AND x.id <= hi AND (x.engagement IS NOT NULL OR x.score IS NULL)
                         OFFSET 0) f0) f;
@@ -327,7 +338,7 @@ BEGIN
                count(*) FILTER (WHERE f.stale AND f.score IS DISTINCT FROM f.stored)
           INTO n, ids, scores, c
           FROM (SELECT f0.*, crm.lead_needs_rescoring(f0.stored, f0.score, f0.status, f0.qualified_at, threshold) AS stale
-                  FROM (SELECT x.id, x.score AS stored, x.status, x.qualified_at, crm.lead_score(x) AS score
+                  FROM (SELECT x.id, x.score AS stored, x.status, x.qualified_at, crm.lead_score_fields(x.tenant_id, x.employee_count, x.annual_revenue, x.budget, x.industry, x.country, x.title, x.company, x.source, x.purchase_timeline, x.is_decision_maker, x.engagement) AS score
                           FROM crm.leads x
                          WHERE x.tenant_id = t AND x.id > lo AND x.id <= hi
                         OFFSET 0) f0) f;

@@ -36,6 +36,7 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -178,8 +179,11 @@ crm_scoring_models_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("crm.scoring_models_changed() is a trigger")));
-	scoring_models_relid = RelationGetRelid(trigdata->tg_relation);
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	/* on Citus the trigger fires on a shard: the backends watch the table itself */
+	scoring_models_relid = crm_table_of(RelationGetRelid(trigdata->tg_relation));
+	if (scoring_models_relid != RelationGetRelid(trigdata->tg_relation))
+		CacheInvalidateRelcacheByRelid(scoring_models_relid);
 	return PointerGetDatum(NULL);
 }
 
@@ -575,6 +579,7 @@ load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
 	Oid			argtypes[1] = {UUIDOID};
 	Datum		args[1];
 	int			ret;
+	int			guc_level;
 
 	old = MemoryContextSwitchTo(mcxt);
 	tm = palloc0(sizeof(TenantModel));
@@ -586,8 +591,18 @@ load_model(ScoringCache *cache, pg_uuid_t *tenant, MemoryContext mcxt)
 	args[0] = UUIDPGetDatum(tenant);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/*
+	 * On Citus a query scoring leads may run on the tenant's shard, and this read is then a query from a
+	 * query on a shard, which Citus refuses unless told otherwise. It reads the same tenant's row of a
+	 * colocated table, on the same node: allowed for the read (docs/design.md §9).
+	 */
+	guc_level = NewGUCNestLevel();
+	if (GetConfigOption("citus.allow_nested_distributed_execution", true, false) != NULL)
+		(void) set_config_option("citus.allow_nested_distributed_execution", "on", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	ret = SPI_execute_with_args("SELECT rules FROM crm.scoring_models WHERE tenant_id = $1 AND is_active",
 								1, argtypes, args, NULL, true, 1);
+	AtEOXact_GUC(true, guc_level);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading the scoring model failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed > 0)
