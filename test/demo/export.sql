@@ -6,7 +6,7 @@
 -- (report.sql includes this file with \ir; it is not meant to run alone.)
 
 CREATE TEMP TABLE demo_tenants AS
-SELECT t.id, t.name FROM crm.tenants t WHERE t.id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'));
+SELECT t.id, t.name FROM crm.tenants t WHERE t.id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid);
 COMMENT ON TABLE pg_temp.demo_tenants IS 'The demo''s two tenants, whose rows export.sql writes.';
 
 -- when the figures were computed: the report's one transaction
@@ -93,11 +93,14 @@ COPY (WITH m AS (SELECT d.name AS tenant, s.rules FROM crm.scoring_models s JOIN
       ORDER BY x.tenant, x.rule_no NULLS LAST, x.match = 'else', x.option_no, x.value)
   TO STDOUT (FORMAT csv, HEADER) \g :demo_out/scoring_rules.csv
 
--- What crm.explain_lead_score reports for each open lead: the points of each rule.
+-- What crm.explain_lead_score reports for each open lead: the points of each rule. (The leads are read
+-- first: on Citus a function given a row of a query over crm.leads would be sent to the shard, where the
+-- row is of the shard's type.)
+CREATE TEMP TABLE demo_open_leads AS SELECT * FROM crm.leads WHERE status IN ('new', 'contacted', 'qualified');
 COPY (SELECT d.name AS tenant, l.id AS lead_id, l.first_name || ' ' || l.last_name AS lead, r.n AS rule_no, r.value->>'rule' AS rule,
              r.value->>'field' AS field, r.value->>'value' AS value, (r.value->>'points')::int AS points
-        FROM crm.leads l JOIN demo_tenants d ON d.id = l.tenant_id,
-             jsonb_array_elements(crm.explain_lead_score(l)->'rules') WITH ORDINALITY r(value, n)
+        FROM demo_open_leads l JOIN demo_tenants d ON d.id = l.tenant_id,
+             jsonb_array_elements(crm.explain_lead_score(ROW(l.*)::crm.leads)->'rules') WITH ORDINALITY r(value, n)
        WHERE l.status IN ('new', 'contacted', 'qualified')
        ORDER BY d.name, l.id, r.n)
   TO STDOUT (FORMAT csv, HEADER) \g :demo_out/lead_score_parts.csv

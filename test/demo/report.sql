@@ -35,6 +35,9 @@ $$;
 COMMENT ON FUNCTION pg_temp.act_as(text, uuid, uuid) IS 'Makes the rest of the transaction run as db_role with the context (tenant, user_id); with a NULL db_role, as the operator without a context.';
 
 BEGIN ISOLATION LEVEL REPEATABLE READ;
+-- (on Citus: the report's temporary functions and tables are this session's alone, nothing to send to the
+-- workers; a placeholder setting on a single node)
+SET LOCAL citus.enable_ddl_propagation = off;
 SELECT now() AS as_of, current_date AS today, current_date - 365 AS year_ago,
        date_trunc('quarter', current_date)::date AS quarter_start \gset
 \ir export.sql
@@ -53,7 +56,7 @@ SELECT t.name AS tenant, t.id AS tenant_id, t.settings->>'currency' AS currency,
        (SELECT count(*) FROM crm.users u WHERE u.tenant_id = t.id) AS users,
        (SELECT count(*) FROM crm.users u WHERE u.tenant_id = t.id AND u.active) AS active_users
 FROM crm.tenants t
-WHERE t.id IN (pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('tenant:borealis'))
+WHERE t.id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid)
 ORDER BY t.name;
 TABLE fig_tenants ORDER BY ctid;
 SELECT pg_temp.keep('tenants', ARRAY['tenant']) \g /dev/null
@@ -71,8 +74,10 @@ BEGIN
     IF via = 'GUC' THEN
         PERFORM crm.set_context(tenant, user_id);
     ELSIF via = 'JWT claims' THEN
+        -- as PostgREST does it: the claims, then its db-pre-request, crm.pre_request (README, PostgREST)
         PERFORM set_config('request.jwt.claims',
             json_build_object('role', db_role, 'tenant_id', tenant, 'sub', user_id)::text, true);
+        PERFORM crm.pre_request();
     END IF;
     mine := crm.current_tenant();
     RETURN QUERY SELECT label, via,
@@ -94,16 +99,16 @@ COMMENT ON FUNCTION pg_temp.sees(text, text, uuid, uuid, text) IS 'What one view
 CREATE TEMP TABLE viewers (section text, n integer, viewer text, db_role text, tenant uuid, user_id uuid, context_from text);
 COMMENT ON TABLE pg_temp.viewers IS 'Who the report looks through: per section, a label, the database role, the context''s tenant and user, and where the context comes from.';
 INSERT INTO viewers VALUES
-    ('sees', 1, 'Acme admin',        'crm_admin',   pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:1'),     'GUC'),
-    ('sees', 2, 'Acme manager',      'crm_manager', pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:2'),     'GUC'),
-    ('sees', 3, 'Acme rep',          'crm_rep',     pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:5'),     'GUC'),
-    ('sees', 4, 'Acme rep',          'crm_rep',     pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:5'),     'JWT claims'),
-    ('sees', 5, 'Borealis admin',    'crm_admin',   pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:1'), 'JWT claims'),
-    ('sees', 6, 'Borealis rep',      'crm_rep',     pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'), 'GUC'),
-    ('sees', 7, 'Borealis rep',      'crm_rep',     pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'), 'JWT claims'),
+    ('sees', 1, 'Acme admin',        'crm_admin',   md5('crm demo:' || 'tenant:acme')::uuid,     md5('crm demo:' || 'user:acme:1')::uuid,     'GUC'),
+    ('sees', 2, 'Acme manager',      'crm_manager', md5('crm demo:' || 'tenant:acme')::uuid,     md5('crm demo:' || 'user:acme:2')::uuid,     'GUC'),
+    ('sees', 3, 'Acme rep',          'crm_rep',     md5('crm demo:' || 'tenant:acme')::uuid,     md5('crm demo:' || 'user:acme:5')::uuid,     'GUC'),
+    ('sees', 4, 'Acme rep',          'crm_rep',     md5('crm demo:' || 'tenant:acme')::uuid,     md5('crm demo:' || 'user:acme:5')::uuid,     'JWT claims'),
+    ('sees', 5, 'Borealis admin',    'crm_admin',   md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:borealis:1')::uuid, 'JWT claims'),
+    ('sees', 6, 'Borealis rep',      'crm_rep',     md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:borealis:6')::uuid, 'GUC'),
+    ('sees', 7, 'Borealis rep',      'crm_rep',     md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:borealis:6')::uuid, 'JWT claims'),
     ('sees', 8, 'A rep, no context', 'crm_rep',     NULL,                               NULL,                               'nothing'),
-    ('rep_view', 1, 'Acme rep (public sharing)',      'crm_rep', pg_temp.demo_id('tenant:acme'),     pg_temp.demo_id('user:acme:5'),     'GUC'),
-    ('rep_view', 2, 'Borealis rep (private sharing)', 'crm_rep', pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'), 'GUC');
+    ('rep_view', 1, 'Acme rep (public sharing)',      'crm_rep', md5('crm demo:' || 'tenant:acme')::uuid,     md5('crm demo:' || 'user:acme:5')::uuid,     'GUC'),
+    ('rep_view', 2, 'Borealis rep (private sharing)', 'crm_rep', md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:borealis:6')::uuid, 'GUC');
 COPY (SELECT v.section, v.n, v.viewer, v.db_role, d.name AS tenant, v.user_id, v.context_from
         FROM viewers v LEFT JOIN demo_tenants d ON d.id = v.tenant ORDER BY v.section DESC, v.n)
   TO STDOUT (FORMAT csv, HEADER) \g :demo_out/viewers.csv
@@ -155,20 +160,20 @@ CREATE TEMP TABLE attempts (n integer, who text, db_role text, tenant uuid, user
                             target_table text, target_tenant uuid, stmt text);
 COMMENT ON TABLE pg_temp.attempts IS 'The statements the report tries on behalf of an actor: kind (update, delete, insert, move), the table and the tenant whose rows they aim at.';
 INSERT INTO attempts VALUES
-    (1, 'Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'), 'rename every Borealis user', 'update',
-     'users', pg_temp.demo_id('tenant:borealis'), format('UPDATE crm.users SET name = %L WHERE tenant_id = %L', 'Hacked', pg_temp.demo_id('tenant:borealis'))),
-    (2, 'Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'), 'delete Borealis teams via crm_api', 'delete',
-     'teams', pg_temp.demo_id('tenant:borealis'), format('DELETE FROM crm_api.teams WHERE tenant_id = %L', pg_temp.demo_id('tenant:borealis'))),
-    (3, 'Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'), 'add a user to Borealis', 'insert',
-     'users', pg_temp.demo_id('tenant:borealis'), format('INSERT INTO crm.users (tenant_id, email, name) VALUES (%L, %L, %L)',
-                                                         pg_temp.demo_id('tenant:borealis'), 'mole@acme-robotics.example', 'Mole')),
-    (4, 'Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'), 'move an Acme user to Borealis', 'move',
-     'users', pg_temp.demo_id('tenant:borealis'), format('UPDATE crm.users SET tenant_id = %L WHERE id = %L',
-                                                         pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:acme:5'))),
-    (5, 'Acme admin', 'crm_admin', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:1'), 'rename its own tenant (allowed)', 'update',
-     'tenants', pg_temp.demo_id('tenant:acme'), format('UPDATE crm.tenants SET name = %L', 'Acme Robotics Inc')),
-    (6, 'Borealis rep', 'crm_rep', pg_temp.demo_id('tenant:borealis'), pg_temp.demo_id('user:borealis:6'), 'add a team to its own tenant', 'insert',
-     'teams', pg_temp.demo_id('tenant:borealis'), format('INSERT INTO crm.teams (name) VALUES (%L)', 'Rogue'));
+    (1, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'rename every Borealis user', 'update',
+     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('UPDATE crm.users SET name = %L WHERE tenant_id = %L', 'Hacked', md5('crm demo:' || 'tenant:borealis')::uuid)),
+    (2, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'delete Borealis teams via crm_api', 'delete',
+     'teams', md5('crm demo:' || 'tenant:borealis')::uuid, format('DELETE FROM crm_api.teams WHERE tenant_id = %L', md5('crm demo:' || 'tenant:borealis')::uuid)),
+    (3, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'add a user to Borealis', 'insert',
+     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('INSERT INTO crm.users (tenant_id, email, name) VALUES (%L, %L, %L)',
+                                                         md5('crm demo:' || 'tenant:borealis')::uuid, 'mole@acme-robotics.example', 'Mole')),
+    (4, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'move an Acme user to Borealis', 'move',
+     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('UPDATE crm.users SET tenant_id = %L WHERE id = %L',
+                                                         md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:acme:5')::uuid)),
+    (5, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'rename its own tenant (allowed)', 'update',
+     'tenants', md5('crm demo:' || 'tenant:acme')::uuid, format('UPDATE crm.tenants SET name = %L', 'Acme Robotics Inc')),
+    (6, 'Borealis rep', 'crm_rep', md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:borealis:6')::uuid, 'add a team to its own tenant', 'insert',
+     'teams', md5('crm demo:' || 'tenant:borealis')::uuid, format('INSERT INTO crm.teams (name) VALUES (%L)', 'Rogue'));
 COPY (SELECT a.n, a.who, a.db_role, d.name AS actor_tenant, a.attempt, a.kind, a.target_table, t.name AS target_tenant, a.stmt AS statement
         FROM attempts a JOIN demo_tenants d ON d.id = a.tenant JOIN demo_tenants t ON t.id = a.target_tenant ORDER BY a.n)
   TO STDOUT (FORMAT csv, HEADER) \g :demo_out/attempts.csv
@@ -233,17 +238,19 @@ SELECT pg_temp.keep('rep_view', ARRAY['viewer']) \g /dev/null
 \echo '   win_pct = 100 / (1 + exp(-(ln(won / lost) + sum of the lead''s weights))), 4 decimals (lead_win_counts.csv: the'
 \echo '   counts); raises_win_chance: the first 2 fields of weight above 0.05, by the size of the weight.'
 \echo '   Ranked by score, then win_pct (highest first), then lead_id.'
-SELECT pg_temp.act_as('crm_manager', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
+SELECT pg_temp.act_as('crm_manager', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:2')::uuid) \g /dev/null
+-- (the manager's open leads read first, as the manager: on Citus a function given a row of a query over
+-- crm.leads would be sent to the shard, where the row is of the shard's type)
+CREATE TEMP TABLE top_lead_rows AS SELECT * FROM crm.leads WHERE status IN ('new', 'contacted', 'qualified');
 CREATE TEMP TABLE fig_top_leads AS
 SELECT l.first_name || ' ' || l.last_name AS lead, l.company, l.status, l.score, l.grade,
-       crm.lead_win_probability(l) AS win_pct,
-       (SELECT string_agg(r, ', ') FROM jsonb_array_elements_text(crm.explain_lead_score(l)->'top_reasons') r) AS top_reasons,
+       crm.lead_win_probability(ROW(l.*)::crm.leads) AS win_pct,
+       (SELECT string_agg(r, ', ') FROM jsonb_array_elements_text(crm.explain_lead_score(ROW(l.*)::crm.leads)->'top_reasons') r) AS top_reasons,
        (SELECT string_agg(f->>'field' || '=' || (f->>'value'), ', ')
-          FROM (SELECT f FROM jsonb_array_elements(crm.explain_lead_win_probability(l)->'fields') f
+          FROM (SELECT f FROM jsonb_array_elements(crm.explain_lead_win_probability(ROW(l.*)::crm.leads)->'fields') f
                  WHERE f->>'effect' = 'raises' LIMIT 2) x) AS raises_win_chance
-FROM crm.leads l
-WHERE l.status IN ('new', 'contacted', 'qualified')
-ORDER BY l.score DESC, crm.lead_win_probability(l) DESC, l.id
+FROM top_lead_rows l
+ORDER BY l.score DESC, crm.lead_win_probability(ROW(l.*)::crm.leads) DESC, l.id
 LIMIT 10;
 TABLE fig_top_leads ORDER BY ctid;
 \echo '   from leads.csv (Acme): qualified_leads = rows with status qualified and a qualified_at; flagged_for_review = rows with'
@@ -275,7 +282,7 @@ SELECT pg_temp.keep('top_leads'), pg_temp.keep('lead_counts') \g /dev/null
 \echo '   measure without data is left out. score = mean of the measures weighted by the tenant''s weight_* (rounded); band:'
 \echo '   green from 75, yellow from 50, red; risk: low, medium, high from 25, critical; trend: against the previous snapshot'
 \echo '   (more than 3 points), stable without one. The 8 red ones with the lowest score (then name).'
-SELECT pg_temp.act_as('crm_manager', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
+SELECT pg_temp.act_as('crm_manager', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:2')::uuid) \g /dev/null
 CREATE TEMP TABLE fig_health_red AS
 SELECT a.name AS account, h.score, h.band, h.risk_level, h.trend,
        (SELECT string_agg(m.key || ' ' || round((m.value->>'value')::numeric), ', ' ORDER BY (m.value->>'value')::numeric)
@@ -308,7 +315,7 @@ SELECT pg_temp.keep('health_red'), pg_temp.keep('health_bands', ARRAY['band']), 
 \echo '   from opportunities.csv (Acme, pipeline Sales) and pipeline_stages.csv: per stage, deals = count of rows; amount = sum'
 \echo '   of amount; weighted = sum of amount x probability / 100; prob_pct = the stage''s probability; amount_bar: 30 x amount'
 \echo '   / the largest; days_in_stage (open stages) = mean of the days from stage_changed_at to' :as_of', 1 decimal'
-SELECT pg_temp.act_as('crm_manager', pg_temp.demo_id('tenant:acme'), pg_temp.demo_id('user:acme:2')) \g /dev/null
+SELECT pg_temp.act_as('crm_manager', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:2')::uuid) \g /dev/null
 CREATE TEMP TABLE fig_pipeline AS
 SELECT p.position AS pos, p.stage, p.probability AS prob_pct, p.deal_count AS deals, p.amount, round(p.weighted_amount, 2) AS weighted,
        p.avg_days_in_stage AS days_in_stage,
