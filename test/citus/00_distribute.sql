@@ -3,7 +3,7 @@
 \ir ../lib/preamble.psql
 
 BEGIN;
-SELECT plan(9);
+SELECT plan(11);
 
 CREATE TEMP VIEW crm_tables AS
     SELECT c.oid::regclass AS tbl FROM pg_class c
@@ -32,6 +32,12 @@ SELECT is(ARRAY(SELECT result FROM run_command_on_workers($$SELECT count(*) FROM
           FROM generate_series(1, 2)),
     'after distribution the foreign keys are back, on the coordinator and on both workers alike');
 SELECT is(crm.distribute()->>'already_distributed', 'true', 'a second crm.distribute() does nothing and says so');
+SELECT is(ARRAY(SELECT result FROM run_command_on_workers($$SELECT string_agg(rolname || '=' || rolcanlogin, ',' ORDER BY rolname)
+                                                            FROM pg_roles WHERE rolname LIKE 'crm\_%'$$)),
+    ARRAY['crm_admin=true,crm_anon=true,crm_manager=true,crm_rep=true', 'crm_admin=true,crm_anon=true,crm_manager=true,crm_rep=true'],
+    'the crm roles log in on both workers (Citus connects as the caller''s role)');
+SELECT is((SELECT string_agg(rolname || '=' || rolcanlogin, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'crm\_%'),
+    'crm_admin=false,crm_anon=false,crm_manager=false,crm_rep=false', '    but not on the coordinator');
 SELECT is((SELECT setting FROM pg_db_role_setting s, LATERAL unnest(s.setconfig) setting
             WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND setting LIKE 'citus.propagate_set_commands=%'),

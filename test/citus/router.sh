@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
-# router.sh (make test-citus): every query a tenant's call runs is a single-shard (router) query. Each
-# call runs with auto_explain logging the plan of every statement it executes (nested ones included) to
-# the client; every "Task Count" must be 1. Usage: router.sh PORT DB (the coordinator; the demo data is
-# loaded). Prints "router: ok, ..." or what fanned out, and exits non-zero on a failure.
+# router.sh (make test-citus): a tenant's calls stay on the tenant's node. Each call runs with
+# citus.log_remote_commands, which names the node of every command the coordinator sends, its nested
+# statements' included; every one must go to the same node, the one holding the tenant's shards (a
+# query on every shard would reach both workers). Usage: router.sh PORT DB (the coordinator, with the
+# demo data loaded). Prints "router: ok, ..." or what went elsewhere; exits non-zero on a failure.
 set -uo pipefail
 port=${1:?port} db=${2:?db}
-acme=$(psql -X -A -t -h 127.0.0.1 -p "$port" -U postgres -d "$db" -c "SELECT md5('crm demo:tenant:acme')::uuid")
-admin=$(psql -X -A -t -h 127.0.0.1 -p "$port" -U postgres -d "$db" -c "SELECT md5('crm demo:user:acme:1')::uuid")
+q() { psql -X -A -t -h 127.0.0.1 -p "$port" -U postgres -d "$db" -c "$1"; }
+acme=$(q "SELECT md5('crm demo:tenant:acme')::uuid")
+admin=$(q "SELECT md5('crm demo:user:acme:1')::uuid")
+lead=$(q "SELECT id FROM crm.leads WHERE tenant_id = '$acme' ORDER BY id LIMIT 1")
+node=$(q "SELECT n.nodeport FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+          WHERE s.shardid = get_shard_id_for_distribution_column('crm.leads', '$acme')")
 status=0
 check() { # check LABEL SQL
-	local label=$1 sql=$2 log counts
+	local label=$1 sql=$2 log servers n
 	log=$(psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" -v ON_ERROR_STOP=1 2>&1 <<SQL
-LOAD 'auto_explain';
-SET auto_explain.log_min_duration = 0;
-SET auto_explain.log_nested_statements = on;
-SET auto_explain.log_level = notice;
 BEGIN;
 SET LOCAL ROLE crm_admin;
 SELECT crm.set_context('$acme', '$admin');
-SET LOCAL client_min_messages = notice;
+SET LOCAL citus.log_remote_commands = on;
 $sql;
 ROLLBACK;
 SQL
@@ -27,16 +28,15 @@ SQL
 		echo "router: $label failed:"; printf '%s\n' "$log" | grep -A3 '^ERROR'
 		status=1; return
 	fi
-	counts=$(printf '%s\n' "$log" | sed -n 's/.*Task Count: \([0-9]*\).*/\1/p' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
-	if [ -z "$counts" ]; then
-		echo "router: $label ran no distributed query (no Task Count in its plans)"; status=1
-	elif printf '%s\n' "$log" | sed -n 's/.*Task Count: \([0-9]*\).*/\1/p' | grep -qv '^1$'; then
-		echo "router: $label fanned out: task counts (how many plans had each):$counts"; status=1
+	servers=$(printf '%s\n' "$log" | sed -n 's/^DETAIL:  on server [^@]*@\([^ ]*\) connectionId.*/\1/p' | sort -u | tr '\n' ' ')
+	n=$(printf '%s\n' "$log" | grep -c '^NOTICE:  issuing')
+	if [ "$servers" = "127.0.0.1:$node " ]; then
+		echo "router: ok, $label: $n commands, all to the tenant's node (127.0.0.1:$node)"
 	else
-		echo "router: ok, $label: every query a single task ($counts plans)"
+		echo "router: $label went to [${servers}] (the tenant's node is 127.0.0.1:$node), $n commands"; status=1
 	fi
 }
 check "crm.dashboard()" "SELECT crm.dashboard()"
 check "a list (crm_api.leads, PostgREST-shaped)" "SELECT * FROM crm_api.leads ORDER BY updated_at DESC LIMIT 50"
-check "an action (crm.log_activity)" "SELECT crm.log_activity('call', lead_id => (SELECT id FROM crm.leads ORDER BY id LIMIT 1), subject => 'router check')"
+check "an action (crm.log_activity)" "SELECT crm.log_activity('call', lead_id => '$lead', subject => 'router check')"
 exit $status
