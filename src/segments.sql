@@ -400,6 +400,8 @@ DECLARE
     drop_accounts uuid[];
     add_segments uuid[];
     add_accounts uuid[];
+    want_accounts uuid[];
+    want_segs text[];
     added jsonb := '{}';
     removed jsonb := '{}';
     done bigint := 0;
@@ -430,9 +432,13 @@ BEGIN
             -- (read from the members' unique index alone), as a full join on the account (hashed or
             -- merged, never a loop over one side per row of the other); only the accounts whose two
             -- lists differ are taken apart into the members to add and to remove
-            EXECUTE format($q$
+            -- the segments each account of the batch should be in, first (on Citus the diff below is sent
+            -- to the tenant's shard whole, where crm.segment_accounts, which queries, could not run)
+            EXECUTE format($q$SELECT array_agg(s.id), array_agg((%s)::text) FROM crm.segment_accounts($1, $2, $3, $4, $5) s$q$,
+                           membership) INTO want_accounts, want_segs USING t, lo, hi, deciles, needs;
+            EXECUTE $q$
                 WITH wanted AS (
-                    SELECT s.id AS account_id, %s AS segs FROM crm.segment_accounts($1, $2, $3, $4, $6) s),
+                    SELECT u.account_id, u.segs::integer[] AS segs FROM unnest($6::uuid[], $7::text[]) u (account_id, segs)),
                 held AS (
                     SELECT m.account_id, array_agg(array_position($5, m.segment_id)) AS segs
                       FROM crm.segment_members m
@@ -450,7 +456,7 @@ BEGIN
                 SELECT array_agg(d.segment_id) FILTER (WHERE NOT d.add), array_agg(d.account_id) FILTER (WHERE NOT d.add),
                        array_agg(d.segment_id) FILTER (WHERE d.add), array_agg(d.account_id) FILTER (WHERE d.add)
                   FROM diff d
-                $q$, membership) INTO drop_segments, drop_accounts, add_segments, add_accounts USING t, lo, hi, deciles, ids, needs;
+                $q$ INTO drop_segments, drop_accounts, add_segments, add_accounts USING t, lo, hi, deciles, ids, want_accounts, want_segs;
             FOR r IN
                 WITH gone AS (
                     DELETE FROM crm.segment_members m
