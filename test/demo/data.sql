@@ -134,9 +134,14 @@ FROM unnest(array['acme', 'borealis']) t, generate_series(1, 5) n;
 -- Opportunities: 30 per tenant, one per account, spread over the default pipeline's stages. Open deals
 -- are expected to close over the coming quarters (three a little overdue, three with no date yet);
 -- decided ones closed in the past.
+-- (the amounts drawn first, in order, where the data is generated: on Citus a random() in a query joined
+-- with a distributed table would be drawn on the workers, and every later draw would differ)
+WITH draws AS MATERIALIZED (
+    SELECT t, n, round((5000 + random() * 95000)::numeric, -2) AS amount
+      FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30) n ORDER BY t, n)
 INSERT INTO crm.opportunities (tenant_id, id, name, account_id, amount, expected_close_date, owner_id, stage_id, lost_reason, created_at)
 SELECT a.tenant_id, md5('crm demo:' || (format('opportunity:%s:%s', t, n)))::uuid, a.name || ': ' || (array['pilot','rollout','renewal','expansion'])[1 + n % 4],
-       a.id, round((5000 + random() * 95000)::numeric, -2),
+       a.id, d.amount,
        CASE WHEN n % 6 IN (4, 5) THEN current_date - (3 + n % 25)
             WHEN n % 10 = 7 THEN NULL
             WHEN n % 10 = 3 THEN current_date - (5 + n % 20)
@@ -145,9 +150,9 @@ SELECT a.tenant_id, md5('crm demo:' || (format('opportunity:%s:%s', t, n)))::uui
        (SELECT s.id FROM crm.pipeline_stages s JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
          WHERE s.tenant_id = a.tenant_id AND s.position = n % 6),
        CASE WHEN n % 6 = 5 THEN 'chose a competitor' END, now() - (15 + n * 4) * interval '1 day'
-FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30) n
-JOIN crm.accounts a ON a.tenant_id = md5('crm demo:' || ('tenant:' || t))::uuid AND a.id = md5('crm demo:' || (format('account:%s:%s', t, n)))::uuid
-ORDER BY t, n;
+FROM draws d
+JOIN crm.accounts a ON a.tenant_id = md5('crm demo:' || ('tenant:' || d.t))::uuid AND a.id = md5('crm demo:' || (format('account:%s:%s', d.t, d.n)))::uuid
+ORDER BY d.t, d.n;
 INSERT INTO crm.opportunity_line_items (tenant_id, opportunity_id, product_id, quantity, discount)
 SELECT o.tenant_id, o.id, md5('crm demo:' || (format('product:%s:%s', t, 1 + n % 5)))::uuid, 1 + n % 20, (n % 4) * 5
 FROM unnest(array['acme', 'borealis']) t CROSS JOIN generate_series(1, 30, 3) n
