@@ -92,7 +92,7 @@ crm--$(EXTVERSION).sql: $(SQL_PIECES) crm.control
 	  printf '%s\n' '\echo Use "CREATE EXTENSION crm" to load this file. \quit'; \
 	  for f in $(SQL_PIECES); do printf '\n-- ==== %s ====\n' $$f; cat $$f; done; } > $@
 
-.PHONY: test test-citus demo bench stop deps build-install
+.PHONY: test test-citus demo bench bench-citus stop deps build-install
 deps:
 	test/deps.sh
 
@@ -114,6 +114,14 @@ demo: build-install
 
 bench: build-install
 	test/bench/run.sh
+
+# crm on a local Citus cluster (test/citus.sh, KEEP=1, ports CITUS_PORT..+3) against a single node
+# (CITUS_PORT+5), the same data in both: the leads page under pgbench, dashboard, pipeline, rescore.
+# Its sizes: BENCH_CITUS_LEADS leads and BENCH_CITUS_ROWS users over TENANTS tenants.
+BENCH_CITUS_LEADS ?= 100000
+BENCH_CITUS_ROWS  ?= 10000
+bench-citus: build-install
+	LEADS=$(BENCH_CITUS_LEADS) ROWS=$(BENCH_CITUS_ROWS) test/bench/citus.sh
 
 stop:
 	test/cluster.sh stop $(DEMO_PORT)
