@@ -290,8 +290,7 @@ BEGIN
         SELECT f.*, crm.health_band(f.score) AS band, crm.health_risk_level(f.score) AS risk_level,
                crm.health_trend(f.score, CASE WHEN l.scored_on < on_date THEN l.score ELSE p.score END) AS trend,
                CASE WHEN l.scored_on < on_date THEN l.band ELSE p.band END AS previous_band,
-               CASE WHEN l.scored_on = on_date THEN l.band ELSE s.band END AS same_day_band, l.scored_on AS latest_on,
-               l.ctid AS latest_row
+               CASE WHEN l.scored_on = on_date THEN l.band ELSE s.band END AS same_day_band, l.scored_on AS latest_on
           FROM fresh f
           -- the latest snapshot: on a day's first run, the previous one
           LEFT JOIN crm.account_health_latest l ON l.tenant_id = t AND l.account_id = f.account_id AND l.account_id > lo AND l.account_id <= hi
@@ -328,12 +327,13 @@ BEGIN
          WHERE (h.score, h.band, h.risk_level, h.trend, h.factors, h.recommendations)
                IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations)),
     -- each account's latest: moved to on_date unless a later snapshot exists; unchanged rows
-    -- left as they are (an update of the row judged read, not an upsert: it is known to be there)
+    -- left as they are (an update of the row judged read, by its key, not an upsert: it is known to be
+    -- there; by key rather than ctid, which Citus cannot send to a shard)
     moved AS (
         UPDATE crm.account_health_latest l
            SET scored_on = on_date, score = j.score, band = j.band, trend = j.trend
           FROM judged j
-         WHERE l.ctid = j.latest_row AND j.latest_on <= on_date
+         WHERE l.tenant_id = t AND l.account_id = j.account_id AND j.latest_on <= on_date
            AND (l.scored_on, l.score, l.band, l.trend) IS DISTINCT FROM (on_date, j.score, j.band, j.trend)),
     first_latest AS (
         INSERT INTO crm.account_health_latest AS l (tenant_id, account_id, scored_on, score, band, trend)
