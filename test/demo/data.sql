@@ -5,6 +5,9 @@
 SET client_min_messages = warning;
 
 BEGIN;
+-- The transaction's time, as a value: on Citus a now() in a query sent to a worker is the worker's
+-- (a few milliseconds later), and day counts near a whole day would come out one lower.
+SELECT now() AS t0 \gset
 \ir ids.psql
 
 DELETE FROM crm.tenants WHERE id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid);
@@ -149,7 +152,7 @@ SELECT a.tenant_id, md5('crm demo:' || (format('opportunity:%s:%s', t, n)))::uui
        a.owner_id,
        (SELECT s.id FROM crm.pipeline_stages s JOIN crm.pipelines p ON p.tenant_id = s.tenant_id AND p.id = s.pipeline_id AND p.is_default
          WHERE s.tenant_id = a.tenant_id AND s.position = n % 6),
-       CASE WHEN n % 6 = 5 THEN 'chose a competitor' END, now() - (15 + n * 4) * interval '1 day'
+       CASE WHEN n % 6 = 5 THEN 'chose a competitor' END, :'t0'::timestamptz - (15 + n * 4) * interval '1 day'
 FROM draws d
 JOIN crm.accounts a ON a.tenant_id = md5('crm demo:' || ('tenant:' || d.t))::uuid AND a.id = md5('crm demo:' || (format('account:%s:%s', d.t, d.n)))::uuid
 ORDER BY d.t, d.n;
@@ -180,7 +183,7 @@ timed AS (
     SELECT p.*, p.created_at + sum(CASE WHEN p.k = 0 THEN 0 ELSE 6 + (p.r + p.k * 5) % 15 END)
                                  OVER (PARTITION BY p.tenant_id, p.id ORDER BY p.k) * interval '1 day' AS changed_at
       FROM path p)
-SELECT x.tenant_id, x.id AS opportunity_id, x.k, s.id AS stage_id, x.owner_id, least(x.changed_at, now()) AS changed_at
+SELECT x.tenant_id, x.id AS opportunity_id, x.k, s.id AS stage_id, x.owner_id, least(x.changed_at, :'t0'::timestamptz) AS changed_at
   FROM timed x JOIN crm.pipeline_stages s ON s.tenant_id = x.tenant_id AND s.pipeline_id = x.pipeline_id AND s.position = x.pos;
 INSERT INTO crm.opportunity_stage_history (tenant_id, opportunity_id, from_stage_id, to_stage_id, changed_by, changed_at,
                                            reason, time_in_previous_stage)
@@ -268,9 +271,11 @@ FROM unnest(array['acme', 'borealis']) t \gset
 -- The customer side of the last months: calls, emails and meetings with the accounts' contacts (more
 -- with some accounts than with others, some long ago), support cases with their satisfaction, NPS
 -- answers. Then the day's health snapshots and the segments, as the scheduled jobs would make them.
-INSERT INTO crm.activities (tenant_id, type, direction, subject, occurred_at, sentiment, contact_id, owner_id)
-SELECT c.tenant_id, (ARRAY['call', 'email', 'meeting']::crm.activity_type[])[1 + k % 3], 'outbound', 'Check-in',
-       now() - ((a.n % 6) * 9 + k * 2) * interval '1 day',
+-- (ids from names too: attribution breaks a tie of two touches at the same time by id)
+INSERT INTO crm.activities (tenant_id, id, type, direction, subject, occurred_at, sentiment, contact_id, owner_id)
+SELECT c.tenant_id, md5('crm demo:activity:' || c.id::text || ':' || k::text)::uuid,
+       (ARRAY['call', 'email', 'meeting']::crm.activity_type[])[1 + k % 3], 'outbound', 'Check-in',
+       :'t0'::timestamptz - ((a.n % 6) * 9 + k * 2) * interval '1 day',
        (ARRAY['positive', 'positive', 'neutral', 'negative', NULL]::crm.sentiment[])[1 + (a.n + k) % 5], c.id, c.owner_id
 FROM (SELECT x.*, row_number() OVER (PARTITION BY x.tenant_id ORDER BY x.id) AS n FROM crm.accounts x
        WHERE x.tenant_id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid)) a
@@ -278,7 +283,7 @@ JOIN LATERAL (SELECT y.* FROM crm.contacts y WHERE y.tenant_id = a.tenant_id AND
 CROSS JOIN generate_series(1, 6) k
 WHERE k <= 6 - a.n % 6;
 INSERT INTO crm.cases (tenant_id, subject, account_id, assignee_id, opened_at, status, satisfaction, priority)
-SELECT a.tenant_id, format('Case %s of %s', k, a.name), a.id, a.owner_id, now() - (k * 9 + a.n % 5) * interval '1 day',
+SELECT a.tenant_id, format('Case %s of %s', k, a.name), a.id, a.owner_id, :'t0'::timestamptz - (k * 9 + a.n % 5) * interval '1 day',
        CASE WHEN (a.n + k) % 3 = 0 THEN 'open' ELSE 'resolved' END::crm.case_status,
        CASE WHEN (a.n + k) % 3 <> 0 THEN 2 + (a.n * 7 + k) % 4 END, 'medium'
 FROM (SELECT x.*, row_number() OVER (PARTITION BY x.tenant_id ORDER BY x.id) AS n FROM crm.accounts x
@@ -286,7 +291,7 @@ FROM (SELECT x.*, row_number() OVER (PARTITION BY x.tenant_id ORDER BY x.id) AS 
 CROSS JOIN generate_series(1, 3) k
 WHERE a.n % 4 = 0 OR k = 1 AND a.n % 3 = 0;
 INSERT INTO crm.nps_responses (tenant_id, contact_id, score, responded_at)
-SELECT c.tenant_id, c.id, (c.n * 7) % 11, now() - (c.n % 90) * interval '1 day'
+SELECT c.tenant_id, c.id, (c.n * 7) % 11, :'t0'::timestamptz - (c.n % 90) * interval '1 day'
 FROM (SELECT y.*, row_number() OVER (PARTITION BY y.tenant_id ORDER BY y.id) AS n FROM crm.contacts y
        WHERE y.tenant_id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid)) c
 WHERE c.n % 5 = 0;
@@ -309,7 +314,7 @@ SELECT l.tenant_id, l.campaign_id, l.id, 'converted', l.created_at FROM crm.lead
 INSERT INTO crm.campaign_members (tenant_id, campaign_id, contact_id, status, responded_at)
 SELECT c.tenant_id, md5('crm demo:' || (format('campaign:%s:%s', CASE WHEN c.tenant_id = md5('crm demo:tenant:acme')::uuid THEN 'acme' ELSE 'borealis' END, 1 + c.n % 2)))::uuid,
        c.id, CASE WHEN c.n % 3 = 0 THEN 'sent' ELSE 'responded' END::crm.campaign_member_status,
-       CASE WHEN c.n % 3 <> 0 THEN now() - (20 + c.n % 60) * interval '1 day' END
+       CASE WHEN c.n % 3 <> 0 THEN :'t0'::timestamptz - (20 + c.n % 60) * interval '1 day' END
 FROM (SELECT DISTINCT ON (y.tenant_id, y.account_id) y.*, dense_rank() OVER (PARTITION BY y.tenant_id ORDER BY y.account_id) AS n
         FROM crm.contacts y WHERE y.tenant_id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid) AND y.account_id IS NOT NULL
        ORDER BY y.tenant_id, y.account_id, y.id) c;

@@ -136,9 +136,11 @@ DECLARE
     st text;
     msg text;
 BEGIN
+    -- (the actor's context set before the block that undoes the statement: on Citus a context cannot be
+    -- set inside a subtransaction)
+    PERFORM set_config('role', db_role, true);
+    PERFORM crm.set_context(tenant, user_id);
     BEGIN
-        PERFORM set_config('role', db_role, true);
-        PERFORM crm.set_context(tenant, user_id);
         EXECUTE format('WITH w AS (%s RETURNING 1) SELECT count(*) FROM w', stmt) INTO n;
         outcome := format('%s rows changed', n);
         RAISE EXCEPTION 'undo' USING ERRCODE = 'P0DMO';   -- the demo changes nothing
@@ -148,6 +150,8 @@ BEGIN
             GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
             outcome := format('refused, %s: %s', st, msg);
     END;
+    PERFORM set_config('role', 'none', true);
+    PERFORM crm.set_context(NULL, NULL);
     who := actor;
     attempt := what;
     RETURN NEXT;
