@@ -309,12 +309,14 @@ UPDATE crm.leads l SET campaign_id = md5('crm demo:campaign:' || CASE WHEN l.ten
                                          || ':' || (1 + get_byte(uuid_send(l.id), 15) % 2)::text)::uuid
  WHERE l.tenant_id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid) AND l.source IN ('campaign', 'email', 'social')
    AND get_byte(uuid_send(l.id), 14) % 3 = 0;
-INSERT INTO crm.campaign_members (tenant_id, campaign_id, lead_id, status, responded_at)
-SELECT l.tenant_id, l.campaign_id, l.id, 'converted', l.created_at FROM crm.leads l WHERE l.campaign_id IS NOT NULL;
-INSERT INTO crm.campaign_members (tenant_id, campaign_id, contact_id, status, responded_at)
+-- (created_at given: a default now() of a row inserted by a query sent to a worker is the worker's time,
+-- a few milliseconds after the transaction's, and attribution compares it with the deals' close times)
+INSERT INTO crm.campaign_members (tenant_id, campaign_id, lead_id, status, responded_at, created_at)
+SELECT l.tenant_id, l.campaign_id, l.id, 'converted', l.created_at, :'t0'::timestamptz FROM crm.leads l WHERE l.campaign_id IS NOT NULL;
+INSERT INTO crm.campaign_members (tenant_id, campaign_id, contact_id, status, responded_at, created_at)
 SELECT c.tenant_id, md5('crm demo:' || (format('campaign:%s:%s', CASE WHEN c.tenant_id = md5('crm demo:tenant:acme')::uuid THEN 'acme' ELSE 'borealis' END, 1 + c.n % 2)))::uuid,
        c.id, CASE WHEN c.n % 3 = 0 THEN 'sent' ELSE 'responded' END::crm.campaign_member_status,
-       CASE WHEN c.n % 3 <> 0 THEN :'t0'::timestamptz - (20 + c.n % 60) * interval '1 day' END
+       CASE WHEN c.n % 3 <> 0 THEN :'t0'::timestamptz - (20 + c.n % 60) * interval '1 day' END, :'t0'::timestamptz
 FROM (SELECT DISTINCT ON (y.tenant_id, y.account_id) y.*, dense_rank() OVER (PARTITION BY y.tenant_id ORDER BY y.account_id) AS n
         FROM crm.contacts y WHERE y.tenant_id IN (md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'tenant:borealis')::uuid) AND y.account_id IS NOT NULL
        ORDER BY y.tenant_id, y.account_id, y.id) c;
