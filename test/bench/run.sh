@@ -33,6 +33,7 @@ done
 # load tests with pgbench (they record their results in bench.results too)
 for f in test/bench/*.sh; do
 	[ "$f" = test/bench/run.sh ] && continue
+	[ "$f" = test/bench/citus.sh ] && continue   # its own command (make bench-citus): a cluster of its own
 	echo "bench: $f"
 	"$f"
 done
