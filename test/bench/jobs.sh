@@ -11,20 +11,10 @@ cd "$(dirname "$0")/../.."
 reps=${JOBS_REPS:-3}
 export PGOPTIONS='-c client_min_messages=warning'
 psql -X -q -v ON_ERROR_STOP=1 -f test/bench/lib/rescore_leads_old.sql
-psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
-CREATE OR REPLACE FUNCTION bench.jobs_unscore(percent integer) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('session_replication_role', 'replica', true);
-    UPDATE crm.leads SET score = NULL, grade = NULL WHERE abs(hashtext(id::text)) % 100 < percent;
-    PERFORM set_config('session_replication_role', 'origin', true);
-END
-$$;
-SQL
 
 # one timed statement after an untimed reset: prints its milliseconds, then its result
 timed() {
-	psql -X -q -v ON_ERROR_STOP=1 -c 'SELECT bench.jobs_unscore(1)' >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -c 'SELECT bench.unscore(1)' >/dev/null
 	psql -X -q -A -t -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" |
 		awk '/^Time: / {ms = $2} !/^Time: / && NF {res = $0} END {print ms; print res}'
 }

@@ -133,14 +133,6 @@ COMMIT;
 -- job's incremental pass (it reads only leads whose score can be stale) against the obvious one-statement
 -- UPDATE over every lead, against itself at 10%, and against its own full pass (what it does after a
 -- model change). A full pass first records the model the incremental passes start from.
-CREATE OR REPLACE FUNCTION bench.unscore(percent integer) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM set_config('session_replication_role', 'replica', true);
-    UPDATE crm.leads SET score = NULL, grade = NULL WHERE abs(hashtext(id::text)) % 100 < percent;
-    PERFORM set_config('session_replication_role', 'origin', true);
-END
-$$;
 SELECT crm.rescore_leads(NULL, full_pass => true)->>'changed' AS changed_by_first_full_pass;
 \set q_rescore 'SELECT crm.rescore_leads(NULL)'
 \set q_full 'SELECT crm.rescore_leads(NULL, full_pass => true)'

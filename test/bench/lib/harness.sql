@@ -106,3 +106,14 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- What a bulk import without triggers leaves: percent of the leads (by a hash of their id, so the same
+-- ones each time) unscored. Used by the rescoring benches (scoring.sql, jobs.sh).
+CREATE OR REPLACE FUNCTION bench.unscore(percent integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('session_replication_role', 'replica', true);
+    UPDATE crm.leads SET score = NULL, grade = NULL WHERE abs(hashtext(id::text)) % 100 < percent;
+    PERFORM set_config('session_replication_role', 'origin', true);
+END
+$$;
