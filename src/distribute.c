@@ -70,9 +70,36 @@ crm_citus_shard_of(Oid relid)
 	return DatumGetInt64(shard);
 }
 
+/* shard_table: the table of a shard (name_<shardid> in the same schema, pg_dist_shard agreeing), or relid */
+static Oid
+shard_table(Oid relid, const char *name)
+{
+	const char *us = strrchr(name, '_');
+	char	   *end;
+	int64		shardid;
+	Datum		logical;
+	Oid			table;
+	char	   *table_name;
+	bool		match;
+
+	if (us == NULL || us[1] == '\0')
+		return relid;
+	shardid = strtoll(us + 1, &end, 10);
+	if (*end != '\0' || shardid <= 0 ||
+		!dist_shard_lookup("shardid", Int64GetDatum(shardid), F_INT8EQ, "logicalrelid", &logical))
+		return relid;
+	table = DatumGetObjectId(logical);
+	table_name = get_rel_name(table);
+	match = table_name != NULL && get_rel_namespace(table) == get_rel_namespace(relid) &&
+		strlen(table_name) == (size_t) (us - name) && strncmp(table_name, name, us - name) == 0;
+	if (table_name != NULL)
+		pfree(table_name);
+	return match ? table : relid;
+}
+
 /*
- * crm_table_of returns the table a shard belongs to (name_<shardid> in the same schema, as Citus names
- * them, and pg_dist_shard agreeing), or relid itself.
+ * crm_table_of returns the table a shard belongs to, or relid itself. Trigger functions ask it for
+ * every row: the last answer, a shard's or not, is kept, so a run of rows of one table costs a compare.
  */
 Oid
 crm_table_of(Oid relid)
@@ -80,34 +107,16 @@ crm_table_of(Oid relid)
 	static Oid	last_in = InvalidOid;
 	static Oid	last_out = InvalidOid;
 	char	   *name;
-	char	   *us;
-	char	   *end;
-	int64		shardid;
-	Datum		logical;
 
 	if (relid == last_in && OidIsValid(relid))
 		return last_out;
 	name = get_rel_name(relid);
 	if (name == NULL)
 		return relid;
-	us = strrchr(name, '_');
-	if (us == NULL || us[1] == '\0')
-		return relid;
-	shardid = strtoll(us + 1, &end, 10);
-	if (*end != '\0' || shardid <= 0 ||
-		!dist_shard_lookup("shardid", Int64GetDatum(shardid), F_INT8EQ, "logicalrelid", &logical))
-		return relid;
-	{
-		Oid			table = DatumGetObjectId(logical);
-		char	   *table_name = get_rel_name(table);
-
-		if (table_name == NULL || get_rel_namespace(table) != get_rel_namespace(relid) ||
-			strlen(table_name) != (size_t) (us - name) || strncmp(table_name, name, us - name) != 0)
-			return relid;
-		last_in = relid;
-		last_out = table;
-		return table;
-	}
+	last_out = shard_table(relid, name);
+	last_in = relid;
+	pfree(name);
+	return last_out;
 }
 
 PG_FUNCTION_INFO_V1(crm_table_of_sql);
