@@ -52,6 +52,7 @@ DECLARE
     reference constant text[] := ARRAY['crm.tenants', 'crm.teams', 'crm.users'];
     key_hash text;
     bad_nodes text;
+    yes boolean;
     pending regclass[];
     had_rows regclass[] := '{}';
     fk record;
@@ -71,8 +72,8 @@ BEGIN
     IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
         RAISE EXCEPTION 'permission denied: only a superuser distributes crm' USING ERRCODE = '42501';
     END IF;
-    EXECUTE 'SELECT NOT citus_is_coordinator()' INTO STRICT bad_nodes;
-    IF bad_nodes::boolean THEN
+    EXECUTE 'SELECT citus_is_coordinator()' INTO STRICT yes;
+    IF NOT yes THEN
         RAISE EXCEPTION 'crm.distribute runs on the coordinator' USING ERRCODE = '55000';
     END IF;
     -- every node signs and checks request contexts with the same key
@@ -125,8 +126,8 @@ BEGIN
     END LOOP;
 
     FOREACH t IN ARRAY pending LOOP
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s)', t) INTO STRICT bad_nodes;
-        IF bad_nodes::boolean THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s)', t) INTO STRICT yes;
+        IF yes THEN
             had_rows := had_rows || t;
         END IF;
     END LOOP;
