@@ -64,20 +64,42 @@ node 0 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION pgtap' -c 'CR
 	{ echo "citus.sh: CREATE EXTENSION crm through the coordinator failed" >&2; exit 1; }
 node 0 -c 'SELECT crm.distribute()' || { echo "citus.sh: crm.distribute() failed" >&2; exit 1; }
 
+passed=0 failed=0
+prove() { # prove FILE...: pg_prove on the coordinator; adds to passed and failed
+	local log status tests bad
+	log=$(mktemp)
+	PGHOST=127.0.0.1 PGPORT=${PORTS[0]} PGUSER=postgres PGDATABASE=$DB pg_prove --ext .sql "$@" 2>&1 | tee "$log"
+	status=${PIPESTATUS[0]}
+	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -1)
+	bad=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+	rm -f "$log"
+	tests=${tests:-0}
+	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+	[ "$tests" -lt "$bad" ] && tests=$bad   # a file that died counts its planned tests as failed
+	passed=$((passed + tests - bad))
+	failed=$((failed + bad))
+}
+
+# The single-node suites named in test/citus/suites, unchanged, on the distributed tables: their fixture
+# (test/lib/two_tenants.psql) commits on Citus and removes what the previous file left. Then every tenant
+# goes, and the Citus suite test/citus/*.sql starts from an empty crm.
+suites=()
+while read -r line; do
+	line=${line%%#*}
+	line=${line//[[:space:]]/}
+	[ -n "$line" ] && suites+=("$line")
+done <test/citus/suites
+if [ ${#suites[@]} -gt 0 ]; then
+	echo "== the single-node suites of test/citus/suites, on Citus"
+	prove "${suites[@]}"
+	node 0 -c 'DELETE FROM crm.tenants' >/dev/null 2>&1 || { echo "citus.sh: could not remove the suites' tenants" >&2; failed=$((failed + 1)); }
+fi
 shopt -s nullglob
 files=(test/citus/*.sql)
 shopt -u nullglob
-log=$(mktemp)
-PGHOST=127.0.0.1 PGPORT=${PORTS[0]} PGUSER=postgres PGDATABASE=$DB pg_prove --ext .sql "${files[@]}" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -1)
-failed=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
-rm -f "$log"
-tests=${tests:-0}
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-[ ${#files[@]} -eq 0 ] && { echo "citus.sh: no test files in test/citus/" >&2; failed=1; }
-passed=$((tests - failed))
-[ "$passed" -lt 0 ] && passed=0   # a file that died counts its planned tests as failed
+[ ${#files[@]} -eq 0 ] && { echo "citus.sh: no test files in test/citus/" >&2; failed=$((failed + 1)); }
+echo "== the Citus suite: test/citus/*.sql"
+prove "${files[@]}"
 
 # The demo data (test/demo/data.sql) loads through the coordinator, and the demo report runs there: the
 # whole write path, the actions and the jobs on distributed tables. A job that fails for a tenant is
@@ -150,5 +172,5 @@ router_bad=$(printf '%s\n' "$router_log" | grep -c '^router: [^o]')
 passed=$((passed + router_ok))
 failed=$((failed + router_bad))
 
-echo "== citus summary: $passed passed, $failed failed (${#files[@]} pgTAP files, the demo, the router checks$([ "${COMPARE:-0}" = 1 ] && echo ', the single-node comparison'))"
+echo "== citus summary: $passed passed, $failed failed (${#suites[@]} single-node suites, ${#files[@]} pgTAP files, the demo, the router checks$([ "${COMPARE:-0}" = 1 ] && echo ', the single-node comparison'))"
 [ "$failed" -eq 0 ]
