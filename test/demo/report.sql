@@ -38,6 +38,10 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 -- (on Citus: the report's temporary functions and tables are this session's alone, nothing to send to the
 -- workers; a placeholder setting on a single node)
 SET LOCAL citus.enable_ddl_propagation = off;
+-- (on Citus: the report reads every shard and later writes crm.users and crm.tenants, reference tables;
+-- Citus allows that in one transaction only when its multi-shard statements run over one connection per
+-- node, as an operator's transaction of that shape must: docs/design.md §9)
+SET LOCAL citus.multi_shard_modify_mode = sequential;
 SELECT now() AS as_of, current_date AS today, current_date - 365 AS year_ago,
        date_trunc('quarter', current_date)::date AS quarter_start \gset
 \ir export.sql
@@ -126,71 +130,6 @@ SELECT s.* FROM viewers v, LATERAL pg_temp.sees(v.viewer, v.db_role, v.tenant, v
 WHERE v.section = 'sees' ORDER BY v.n;
 TABLE fig_sees ORDER BY ctid;
 SELECT pg_temp.keep('sees', ARRAY['viewer', 'context_from']) \g /dev/null
-
--- One attempt on the other tenant: how many rows it touched, or the error it raised.
-CREATE FUNCTION pg_temp.attempt(actor text, db_role text, tenant uuid, user_id uuid, what text, stmt text)
-RETURNS TABLE (who text, attempt text, outcome text)
-LANGUAGE plpgsql AS $$
-DECLARE
-    n bigint;
-    st text;
-    msg text;
-BEGIN
-    -- (the actor's context set before the block that undoes the statement: on Citus a context cannot be
-    -- set inside a subtransaction)
-    PERFORM set_config('role', db_role, true);
-    PERFORM crm.set_context(tenant, user_id);
-    BEGIN
-        EXECUTE format('WITH w AS (%s RETURNING 1) SELECT count(*) FROM w', stmt) INTO n;
-        outcome := format('%s rows changed', n);
-        RAISE EXCEPTION 'undo' USING ERRCODE = 'P0DMO';   -- the demo changes nothing
-    EXCEPTION
-        WHEN SQLSTATE 'P0DMO' THEN NULL;
-        WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-            outcome := format('refused, %s: %s', st, msg);
-    END;
-    PERFORM set_config('role', 'none', true);
-    PERFORM crm.set_context(NULL, NULL);
-    who := actor;
-    attempt := what;
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION pg_temp.attempt(text, text, uuid, uuid, text, text) IS 'Runs one statement as an actor and undoes it: how many rows it changed, or the error that refused it.';
-
--- The attempts (written to attempts.csv: what each statement does, to what, of which tenant).
-CREATE TEMP TABLE attempts (n integer, who text, db_role text, tenant uuid, user_id uuid, attempt text, kind text,
-                            target_table text, target_tenant uuid, stmt text);
-COMMENT ON TABLE pg_temp.attempts IS 'The statements the report tries on behalf of an actor: kind (update, delete, insert, move), the table and the tenant whose rows they aim at.';
-INSERT INTO attempts VALUES
-    (1, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'rename every Borealis user', 'update',
-     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('UPDATE crm.users SET name = %L WHERE tenant_id = %L', 'Hacked', md5('crm demo:' || 'tenant:borealis')::uuid)),
-    (2, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'delete Borealis teams via crm_api', 'delete',
-     'teams', md5('crm demo:' || 'tenant:borealis')::uuid, format('DELETE FROM crm_api.teams WHERE tenant_id = %L', md5('crm demo:' || 'tenant:borealis')::uuid)),
-    (3, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'add a user to Borealis', 'insert',
-     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('INSERT INTO crm.users (tenant_id, email, name) VALUES (%L, %L, %L)',
-                                                         md5('crm demo:' || 'tenant:borealis')::uuid, 'mole@acme-robotics.example', 'Mole')),
-    (4, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'move an Acme user to Borealis', 'move',
-     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('UPDATE crm.users SET tenant_id = %L WHERE id = %L',
-                                                         md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:acme:5')::uuid)),
-    (5, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'rename its own tenant (allowed)', 'update',
-     'tenants', md5('crm demo:' || 'tenant:acme')::uuid, format('UPDATE crm.tenants SET name = %L', 'Acme Robotics Inc')),
-    (6, 'Borealis rep', 'crm_rep', md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:borealis:6')::uuid, 'add a team to its own tenant', 'insert',
-     'teams', md5('crm demo:' || 'tenant:borealis')::uuid, format('INSERT INTO crm.teams (name) VALUES (%L)', 'Rogue'));
-COPY (SELECT a.n, a.who, a.db_role, d.name AS actor_tenant, a.attempt, a.kind, a.target_table, t.name AS target_tenant, a.stmt AS statement
-        FROM attempts a JOIN demo_tenants d ON d.id = a.tenant JOIN demo_tenants t ON t.id = a.target_tenant ORDER BY a.n)
-  TO STDOUT (FORMAT csv, HEADER) \g :demo_out/attempts.csv
-
-\echo
-\echo '== Reaching into the other tenant (each attempt rolled back)'
-\echo '   from attempts.csv, users.csv, teams.csv, tenants.csv: an update or delete changes the rows of target_table whose tenant'
-\echo '   is target_tenant, none when that is not the actor''s tenant (they are invisible to it); a row written into another'
-\echo '   tenant, or tenant configuration (users, teams) written by a rep, is refused with 42501 (a rule, not a sum)'
-CREATE TEMP TABLE fig_attempts AS
-SELECT x.* FROM attempts a, LATERAL pg_temp.attempt(a.who, a.db_role, a.tenant, a.user_id, a.attempt, a.stmt) x ORDER BY a.n;
-TABLE fig_attempts ORDER BY ctid;
-SELECT pg_temp.keep('attempts', ARRAY['who', 'attempt']) \g /dev/null
 
 -- The CRM as a rep of each tenant sees it: Acme shares records, Borealis does not.
 CREATE FUNCTION pg_temp.rep_view(label text, tenant uuid, user_id uuid)
@@ -423,6 +362,75 @@ SELECT pg_temp.keep('pipeline', ARRAY['stage']), pg_temp.keep('forecast', ARRAY[
        pg_temp.keep('lead_sources', ARRAY['source']), pg_temp.keep('attribution', ARRAY['channel']),
        pg_temp.keep('dashboard', ARRAY['figure']), pg_temp.keep('dashboard_sources', ARRAY['source']),
        pg_temp.keep('dashboard_top'), pg_temp.keep('dashboard_at_risk') \g /dev/null
+
+-- The attempts come last: on Citus, a write that an attempt makes and undoes still marks the shards it
+-- touched as changed by the actor's role in this transaction, and Citus would refuse the operator's reads
+-- of them afterwards.
+-- One attempt on the other tenant: how many rows it touched, or the error it raised.
+CREATE FUNCTION pg_temp.attempt(actor text, db_role text, tenant uuid, user_id uuid, what text, stmt text)
+RETURNS TABLE (who text, attempt text, outcome text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    st text;
+    msg text;
+BEGIN
+    -- (the actor's context set before the block that undoes the statement: on Citus a context cannot be
+    -- set inside a subtransaction)
+    PERFORM set_config('role', db_role, true);
+    PERFORM crm.set_context(tenant, user_id);
+    BEGIN
+        EXECUTE format('WITH w AS (%s RETURNING 1) SELECT count(*) FROM w', stmt) INTO n;
+        outcome := format('%s rows changed', n);
+        RAISE EXCEPTION 'undo' USING ERRCODE = 'P0DMO';   -- the demo changes nothing
+    EXCEPTION
+        WHEN SQLSTATE 'P0DMO' THEN NULL;
+        WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            -- (on Citus an error names the shard, users_102010: the report names the table)
+            outcome := format('refused, %s: %s', st, regexp_replace(msg, '"([a-z_]+)_[0-9]+"', '"\1"', 'g'));
+    END;
+    PERFORM set_config('role', 'none', true);
+    PERFORM crm.set_context(NULL, NULL);
+    who := actor;
+    attempt := what;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION pg_temp.attempt(text, text, uuid, uuid, text, text) IS 'Runs one statement as an actor and undoes it: how many rows it changed, or the error that refused it.';
+
+-- The attempts (written to attempts.csv: what each statement does, to what, of which tenant).
+CREATE TEMP TABLE attempts (n integer, who text, db_role text, tenant uuid, user_id uuid, attempt text, kind text,
+                            target_table text, target_tenant uuid, stmt text);
+COMMENT ON TABLE pg_temp.attempts IS 'The statements the report tries on behalf of an actor: kind (update, delete, insert, move), the table and the tenant whose rows they aim at.';
+INSERT INTO attempts VALUES
+    (1, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'rename every Borealis user', 'update',
+     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('UPDATE crm.users SET name = %L WHERE tenant_id = %L', 'Hacked', md5('crm demo:' || 'tenant:borealis')::uuid)),
+    (2, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'delete Borealis teams via crm_api', 'delete',
+     'teams', md5('crm demo:' || 'tenant:borealis')::uuid, format('DELETE FROM crm_api.teams WHERE tenant_id = %L', md5('crm demo:' || 'tenant:borealis')::uuid)),
+    (3, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'add a user to Borealis', 'insert',
+     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('INSERT INTO crm.users (tenant_id, email, name) VALUES (%L, %L, %L)',
+                                                         md5('crm demo:' || 'tenant:borealis')::uuid, 'mole@acme-robotics.example', 'Mole')),
+    (4, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'move an Acme user to Borealis', 'move',
+     'users', md5('crm demo:' || 'tenant:borealis')::uuid, format('UPDATE crm.users SET tenant_id = %L WHERE id = %L',
+                                                         md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:acme:5')::uuid)),
+    (5, 'Acme admin', 'crm_admin', md5('crm demo:' || 'tenant:acme')::uuid, md5('crm demo:' || 'user:acme:1')::uuid, 'rename its own tenant (allowed)', 'update',
+     'tenants', md5('crm demo:' || 'tenant:acme')::uuid, format('UPDATE crm.tenants SET name = %L', 'Acme Robotics Inc')),
+    (6, 'Borealis rep', 'crm_rep', md5('crm demo:' || 'tenant:borealis')::uuid, md5('crm demo:' || 'user:borealis:6')::uuid, 'add a team to its own tenant', 'insert',
+     'teams', md5('crm demo:' || 'tenant:borealis')::uuid, format('INSERT INTO crm.teams (name) VALUES (%L)', 'Rogue'));
+COPY (SELECT a.n, a.who, a.db_role, d.name AS actor_tenant, a.attempt, a.kind, a.target_table, t.name AS target_tenant, a.stmt AS statement
+        FROM attempts a JOIN demo_tenants d ON d.id = a.tenant JOIN demo_tenants t ON t.id = a.target_tenant ORDER BY a.n)
+  TO STDOUT (FORMAT csv, HEADER) \g :demo_out/attempts.csv
+
+\echo
+\echo '== Reaching into the other tenant (each attempt rolled back)'
+\echo '   from attempts.csv, users.csv, teams.csv, tenants.csv: an update or delete changes the rows of target_table whose tenant'
+\echo '   is target_tenant, none when that is not the actor''s tenant (they are invisible to it); a row written into another'
+\echo '   tenant, or tenant configuration (users, teams) written by a rep, is refused with 42501 (a rule, not a sum)'
+CREATE TEMP TABLE fig_attempts AS
+SELECT x.* FROM attempts a, LATERAL pg_temp.attempt(a.who, a.db_role, a.tenant, a.user_id, a.attempt, a.stmt) x ORDER BY a.n;
+TABLE fig_attempts ORDER BY ctid;
+SELECT pg_temp.keep('attempts', ARRAY['who', 'attempt']) \g /dev/null
 
 COPY (SELECT * FROM pg_temp.figures ORDER BY table_no, row_no, column_no) TO STDOUT (FORMAT csv, HEADER) \g :demo_out/figures.csv
 COMMIT;
