@@ -1191,6 +1191,43 @@ establish_context(const pg_uuid_t *tenant, const pg_uuid_t *user, bool is_local)
 	}
 }
 
+/*
+ * crm_sign_bound_login: before a query is planned on a node with a crm.node_key. A login bound to a crm
+ * user that has switched role (SET ROLE crm_rep) reaches the workers as that role, where nothing says who
+ * it is: without a signed context it would see no rows there. So the first query of its transaction signs
+ * the bound user's context (SET LOCAL crm.context, as crm.set_context does); a login that has not switched
+ * role is recognised by the workers themselves. Citus carries a SET LOCAL only within a transaction block
+ * and forgets one made in a subtransaction: there, 0A000 rather than rows silently missing.
+ */
+void
+crm_sign_bound_login(void)
+{
+	const UserFacts *bound;
+
+	if (!node_key_set() || token_from_guc.present || tenant_from_guc.present || user_from_guc.present ||
+		GetUserId() == GetSessionUserId())
+		return;
+	bound = session_binding();
+	if (bound == NULL)
+		return;
+	refuse_other_context(bound, NULL, NULL);	/* an inactive user: 42501, as every read says */
+	if (!IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("login \"%s\" has switched role, and on a node with a crm.node_key its queries must run in a transaction block",
+						GetUserNameFromId(GetSessionUserId(), false)),
+				 errdetail("The workers see the role, not the login; crm signs the login's user for them with SET LOCAL, which Citus carries only within BEGIN ... COMMIT."),
+				 errhint("Run the query between BEGIN and COMMIT, or without SET ROLE.")));
+	if (GetCurrentTransactionNestLevel() > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("login \"%s\" has switched role, and on a node with a crm.node_key its context must be signed at the top of the transaction",
+						GetUserNameFromId(GetSessionUserId(), false)),
+				 errdetail("Citus forgets a SET LOCAL made in a subtransaction (a SAVEPOINT, a PL/pgSQL EXCEPTION block)."),
+				 errhint("Call crm.set_context(NULL, NULL) first in the transaction: for a bound login it signs the login's own user.")));
+	set_signed_context(make_token(&bound->tenant, &bound->user, bound->role, tenant_is_private(&bound->tenant)));
+}
+
 PG_FUNCTION_INFO_V1(crm_set_context);
 
 /*

@@ -88,6 +88,7 @@ extern void crm_tenant_changed(const struct pg_uuid_t *tenant);
 
 /* context.c, for the planner hook of distribute.c */
 extern bool crm_node_key_set(void);
+extern void crm_sign_bound_login(void);
 extern bool crm_request_tenant(struct pg_uuid_t *tenant);
 
 #endif							/* CRM_H */

@@ -212,7 +212,12 @@ crm_planner(Query *parse, const char *query_string, int cursorOptions, ParamList
 		Oid			fn = LookupFuncName(list_make2(makeString("crm"), makeString("current_tenant")), 0, NULL, true);
 		RouteContext cx;
 
-		if (OidIsValid(fn) && calls_fn_walker((Node *) parse, &fn) && crm_request_tenant(&cx.tenant))
+		bool		reads_tenant = OidIsValid(fn) && calls_fn_walker((Node *) parse, &fn);
+
+		/* a bound login that switched role needs its user signed for the workers (context.c) */
+		if (reads_tenant)
+			crm_sign_bound_login();
+		if (reads_tenant && crm_request_tenant(&cx.tenant))
 		{
 			if (planned_tenant_set && memcmp(&planned_tenant, &cx.tenant, sizeof(pg_uuid_t)) != 0)
 				ResetPlanCache();
