@@ -144,7 +144,7 @@ SELECT throws_ok($$SELECT crm.snapshot_forecast()$$, '42501', NULL, 'a rep takes
 RESET ROLE;
 
 -- snapshots: in total, per owner and per team; again the same day replaces them (on Citus after a commit:
--- the rep's refused insert above counts there as the rep's change of the tenant's shards)
+-- the rep's refused writes above reached the tenant's shards there, over the rep's connections)
 \if :on_citus
 COMMIT;
 BEGIN;
@@ -153,7 +153,7 @@ SET LOCAL timezone = 'UTC';
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
 -- (the forecast counted first, and on Citus a commit after each snapshot: the job writes as crm's owner
 -- (SECURITY DEFINER), and Citus refuses the manager a read of the shards another user changed in the
--- transaction, docs/design.md §9)
+-- transaction, as lib/two_tenants.psql says)
 SELECT (SELECT count(*) FROM crm.forecast('quarter', current_date, 2))
        + (SELECT count(*) FROM crm.forecast('quarter', current_date, 2, 'owner'))
        + (SELECT count(*) FROM crm.forecast('quarter', current_date, 2, 'team')) AS forecast_rows \gset
