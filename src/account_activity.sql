@@ -264,11 +264,17 @@ BEGIN
     IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_truncate()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
+    -- On Citus a TRUNCATE fires this trigger on the distributed table where it runs (it empties the
+    -- rollup, every shard of it, before Citus truncates the shards) and then on every shard, where a
+    -- query of the rollup would be a distributed one from a shard (refused): a shard has nothing to do.
+    IF crm.table_of(TG_RELID)::oid <> TG_RELID THEN
+        RETURN NULL;
+    END IF;
     DELETE FROM crm.account_activity_days;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.activities_roll_up_truncate() IS 'Trigger: empties crm.account_activity_days when the activities are truncated.';
+COMMENT ON FUNCTION crm.activities_roll_up_truncate() IS 'Trigger: empties crm.account_activity_days when the activities are truncated (on Citus where the TRUNCATE runs; on a shard it does nothing).';
 CREATE TRIGGER activities_roll_up_truncate AFTER TRUNCATE ON crm.activities
     FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_truncate();
 COMMENT ON TRIGGER activities_roll_up_truncate ON crm.activities IS 'src/account_activity.sql: empties crm.account_activity_days.';
