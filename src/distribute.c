@@ -148,6 +148,10 @@ crm_table_of_sql(PG_FUNCTION_ARGS)
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "utils/plancache.h"
 #include "utils/uuid.h"
 
@@ -204,9 +208,103 @@ crm_tenant_changed(const pg_uuid_t *tenant)
 	planned_tenant_set = false;
 }
 
+/* has_view_check: a view's WITH CHECK OPTION is in the statement (Citus would not send it to the shard) */
+static bool
+has_view_check(Query *q)
+{
+	ListCell   *lc;
+
+	foreach(lc, q->withCheckOptions)
+		if (lfirst_node(WithCheckOption, lc)->kind == WCO_VIEW_CHECK)
+			return true;
+	return false;
+}
+
+/*
+ * Writes through the crm_api views. The crm_api views are simple views (one crm table, its columns):
+ * PostgreSQL's rewriter turns an INSERT, UPDATE or DELETE on one into the same statement on the table,
+ * with the table's policies, defaults and RETURNING, and keeps the view's entry first in the range table,
+ * referenced by nothing, only so that the executor checks the caller's privileges on the view (its
+ * column privileges included). Citus refuses every modification whose first range table entry is a view
+ * ("cannot modify views when the query contains citus tables"), although it plans the statement on the
+ * table itself. So, on a node with a crm.node_key, the view's entry and the table's trade places (every
+ * reference to the table follows it; Citus takes an INSERT's first entry for its table): Citus then
+ * plans the statement on the table as it would have been written, and the executor still checks the
+ * view's privileges. Only crm_api views without a CHECK OPTION (Citus would not send the view's check
+ * to the shard; the table's policies are applied there), only when nothing refers to the entry; any
+ * other statement is left as it is, for Citus to refuse.
+ */
+static bool
+unpin_view_walker(Node *node, Oid *api_schema)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if ((q->commandType == CMD_INSERT || q->commandType == CMD_UPDATE || q->commandType == CMD_DELETE) &&
+			q->rtable != NIL && q->resultRelation > 1)
+		{
+			RangeTblEntry *first = linitial_node(RangeTblEntry, q->rtable);
+			RangeTblEntry *target;
+
+			if (first->rtekind == RTE_RELATION && first->relkind == RELKIND_VIEW && !first->inFromCl &&
+				get_rel_namespace(first->relid) == *api_schema &&
+				!rangeTableEntry_used((Node *) q, 1, 0) && !has_view_check(q))
+			{
+				int			table_rti = q->resultRelation;
+
+				ChangeVarNodes((Node *) q, table_rti, 1, 0);
+				linitial(q->rtable) = list_nth(q->rtable, table_rti - 1);
+				list_nth_cell(q->rtable, table_rti - 1)->ptr_value = first;
+				/*
+				 * The table as a statement written on it has it, so that Citus deparses the same shard
+				 * query: not in FROM (it came from the view's FROM), and named (RETURNING leads.id).
+				 */
+				target = rt_fetch(q->resultRelation, q->rtable);
+				target->inFromCl = false;
+				if (target->alias == NULL)
+					target->alias = makeAlias(target->eref->aliasname, NIL);
+				/*
+				 * INSERT ... ON CONFLICT: the rewriter gave the table an EXCLUDED entry of its own and
+				 * left the view's, referenced by nothing, before it; renamed, the table's is "excluded"
+				 * in the shard query too.
+				 */
+				if (q->onConflict != NULL && q->onConflict->exclRelIndex > 0)
+				{
+					ListCell   *lc;
+					int			rti = 0;
+
+					foreach(lc, q->rtable)
+					{
+						RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+						rti++;
+						if (rti != q->onConflict->exclRelIndex && rte->rtekind == RTE_RELATION &&
+							rte->relid == first->relid && rte->alias != NULL &&
+							strcmp(rte->alias->aliasname, "excluded") == 0 &&
+							!rangeTableEntry_used((Node *) q, rti, 0))
+							rte->alias = makeAlias("excluded_view", NIL);
+					}
+				}
+			}
+		}
+		return query_tree_walker(q, unpin_view_walker, api_schema, 0);
+	}
+	return expression_tree_walker(node, unpin_view_walker, api_schema);
+}
+
 static PlannedStmt *
 crm_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
+	if (crm_node_key_set())
+	{
+		Oid			api_schema = get_namespace_oid("crm_api", true);
+
+		if (OidIsValid(api_schema))
+			(void) unpin_view_walker((Node *) parse, &api_schema);
+	}
 	if (crm_node_key_set())
 	{
 		Oid			fn = LookupFuncName(list_make2(makeString("crm"), makeString("current_tenant")), 0, NULL, true);
