@@ -153,6 +153,12 @@ crm_table_of_sql(PG_FUNCTION_ARGS)
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "utils/plancache.h"
+#include "access/sysattr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#include "parser/parse_relation.h"
+#endif
 #include "utils/uuid.h"
 
 static planner_hook_type prev_planner_hook = NULL;
@@ -295,6 +301,70 @@ unpin_view_walker(Node *node, Oid *api_schema)
 	return expression_tree_walker(node, unpin_view_walker, api_schema);
 }
 
+/*
+ * Column privileges on Citus. The rewriter adds to an INSERT every column with a default that the
+ * statement leaves out (crm.tags: usage_count, created_at, updated_at), and Citus sends the shard the
+ * INSERT with all of them; the executor checks privileges on the columns the caller named only, but the
+ * worker checks the shard's copy of the grants on every column listed, and refuses a crm_rep its
+ * "INSERT INTO crm.tags (name)" ("permission denied for table tags_102496"). So, on a node with a
+ * crm.node_key, an INSERT into a crm table drops the defaults the rewriter added for columns that the
+ * caller may not insert (never tenant_id, which routes the row): the shard fills in the same defaults.
+ * The caller's own columns, and their checks on the coordinator, are as they were.
+ */
+static bool
+shard_defaults_walker(Node *node, Oid *crm_schema)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if (q->commandType == CMD_INSERT && q->resultRelation > 0)
+		{
+			RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+
+			/* a Citus table (not one of its shards, where the defaults are to be filled in) */
+			if (rte->rtekind == RTE_RELATION && get_rel_namespace(rte->relid) == *crm_schema &&
+				crm_citus_shard_of(rte->relid) != 0)
+			{
+#if PG_VERSION_NUM >= 160000
+				Bitmapset  *named = getRTEPermissionInfo(q->rteperminfos, rte)->insertedCols;
+#else
+				Bitmapset  *named = rte->insertedCols;
+#endif
+				Oid			user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+				List	   *kept = NIL;
+				ListCell   *lc;
+
+				/* the privilege on the table covers every column (a column's own ACL adds to it) */
+				if (pg_class_aclcheck(rte->relid, user, ACL_INSERT) == ACLCHECK_OK)
+					return query_tree_walker(q, shard_defaults_walker, crm_schema, 0);
+				foreach(lc, q->targetList)
+				{
+					TargetEntry *te = lfirst_node(TargetEntry, lc);
+					bool		drop = false;
+
+					if (!te->resjunk && te->resno > 0 &&
+						!bms_is_member(te->resno - FirstLowInvalidHeapAttributeNumber, named) &&
+						!IsA(te->expr, Var) &&
+						pg_attribute_aclcheck(rte->relid, te->resno, user, ACL_INSERT) != ACLCHECK_OK)
+					{
+						char	   *att = get_attname(rte->relid, te->resno, true);
+
+						drop = att != NULL && strcmp(att, "tenant_id") != 0;
+					}
+					if (!drop)
+						kept = lappend(kept, te);
+				}
+				q->targetList = kept;
+			}
+		}
+		return query_tree_walker(q, shard_defaults_walker, crm_schema, 0);
+	}
+	return expression_tree_walker(node, shard_defaults_walker, crm_schema);
+}
+
 static PlannedStmt *
 crm_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
@@ -302,8 +372,12 @@ crm_planner(Query *parse, const char *query_string, int cursorOptions, ParamList
 	{
 		Oid			api_schema = get_namespace_oid("crm_api", true);
 
+		Oid			crm_schema = get_namespace_oid("crm", true);
+
 		if (OidIsValid(api_schema))
 			(void) unpin_view_walker((Node *) parse, &api_schema);
+		if (OidIsValid(crm_schema))
+			(void) shard_defaults_walker((Node *) parse, &crm_schema);
 	}
 	if (crm_node_key_set())
 	{
