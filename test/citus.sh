@@ -60,7 +60,8 @@ node 0 -c "SELECT citus_set_coordinator_host('127.0.0.1', ${PORTS[0]})" \
 	{ echo "citus.sh: could not form the cluster" >&2; exit 1; }
 
 echo "== crm on Citus: coordinator 127.0.0.1:${PORTS[0]}, workers :${PORTS[1]} and :${PORTS[2]}"
-node 0 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION crm' ||
+# dblink: the PostgREST replays (test/postgrest/replay.psql) run each request in a session of its own
+node 0 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION dblink' -c 'CREATE EXTENSION crm' ||
 	{ echo "citus.sh: CREATE EXTENSION crm through the coordinator failed" >&2; exit 1; }
 node 0 -c 'SELECT crm.distribute()' || { echo "citus.sh: crm.distribute() failed" >&2; exit 1; }
 
