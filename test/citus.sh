@@ -130,8 +130,8 @@ fi
 # COMPARE=1: the same script on a single node too, then every table's contents (test/citus/snapshot.psql:
 # ids and times aside) and every printed cell of the report (figures.csv) must be identical.
 # Not yet part of make test-citus: every table is the same, but the report differs in five of its
-# cross-tenant attempts, which Citus refuses in other words (writes through a view, and to a reference
-# table after reads of every shard in one transaction: docs/design.md §9).
+# cross-tenant attempts, which Citus refuses in other words (a write to a reference table after reads
+# of every shard in one transaction: docs/design.md §9).
 if [ "${COMPARE:-0}" = 1 ]; then
 	echo "== the demo data on Citus and on a single node: every table and the report compared"
 	eval "$(test/cluster.sh start "$SINGLE" "$DB")" || { echo "citus.sh: could not start the single node" >&2; exit 1; }
