@@ -951,7 +951,12 @@ request_context(void)
 
 	if (!tenant_from_guc.present && !user_from_guc.present && token_from_guc.present)
 		return context_from_token(&token_from_guc);
-	if (!tenant_from_guc.present && !user_from_guc.present && node_key_set() && current_claims() != NULL)
+	/*
+	 * Claims that name a tenant or a user are refused here (they would reach no worker: 0 rows, no
+	 * error); claims that name neither give no context, as on a single node (reads see nothing).
+	 */
+	if (!tenant_from_guc.present && !user_from_guc.present && node_key_set() && current_claims() != NULL &&
+		(current_claims()->tenant.present || current_claims()->user.present))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("request.jwt.claims are read only through crm.pre_request on a node with a crm.node_key"),

@@ -148,7 +148,17 @@ crm_table_of_sql(PG_FUNCTION_ARGS)
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "utils/plancache.h"
+#include "access/sysattr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#include "parser/parse_relation.h"
+#endif
 #include "utils/uuid.h"
 
 static planner_hook_type prev_planner_hook = NULL;
@@ -204,9 +214,171 @@ crm_tenant_changed(const pg_uuid_t *tenant)
 	planned_tenant_set = false;
 }
 
+/* has_view_check: a view's WITH CHECK OPTION is in the statement (Citus would not send it to the shard) */
+static bool
+has_view_check(Query *q)
+{
+	ListCell   *lc;
+
+	foreach(lc, q->withCheckOptions)
+		if (lfirst_node(WithCheckOption, lc)->kind == WCO_VIEW_CHECK)
+			return true;
+	return false;
+}
+
+/*
+ * Writes through the crm_api views. The crm_api views are simple views (one crm table, its columns):
+ * PostgreSQL's rewriter turns an INSERT, UPDATE or DELETE on one into the same statement on the table,
+ * with the table's policies, defaults and RETURNING, and keeps the view's entry first in the range table,
+ * referenced by nothing, only so that the executor checks the caller's privileges on the view (its
+ * column privileges included). Citus refuses every modification whose first range table entry is a view
+ * ("cannot modify views when the query contains citus tables"), although it plans the statement on the
+ * table itself. So, on a node with a crm.node_key, the view's entry and the table's trade places (every
+ * reference to the table follows it; Citus takes an INSERT's first entry for its table): Citus then
+ * plans the statement on the table as it would have been written, and the executor still checks the
+ * view's privileges. Only crm_api views without a CHECK OPTION (Citus would not send the view's check
+ * to the shard; the table's policies are applied there), only when nothing refers to the entry; any
+ * other statement is left as it is, for Citus to refuse.
+ */
+static bool
+unpin_view_walker(Node *node, Oid *api_schema)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if ((q->commandType == CMD_INSERT || q->commandType == CMD_UPDATE || q->commandType == CMD_DELETE) &&
+			q->rtable != NIL && q->resultRelation > 1)
+		{
+			RangeTblEntry *first = linitial_node(RangeTblEntry, q->rtable);
+			RangeTblEntry *target;
+
+			if (first->rtekind == RTE_RELATION && first->relkind == RELKIND_VIEW && !first->inFromCl &&
+				get_rel_namespace(first->relid) == *api_schema &&
+				!rangeTableEntry_used((Node *) q, 1, 0) && !has_view_check(q))
+			{
+				int			table_rti = q->resultRelation;
+
+				ChangeVarNodes((Node *) q, table_rti, 1, 0);
+				linitial(q->rtable) = list_nth(q->rtable, table_rti - 1);
+				list_nth_cell(q->rtable, table_rti - 1)->ptr_value = first;
+				/*
+				 * The table as a statement written on it has it, so that Citus deparses the same shard
+				 * query: not in FROM (it came from the view's FROM), and named (RETURNING leads.id).
+				 */
+				target = rt_fetch(q->resultRelation, q->rtable);
+				target->inFromCl = false;
+				if (target->alias == NULL)
+					target->alias = makeAlias(target->eref->aliasname, NIL);
+				/*
+				 * INSERT ... ON CONFLICT: the rewriter gave the table an EXCLUDED entry of its own and
+				 * left the view's, referenced by nothing, before it; renamed, the table's is "excluded"
+				 * in the shard query too.
+				 */
+				if (q->onConflict != NULL && q->onConflict->exclRelIndex > 0)
+				{
+					ListCell   *lc;
+					int			rti = 0;
+
+					foreach(lc, q->rtable)
+					{
+						RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+						rti++;
+						if (rti != q->onConflict->exclRelIndex && rte->rtekind == RTE_RELATION &&
+							rte->relid == first->relid && rte->alias != NULL &&
+							strcmp(rte->alias->aliasname, "excluded") == 0 &&
+							!rangeTableEntry_used((Node *) q, rti, 0))
+							rte->alias = makeAlias("excluded_view", NIL);
+					}
+				}
+			}
+		}
+		return query_tree_walker(q, unpin_view_walker, api_schema, 0);
+	}
+	return expression_tree_walker(node, unpin_view_walker, api_schema);
+}
+
+/*
+ * Column privileges on Citus. The rewriter adds to an INSERT every column with a default that the
+ * statement leaves out (crm.tags: usage_count, created_at, updated_at), and Citus sends the shard the
+ * INSERT with all of them; the executor checks privileges on the columns the caller named only, but the
+ * worker checks the shard's copy of the grants on every column listed, and refuses a crm_rep its
+ * "INSERT INTO crm.tags (name)" ("permission denied for table tags_102496"). So, on a node with a
+ * crm.node_key, an INSERT into a crm table drops the defaults the rewriter added for columns that the
+ * caller may not insert (never tenant_id, which routes the row): the shard fills in the same defaults.
+ * The caller's own columns, and their checks on the coordinator, are as they were.
+ */
+static bool
+shard_defaults_walker(Node *node, Oid *crm_schema)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if (q->commandType == CMD_INSERT && q->resultRelation > 0)
+		{
+			RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+
+			/* a Citus table (not one of its shards, where the defaults are to be filled in) */
+			if (rte->rtekind == RTE_RELATION && get_rel_namespace(rte->relid) == *crm_schema &&
+				crm_citus_shard_of(rte->relid) != 0)
+			{
+#if PG_VERSION_NUM >= 160000
+				Bitmapset  *named = getRTEPermissionInfo(q->rteperminfos, rte)->insertedCols;
+#else
+				Bitmapset  *named = rte->insertedCols;
+#endif
+				Oid			user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+				List	   *kept = NIL;
+				ListCell   *lc;
+
+				/* the privilege on the table covers every column (a column's own ACL adds to it) */
+				if (pg_class_aclcheck(rte->relid, user, ACL_INSERT) == ACLCHECK_OK)
+					return query_tree_walker(q, shard_defaults_walker, crm_schema, 0);
+				foreach(lc, q->targetList)
+				{
+					TargetEntry *te = lfirst_node(TargetEntry, lc);
+					bool		drop = false;
+
+					if (!te->resjunk && te->resno > 0 &&
+						!bms_is_member(te->resno - FirstLowInvalidHeapAttributeNumber, named) &&
+						!IsA(te->expr, Var) &&
+						pg_attribute_aclcheck(rte->relid, te->resno, user, ACL_INSERT) != ACLCHECK_OK)
+					{
+						char	   *att = get_attname(rte->relid, te->resno, true);
+
+						drop = att != NULL && strcmp(att, "tenant_id") != 0;
+					}
+					if (!drop)
+						kept = lappend(kept, te);
+				}
+				q->targetList = kept;
+			}
+		}
+		return query_tree_walker(q, shard_defaults_walker, crm_schema, 0);
+	}
+	return expression_tree_walker(node, shard_defaults_walker, crm_schema);
+}
+
 static PlannedStmt *
 crm_planner(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
 {
+	if (crm_node_key_set())
+	{
+		Oid			api_schema = get_namespace_oid("crm_api", true);
+
+		Oid			crm_schema = get_namespace_oid("crm", true);
+
+		if (OidIsValid(api_schema))
+			(void) unpin_view_walker((Node *) parse, &api_schema);
+		if (OidIsValid(crm_schema))
+			(void) shard_defaults_walker((Node *) parse, &crm_schema);
+	}
 	if (crm_node_key_set())
 	{
 		Oid			fn = LookupFuncName(list_make2(makeString("crm"), makeString("current_tenant")), 0, NULL, true);
