@@ -1188,6 +1188,18 @@ establish_context(const pg_uuid_t *tenant, const pg_uuid_t *user, bool is_local)
 			t = &facts->tenant;
 			u = &facts->user;
 		}
+		/*
+		 * Outside a transaction block (a statement of its own, a DO block, a CALL and what follows
+		 * the COMMITs of a procedure), Citus sends a query that only reads to the shards without a
+		 * remote transaction, so without the SET LOCAL below: the workers would have no context and
+		 * show no row. A call that names a tenant is refused there rather than silently empty.
+		 */
+		if (tenant != NULL && !IsTransactionBlock())
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("on a node with a crm.node_key the request context is set inside a transaction block"),
+					 errdetail("Outside BEGIN ... COMMIT (a statement of its own, a DO block, a CALL) Citus reads the shards before it sends them the context, so they would show no rows."),
+					 errhint("Run BEGIN first, and then crm.set_context or crm.pre_request, as PostgREST does.")));
 		if (t == NULL)
 			set_signed_context("");
 		else

@@ -86,6 +86,10 @@ extern void crm_distribute_init(void);
 struct pg_uuid_t;
 extern void crm_tenant_changed(const struct pg_uuid_t *tenant);
 
+/* scoring.c, for the planner hook of distribute.c: crm.lead_score(l) as crm.lead_score_fields(columns) */
+struct Query;
+extern struct Query *crm_scoring_rows_to_columns(struct Query *parse);
+
 /* context.c, for the planner hook of distribute.c */
 extern bool crm_node_key_set(void);
 extern void crm_sign_bound_login(void);

@@ -398,6 +398,8 @@ crm_planner(Query *parse, const char *query_string, int cursorOptions, ParamList
 			cx.current_tenant_fn = fn;
 			parse = query_tree_mutator(parse, route_mutator, &cx, 0);
 		}
+		/* Citus sends the query to the shards as SQL: no whole row of a table may be in it */
+		parse = crm_scoring_rows_to_columns(parse);
 	}
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);

@@ -377,9 +377,13 @@ COMMENT ON FUNCTION crm.rescore_leads_args(jsonb) IS 'The arguments of the job r
 -- the pass (full when asked, or when the active model or the threshold changed since the last full
 -- pass; else incremental: only the leads whose score can be stale) and its size; the cursor carries it,
 -- the last id read and the counts so far. Not SECURITY DEFINER: the caller's own rights write the leads.
+-- SECURITY DEFINER, as the other jobs' bodies: on Citus a transaction's accesses to a tenant's shards
+-- after a write there must be of the user who wrote (Citus keeps one connection per user to each
+-- worker), and the job's log (crm.job_log, a definer) has written the run's row as the owner by then;
+-- every read and write below names tenant t, which crm.check_job_caller has checked.
 CREATE FUNCTION crm.rescore_leads_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp AS
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql VOLATILE AS
 $$
 DECLARE
     c jsonb := cursor;

@@ -29,6 +29,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
 #include "nodes/supportnodes.h"
 #include "optimizer/optimizer.h"
@@ -1047,16 +1048,13 @@ crm_lead_score_fields(PG_FUNCTION_ARGS)
 }
 
 /*
- * Planner support for crm.lead_score: crm.lead_score(l), with l the whole row of the table crm.leads in
- * the query, becomes crm.lead_score_fields(l.tenant_id, l.employee_count, ...). Anything else (a row
- * from a function, a subquery, an outer query) is left as it is.
+ * crm.lead_score(l), with l the whole row of the table crm.leads in the query (rtable: the range table
+ * its Var refers to), as crm.lead_score_fields(l.tenant_id, l.employee_count, ...); NULL for anything
+ * else (a row from a function, a subquery, an outer query), which is left as it is.
  */
-PG_FUNCTION_INFO_V1(crm_lead_score_support);
-Datum
-crm_lead_score_support(PG_FUNCTION_ARGS)
+static Node *
+lead_score_of_columns(FuncExpr *fcall, List *rtable)
 {
-	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
-	SupportRequestSimplify *req;
 	Var		   *row;
 	RangeTblEntry *rte;
 	Oid			relid;
@@ -1065,19 +1063,15 @@ crm_lead_score_support(PG_FUNCTION_ARGS)
 	Oid			fn;
 	List	   *fname;
 
-	if (!IsA(rawreq, SupportRequestSimplify))
-		PG_RETURN_POINTER(NULL);
-	req = (SupportRequestSimplify *) rawreq;
-	if (req->root == NULL || list_length(req->fcall->args) != 1 || !IsA(linitial(req->fcall->args), Var))
-		PG_RETURN_POINTER(NULL);
-	row = (Var *) linitial(req->fcall->args);
-	if (row->varattno != 0 || row->varlevelsup != 0 || row->varno <= 0 ||
-		row->varno > list_length(req->root->parse->rtable))
-		PG_RETURN_POINTER(NULL);
-	rte = rt_fetch(row->varno, req->root->parse->rtable);
+	if (list_length(fcall->args) != 1 || !IsA(linitial(fcall->args), Var))
+		return NULL;
+	row = (Var *) linitial(fcall->args);
+	if (row->varattno != 0 || row->varlevelsup != 0 || row->varno <= 0 || row->varno > list_length(rtable))
+		return NULL;
+	rte = rt_fetch(row->varno, rtable);
 	relid = get_typ_typrelid(row->vartype);
 	if (rte->rtekind != RTE_RELATION || !OidIsValid(relid) || rte->relid != relid)
-		PG_RETURN_POINTER(NULL);
+		return NULL;
 
 	for (int f = -1; f < (int) NFIELDS; f++)
 	{
@@ -1088,7 +1082,7 @@ crm_lead_score_support(PG_FUNCTION_ARGS)
 		Oid			coll;
 
 		if (attno == InvalidAttrNumber)
-			PG_RETURN_POINTER(NULL);
+			return NULL;
 		get_atttypetypmodcoll(relid, attno, &type, &typmod, &coll);
 		args = lappend(args, makeVar(row->varno, attno, type, typmod, coll, 0));
 		argtypes[f + 1] = type;
@@ -1096,8 +1090,94 @@ crm_lead_score_support(PG_FUNCTION_ARGS)
 	fname = list_make2(makeString("crm"), makeString("lead_score_fields"));
 	fn = LookupFuncName(fname, NFIELDS + 1, argtypes, true);
 	if (!OidIsValid(fn))
+		return NULL;
+	return (Node *) makeFuncExpr(fn, INT4OID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+}
+
+/*
+ * Planner support for crm.lead_score: crm.lead_score(l) on a row of crm.leads becomes
+ * crm.lead_score_fields(l.tenant_id, l.employee_count, ...) (lead_score_of_columns).
+ */
+PG_FUNCTION_INFO_V1(crm_lead_score_support);
+Datum
+crm_lead_score_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestSimplify *req;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
 		PG_RETURN_POINTER(NULL);
-	PG_RETURN_POINTER(makeFuncExpr(fn, INT4OID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+	req = (SupportRequestSimplify *) rawreq;
+	if (req->root == NULL)
+		PG_RETURN_POINTER(NULL);
+	PG_RETURN_POINTER(lead_score_of_columns(req->fcall, req->root->parse->rtable));
+}
+
+/*
+ * On Citus the same rewrite must come before the planner: Citus sends a query to the shards as SQL,
+ * deparsed from the query tree it is given, in which crm.lead_score(l) would name the row of the
+ * shard (crm.leads_102208), of a type no function takes. crm_scoring_rows_to_columns, called by the
+ * planner hook of distribute.c on a node with a crm.node_key, rewrites every crm.lead_score(l) of the
+ * query that the support function would (in subqueries, CTEs and sublinks too) before Citus plans.
+ */
+typedef struct RowsContext
+{
+	Oid			lead_score_fn;
+	List	   *rtable;			/* the range table of the query being walked */
+} RowsContext;
+
+static bool
+calls_lead_score_walker(Node *node, Oid *fn)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == *fn)
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, calls_lead_score_walker, fn, 0);
+	return expression_tree_walker(node, calls_lead_score_walker, fn);
+}
+
+static Node *
+rows_to_columns_mutator(Node *node, RowsContext *cx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Query))
+	{
+		List	   *outer = cx->rtable;
+		Query	   *q;
+
+		cx->rtable = ((Query *) node)->rtable;
+		q = query_tree_mutator((Query *) node, rows_to_columns_mutator, cx, 0);
+		cx->rtable = outer;
+		return (Node *) q;
+	}
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == cx->lead_score_fn)
+	{
+		Node	   *columns = lead_score_of_columns((FuncExpr *) node, cx->rtable);
+
+		if (columns != NULL)
+			return columns;
+	}
+	return expression_tree_mutator(node, rows_to_columns_mutator, cx);
+}
+
+Query *
+crm_scoring_rows_to_columns(Query *parse)
+{
+	Oid			ns = get_namespace_oid("crm", true);
+	Oid			leads = OidIsValid(ns) ? get_relname_relid("leads", ns) : InvalidOid;
+	Oid			rowtype = OidIsValid(leads) ? get_rel_type_id(leads) : InvalidOid;
+	RowsContext cx;
+
+	if (!OidIsValid(rowtype))
+		return parse;
+	cx.lead_score_fn = LookupFuncName(list_make2(makeString("crm"), makeString("lead_score")), 1, &rowtype, true);
+	cx.rtable = NIL;
+	if (!OidIsValid(cx.lead_score_fn) || !calls_lead_score_walker((Node *) parse, &cx.lead_score_fn))
+		return parse;
+	return (Query *) rows_to_columns_mutator((Node *) parse, &cx);
 }
 
 /* ------------------------------------------------------------------------------------------------

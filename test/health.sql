@@ -20,6 +20,15 @@ INSERT INTO crm.nps_responses (tenant_id, contact_id, score) VALUES ('a0000000-0
 CREATE FUNCTION pg_temp.count_of(q text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE n bigint; BEGIN EXECUTE q INTO n; RETURN n; END $$;
 GRANT EXECUTE ON FUNCTION pg_temp.count_of(text) TO crm_rep;
+\ir citus/lib.psql
+-- On Citus the superuser's writes to a tenant's shards are committed before a crm role reads them
+-- (Citus keeps one connection per user to each worker, and refuses a read of placements another user
+-- changed in the transaction); pg_temp.n and pg_temp.v evaluate a query of one tenant's shard apart
+-- from the pgTAP call (which Citus would send to the shard with it).
+\if :on_citus
+COMMIT;
+BEGIN;
+\endif
 
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
 SELECT throws_ok($$SELECT crm.refresh_health_scores()$$, '42501', NULL, 'a rep does not refresh health scores');
@@ -35,20 +44,31 @@ INSERT INTO crm.accounts (tenant_id, id, name, owner_id) VALUES
 INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, owner_id) VALUES
     ('a0000000-0000-7000-8000-00000000000a', 'call', 'Long ago', now() - interval '200 days', 'a0000000-0000-7000-8000-0000000004c9',
      'a0000000-0000-7000-8000-0000000000a2');
+\if :on_citus
+COMMIT;
+BEGIN;
+\endif
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
 SELECT is((crm.refresh_health_scores()->>'changed')::bigint, 3::bigint, 'a manager refreshes the tenant''s three accounts');
 SELECT ok(NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
                        WHERE c.relnamespace = pg_my_temp_schema() AND c.relname = 'crm_health_inputs' AND a.attname = 'planted'),
     '    (a planted working table was dropped, not used)');
 SELECT is((crm.refresh_health_scores()->>'changed')::bigint, 3::bigint, 'and again');
+-- (on Citus the refresh, SECURITY DEFINER, writes the tenant's shards as the extension's owner: what it
+-- wrote is committed before the manager reads those shards, as after every refresh below)
+\if :on_citus
+COMMIT;
+BEGIN;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+\endif
 SELECT is((SELECT count(*) FROM crm.accounts a JOIN account_rows r ON r.id = a.id WHERE a.ctid::text = r.at AND a.updated_at = r.updated_at),
     (SELECT count(*) FROM account_rows), 'no account row was rewritten (their updated_at neither): the latest health has a table of its own');
-SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_90d', round((factors->'inputs'->>'days_since_last_activity')::numeric),
+SELECT is(pg_temp.v($$SELECT jsonb_build_array(factors->'inputs'->'activities_90d', round((factors->'inputs'->>'days_since_last_activity')::numeric),
                                     factors->'engagement'->'weight', recommendations[1])
-             FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
+             FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$)::jsonb,
     '[0, 200, 30, "no contact in 200 days: schedule a check-in"]'::jsonb,
     'an account whose last activity is older than 90 days: 200 days since, and engagement has data');
-SELECT is((SELECT count(*) FROM crm.account_health WHERE scored_on = (now() AT TIME ZONE 'UTC')::date), 3::bigint, 'one snapshot per account for today, however often');
+SELECT is(pg_temp.n($$SELECT count(*) FROM crm.account_health WHERE scored_on = (now() AT TIME ZONE 'UTC')::date$$), 3::bigint, 'one snapshot per account for today, however often');
 SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE tenant_id = 'b0000000-0000-7000-8000-00000000000b' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$),
     0::bigint, 'tenant B untouched');
 
@@ -58,23 +78,23 @@ SELECT row_eq($$SELECT score, band, risk_level, recommendations FROM crm.account
     ROW(0, 'red'::text, 'critical'::text, ARRAY['no activity recorded: schedule a first call', '3 overdue cases: escalate',
                                                  '3 open cases: review the account''s support', 'NPS of 2.0 (a detractor): call the contact']),
     'Initrode: 0, red, critical, and what to do');
-SELECT is((SELECT factors->'satisfaction' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
+SELECT is(pg_temp.v($$SELECT factors->'satisfaction' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$)::jsonb,
     '{"value": 0, "weight": 30}'::jsonb, '    its one measure, with its weight');
-SELECT is((SELECT factors->'engagement' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
+SELECT is(pg_temp.v($$SELECT factors->'engagement' FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$)::jsonb,
     '{"value": null, "weight": 0}'::jsonb, '    a measure without data weighs nothing');
 SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.tasks WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2'$$), 1::bigint,
     'turning red gave its owner one task, however often refreshed');
 SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.events WHERE type = 'account.at_risk' AND entity_id = 'a0000000-0000-7000-8000-000000000ac2'$$),
     1::bigint, '    and emitted account.at_risk once');
-SELECT is((SELECT assignee_id FROM crm.tasks WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2'), 'a0000000-0000-7000-8000-0000000000a2'::uuid,
+SELECT is(pg_temp.v($$SELECT assignee_id FROM crm.tasks WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2'$$)::uuid, 'a0000000-0000-7000-8000-0000000000a2'::uuid,
     '    the task is the owner''s');
 
 -- Initech: yesterday 80; today it has a recent call, an open deal, an open case and a 6 from Peter
-SELECT row_eq($$SELECT health_score, health_band, health_trend, health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
-    (SELECT ROW(h.score, h.band, 'declining'::text, (now() AT TIME ZONE 'UTC')::date) FROM crm.account_health h
-      WHERE h.account_id = 'a0000000-0000-7000-8000-000000000ac1' AND h.scored_on = (now() AT TIME ZONE 'UTC')::date),
+SELECT results_eq($$SELECT health_score, health_band, health_trend, health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$,
+    $$SELECT h.score, h.band, 'declining'::text, (now() AT TIME ZONE 'UTC')::date FROM crm.account_health h
+      WHERE h.account_id = 'a0000000-0000-7000-8000-000000000ac1' AND h.scored_on = (now() AT TIME ZONE 'UTC')::date$$,
     'the latest score, band and trend are on the account (declining from 80)');
-SELECT ok((SELECT score < 77 FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1' AND scored_on = (now() AT TIME ZONE 'UTC')::date),
+SELECT ok(pg_temp.v($$SELECT score < 77 FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$)::boolean,
     '    its score is below 77, hence declining');
 SELECT results_eq($$SELECT scored_on FROM crm.account_health_history('a0000000-0000-7000-8000-000000000ac1')$$,
     ARRAY[(now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date], 'crm.account_health_history: yesterday, then today');
@@ -82,34 +102,67 @@ SELECT throws_ok($$SELECT * FROM crm.account_health_history('b0000000-0000-7000-
     'another tenant''s account: 404');
 -- a day in the past is refreshed in place
 SELECT is((crm.refresh_health_scores((now() AT TIME ZONE 'UTC')::date - 1)->>'changed')::bigint, 3::bigint, 'refreshing yesterday');
-SELECT is((SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'), 2::bigint,
+\if :on_citus
+COMMIT;
+BEGIN;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+\endif
+SELECT is(pg_temp.n($$SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-000000000ac1'$$), 2::bigint,
     '    replaces yesterday''s snapshot, it does not add one');
-SELECT is((SELECT health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'), (now() AT TIME ZONE 'UTC')::date,
+SELECT is(pg_temp.v($$SELECT health_scored_on FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$)::date, (now() AT TIME ZONE 'UTC')::date,
     '    and the account keeps today''s, the latest');
 SELECT throws_ok($$UPDATE crm_api.accounts SET health_score = 99 WHERE id = 'a0000000-0000-7000-8000-000000000ac1'$$, '0A000', NULL,
     'the latest health is read only on the accounts view');
-SELECT is((SELECT count(*) FROM crm_api.accounts WHERE health_band = 'red'), 2::bigint, '    and filters like any column (health_band=eq.red: Initrode, Dormant)');
+SELECT is(pg_temp.n($$SELECT count(*) FROM crm_api.accounts WHERE health_band = 'red'$$), 2::bigint, '    and filters like any column (health_band=eq.red: Initrode, Dormant)');
 
 -- activities count by UTC day: the 30 and the 90 days that end with the snapshot's day
-INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, owner_id)
-SELECT 'a0000000-0000-7000-8000-00000000000a', 'call', 'Call', ((now() AT TIME ZONE 'UTC')::date - d)::timestamp AT TIME ZONE 'UTC' + t,
-       'a0000000-0000-7000-8000-000000000ac2', 'a0000000-0000-7000-8000-0000000000a2'
-FROM (VALUES (29, interval '0'), (30, interval '23:59:59'), (89, interval '0'), (90, interval '23:59:59')) v(d, t);
+-- (rows of VALUES rather than an INSERT ... SELECT: Citus would COPY the selected rows into the shard,
+-- which it refuses under row-level security)
+INSERT INTO crm.activities (tenant_id, type, subject, occurred_at, account_id, owner_id) VALUES
+    ('a0000000-0000-7000-8000-00000000000a', 'call', 'Call', ((now() AT TIME ZONE 'UTC')::date - 29)::timestamp AT TIME ZONE 'UTC',
+     'a0000000-0000-7000-8000-000000000ac2', 'a0000000-0000-7000-8000-0000000000a2'),
+    ('a0000000-0000-7000-8000-00000000000a', 'call', 'Call', ((now() AT TIME ZONE 'UTC')::date - 30)::timestamp AT TIME ZONE 'UTC' + interval '23:59:59',
+     'a0000000-0000-7000-8000-000000000ac2', 'a0000000-0000-7000-8000-0000000000a2'),
+    ('a0000000-0000-7000-8000-00000000000a', 'call', 'Call', ((now() AT TIME ZONE 'UTC')::date - 89)::timestamp AT TIME ZONE 'UTC',
+     'a0000000-0000-7000-8000-000000000ac2', 'a0000000-0000-7000-8000-0000000000a2'),
+    ('a0000000-0000-7000-8000-00000000000a', 'call', 'Call', ((now() AT TIME ZONE 'UTC')::date - 90)::timestamp AT TIME ZONE 'UTC' + interval '23:59:59',
+     'a0000000-0000-7000-8000-000000000ac2', 'a0000000-0000-7000-8000-0000000000a2');
+-- (on Citus the manager's writes are committed before the refresh, which writes as the extension's owner)
+\if :on_citus
+COMMIT;
+BEGIN;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+\endif
 SELECT crm.refresh_health_scores() \g /dev/null
-SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
-            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date), '[1, 3]'::jsonb,
+\if :on_citus
+COMMIT;
+BEGIN;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+\endif
+SELECT is(pg_temp.v($$SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
+            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date$$)::jsonb, '[1, 3]'::jsonb,
     'today: 1 activity in the 30 days ending today (29 days ago, not 30), 3 in the 90 (not 90 days ago)');
 SELECT crm.refresh_health_scores((now() AT TIME ZONE 'UTC')::date - 1) \g /dev/null
-SELECT is((SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
-            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date - 1), '[2, 4]'::jsonb,
+\if :on_citus
+COMMIT;
+BEGIN;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+\endif
+SELECT is(pg_temp.v($$SELECT jsonb_build_array(factors->'inputs'->'activities_30d', factors->'inputs'->'activities_90d') FROM crm.account_health
+            WHERE account_id = 'a0000000-0000-7000-8000-000000000ac2' AND scored_on = (now() AT TIME ZONE 'UTC')::date - 1$$)::jsonb, '[2, 4]'::jsonb,
     'yesterday''s snapshot: 2 in its 30 days, 4 in its 90');
 
 -- reps read health; the operator refreshes every tenant
 SELECT pg_temp.become('crm_rep', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a3', 'claims');
-SELECT is((SELECT count(*) FROM crm_api.account_health WHERE scored_on = (now() AT TIME ZONE 'UTC')::date), 3::bigint, 'a rep reads the snapshots');
+SELECT is(pg_temp.n($$SELECT count(*) FROM crm_api.account_health WHERE scored_on = (now() AT TIME ZONE 'UTC')::date$$), 3::bigint, 'a rep reads the snapshots');
 SELECT throws_ok($$DELETE FROM crm.account_health_latest$$, '42501', NULL, '    and writes no latest health');
 SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
 DELETE FROM crm_api.accounts WHERE id = 'a0000000-0000-7000-8000-0000000004c9';
+-- (on Citus the manager's delete is committed before the superuser's reads)
+\if :on_citus
+COMMIT;
+BEGIN;
+\endif
 SELECT is(pg_temp.count_of($$SELECT count(*) FROM crm.account_health_latest WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9'$$)
           + pg_temp.count_of($$SELECT count(*) FROM crm.account_health WHERE account_id = 'a0000000-0000-7000-8000-0000000004c9'$$),
     0::bigint, 'a deleted account takes its health with it');
@@ -118,6 +171,12 @@ RESET ROLE;
 SELECT is((crm.refresh_health_scores()->>'changed')::bigint, (SELECT count(*) FROM crm.accounts), 'the operator, without a context, refreshes every tenant''s accounts');
 
 -- health weights are refused at save beyond what the score takes (crm.health_weights, with the C limit)
+-- (on Citus a write to the reference table crm.tenants comes before any multi-shard command of its
+-- transaction, docs/design.md §9: the refresh of every tenant above is committed first)
+\if :on_citus
+COMMIT;
+BEGIN;
+\endif
 UPDATE crm.tenants SET settings = settings || '{"health_weights": {"engagement": 1000000, "activity": 0}}' WHERE id = 'a0000000-0000-7000-8000-00000000000a';
 SELECT is((SELECT settings->'health_weights' FROM crm.tenants WHERE id = 'a0000000-0000-7000-8000-00000000000a'),
     '{"engagement": 1000000, "activity": 0}'::jsonb, 'a weight of 1000000 is saved');
