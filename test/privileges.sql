@@ -257,6 +257,7 @@ INSERT INTO allowlist VALUES
     ('crm.users_changed()', 'none'),
     ('crm.tenants_changed()', 'none'),
     ('crm.distribute(integer)', 'none'),
+    ('crm.distribute_job_bodies()', 'none'),
     ('crm.child_owner()', 'none'),
     ('crm.child_owner_moved()', 'none'),
     ('crm.table_of(oid)', 'none'),
