@@ -261,8 +261,30 @@ BEGIN
     CASE job
         WHEN 'rescore_leads' THEN SELECT b INTO r FROM crm.rescore_leads_tenant(tenant, args, cursor) b;
         WHEN 'refresh_health_scores' THEN SELECT b INTO r FROM crm.refresh_health_scores_tenant(tenant, args, cursor) b;
-        WHEN 'refresh_segments' THEN SELECT b INTO r FROM crm.refresh_segments_tenant(tenant, args, cursor) b;
         WHEN 'snapshot_forecast' THEN SELECT b INTO r FROM crm.snapshot_forecast_tenant(tenant, args, cursor) b;
+        WHEN 'refresh_segments', 'rebuild_account_activity', 'rebuild_win_model' THEN r := crm.job_tenant_as_owner(job, tenant, args, cursor);
+        ELSE RETURN crm.unknown_job(job);
+    END CASE;
+    RETURN r;
+END
+$$;
+-- The SECURITY DEFINER bodies, called as their owner: on Citus the delegated call then goes over the
+-- owner's connection, the one crm.job_log (SECURITY DEFINER too) wrote the run's log with in the same
+-- transaction; a call over the caller's own connection (a manager's run for its tenant) would be refused
+-- ("cannot perform query on placements that were modified in this transaction by a different user").
+-- The caller is checked here, before the call: on the worker the body's own check sees the owner's
+-- session (the operator), so it is this one that keeps a manager to its own tenant.
+CREATE FUNCTION crm.job_tenant_as_owner(job text, tenant uuid, args jsonb, cursor jsonb) RETURNS jsonb
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    r jsonb;
+BEGIN
+    -- SECURITY DEFINER: for the tenant's managers and admins, or the operator (the request's role, not the owner)
+    PERFORM crm.check_job_caller(tenant);
+    CASE job
+        WHEN 'refresh_segments' THEN SELECT b INTO r FROM crm.refresh_segments_tenant(tenant, args, cursor) b;
         WHEN 'rebuild_account_activity' THEN SELECT b INTO r FROM crm.rebuild_account_activity_tenant(tenant, args, cursor) b;
         WHEN 'rebuild_win_model' THEN SELECT b INTO r FROM crm.rebuild_win_model_tenant(tenant, args, cursor) b;
         ELSE RETURN crm.unknown_job(job);
@@ -270,6 +292,7 @@ BEGIN
     RETURN r;
 END
 $$;
+COMMENT ON FUNCTION crm.job_tenant_as_owner(text, uuid, jsonb, jsonb) IS 'Internal to crm.job_tenant: calls the SECURITY DEFINER job bodies (refresh_segments, rebuild_account_activity, rebuild_win_model) as their owner, so that on Citus their delegated call shares the connection of the run''s log; checks the caller first (crm.check_job_caller: 42501, PT404); 22023 for another job.';
 COMMENT ON FUNCTION crm.job_tenant(text, uuid, jsonb, jsonb) IS 'Internal to crm.run_job: runs a job''s body crm.<job>_tenant(tenant, args, cursor) for one tenant (or its next batch) and returns {processed, changed, details, next, progress, items}; 22023 for an unknown job. On Citus the call is delegated to the node of the tenant''s shards (the bodies crm.distribute() distributed), with crm.batch_size and lock_timeout set there as here.';
 
 -- The state of a run, passed from step to step (small: the tenants are walked in id order, one at a
@@ -537,7 +560,7 @@ REVOKE EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,boo
     crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,jsonb),
     crm.unknown_job(text), crm.job_args(text,jsonb), crm.job_start(text,uuid,jsonb,boolean), crm.job_step(jsonb),
     crm.job_result(jsonb,jsonb), crm.job_can_commit(), crm.run_job_in_transaction(text,uuid,jsonb), crm.run_job_for_http(text,jsonb), crm.job_tenant(text,uuid,jsonb,jsonb),
-    crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) FROM PUBLIC;
+    crm.job_tenant_as_owner(text,uuid,jsonb,jsonb), crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE crm.run_job(text,uuid,jsonb,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,boolean), crm.unlock_job(text,uuid),
     crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,jsonb),
@@ -545,5 +568,5 @@ GRANT EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,bool
     crm.job_result(jsonb,jsonb), crm.job_can_commit(), crm.run_job_in_transaction(text,uuid,jsonb), crm.run_job_for_http(text,jsonb)
     TO crm_rep;
 GRANT EXECUTE ON PROCEDURE crm.run_job(text,uuid,jsonb,jsonb) TO crm_rep;
-GRANT EXECUTE ON FUNCTION crm.job_tenant(text,uuid,jsonb,jsonb),
+GRANT EXECUTE ON FUNCTION crm.job_tenant(text,uuid,jsonb,jsonb), crm.job_tenant_as_owner(text,uuid,jsonb,jsonb),
     crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) TO crm_manager;

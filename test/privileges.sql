@@ -177,6 +177,7 @@ INSERT INTO allowlist VALUES
     ('crm.rebuild_account_activity(uuid)', 'manager'),
     ('crm.job_log(uuid,uuid,text,timestamp with time zone,text,bigint,bigint,jsonb,integer,text,text)', 'manager'),
     ('crm.job_tenant(text,uuid,jsonb,jsonb)', 'manager'),
+    ('crm.job_tenant_as_owner(text,uuid,jsonb,jsonb)', 'manager'),
     ('crm.rebuild_account_activity_tenant(uuid,jsonb,jsonb)', 'manager'),
     ('crm.rebuild_win_model_tenant(uuid,jsonb,jsonb)', 'manager'),
     ('crm.refresh_health_scores_tenant(uuid,jsonb,jsonb)', 'manager'),

@@ -7,9 +7,10 @@
 -- the coordinator empties what it empties on a single node. Two tenants of this file; rolled back.
 \ir ../lib/preamble.psql
 \ir lib.psql
+\ir ../lib/become.psql
 
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 \set E1 '''e1000000-0000-7000-8000-0000000000e1'''
 \set E2 '''e2000000-0000-7000-8000-0000000000e2'''
 
@@ -44,6 +45,31 @@ SELECT ok(pg_temp.body_plan(j, :E1) ~ ('Task Count: 1.*Node: host=127\.0\.0\.1 p
 SELECT ok(pg_temp.body_plan(j, :E1) !~ 'Citus', format('the call of %s''s body runs on the coordinator', j))
   FROM unnest(ARRAY['snapshot_forecast', 'refresh_health_scores']) j;
 
+COMMIT;
+
+-- A manager runs the jobs of its tenant (Acme, committed by 10_tenants.sql), undone after each: the
+-- SECURITY DEFINER bodies are called as their owner, whose connection wrote the run's log. (A transaction
+-- of its own too: after the EXPLAINs above, Citus read crm.tenants over a connection to the coordinator
+-- itself, as the caller, who may not log in there: a warning, then another placement.)
+BEGIN;
+CREATE FUNCTION pg_temp.undone(job text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    r := crm.run_job_in_transaction(job, crm.current_tenant(), '{}');
+    RAISE EXCEPTION 'undone' USING ERRCODE = 'CRM99';
+EXCEPTION WHEN SQLSTATE 'CRM99' THEN
+    RETURN r - 'processed' - 'changed' - 'items';
+END
+$$;
+SELECT pg_temp.become('crm_manager', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a2', 'guc');
+SELECT is(pg_temp.undone('refresh_segments'), '{"tenants": 1, "failed": 0, "failures": []}'::jsonb,
+    'a manager refreshes its tenant''s segments on the tenant''s node');
+SELECT is(pg_temp.undone('rebuild_win_model'), '{"tenants": 1, "failed": 0, "failures": []}'::jsonb, '    and rebuilds its win model');
+SELECT throws_ok($$SELECT crm.job_tenant_as_owner('rebuild_win_model', 'b0000000-0000-7000-8000-00000000000b', '{}', NULL)$$, '42501',
+    'permission denied: a request acts for its own tenant only',
+    '    but not another tenant''s: checked on the coordinator (on the worker the body sees the owner''s session)');
+SELECT pg_temp.become('none', NULL, NULL, 'none');
 COMMIT;
 
 BEGIN;
