@@ -264,17 +264,16 @@ BEGIN
     IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
         RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_roll_up_truncate()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    -- On Citus a TRUNCATE fires this trigger on the distributed table where it runs (it empties the
-    -- rollup, every shard of it, before Citus truncates the shards) and then on every shard, where a
-    -- query of the rollup would be a distributed one from a shard (refused): a shard has nothing to do.
-    IF crm.table_of(TG_RELID)::oid <> TG_RELID THEN
-        RETURN NULL;
+    -- On Citus a TRUNCATE through the coordinator fires this on the coordinator's table (empty: the
+    -- rows are in the shards), which empties the rollup on every shard, and on each truncated shard,
+    -- where it does nothing (a DELETE over every shard cannot run from a shard; the coordinator's does it).
+    IF crm.table_of(TG_RELID)::oid = TG_RELID THEN
+        DELETE FROM crm.account_activity_days;
     END IF;
-    DELETE FROM crm.account_activity_days;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.activities_roll_up_truncate() IS 'Trigger: empties crm.account_activity_days when the activities are truncated (on Citus where the TRUNCATE runs; on a shard it does nothing).';
+COMMENT ON FUNCTION crm.activities_roll_up_truncate() IS 'Trigger: empties crm.account_activity_days when the activities are truncated (on Citus: from the coordinator''s table, not from the shards).';
 CREATE TRIGGER activities_roll_up_truncate AFTER TRUNCATE ON crm.activities
     FOR EACH STATEMENT EXECUTE FUNCTION crm.activities_roll_up_truncate();
 COMMENT ON TRIGGER activities_roll_up_truncate ON crm.activities IS 'src/account_activity.sql: empties crm.account_activity_days.';

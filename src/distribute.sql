@@ -42,6 +42,43 @@ $$;
 COMMENT ON FUNCTION crm.tenant_shards_here(oid, uuid) IS 'Internal to triggers: whether a trigger firing on relid writes the tenant''s rows of other tables here: true on a single node and on a distributed table''s shard; on a placement of a reference table (whose triggers fire on every node), true only on the node that holds the tenant''s shards.';
 REVOKE EXECUTE ON FUNCTION crm.tenant_shards_here(oid, uuid) FROM PUBLIC;
 
+-- The jobs' bodies run where the tenant's rows are (docs/design.md §9): distributed by their tenant
+-- argument t, colocated with the tables, with force_delegation (crm.run_job calls them inside its
+-- transaction, a procedure's, where Citus delegates only such functions), so crm.job_tenant's call of a
+-- body is sent to the tenant's node as one command and every statement of the body runs there, on that
+-- tenant's shards only (Citus refuses anything else in a delegated call). Two bodies stay driven from
+-- the coordinator, statement by statement, as Citus refused them delegated (13.2.2):
+--   snapshot_forecast: its forecast (crm.forecast_of) is one query of CTEs that Citus plans in parts:
+--     "queries must filter by the distribution argument in the same colocation group when using the
+--     forced function pushdown";
+--   refresh_health_scores: it gathers its inputs into a temporary table, which on the worker makes a
+--     transaction that spans nodes (a run for every tenant in one transaction) fail at its commit:
+--     "cannot PREPARE a transaction that has operated on temporary objects".
+-- Returns how many it distributed now (0: all were already).
+CREATE FUNCTION crm.distribute_job_bodies() RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    bodies constant text[] := ARRAY['crm.rebuild_account_activity_tenant(uuid,jsonb,jsonb)', 'crm.rebuild_win_model_tenant(uuid,jsonb,jsonb)',
+                                    'crm.refresh_segments_tenant(uuid,jsonb,jsonb)', 'crm.rescore_leads_tenant(uuid,jsonb,jsonb)'];
+    f text;
+    n integer := 0;
+BEGIN
+    FOREACH f IN ARRAY bodies LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_dist_object o
+                               WHERE o.classid = 'pg_proc'::regclass AND o.objid = f::regprocedure
+                                 AND o.distribution_argument_index = 0 AND o.force_delegation
+                                 AND o.colocationid = (SELECT p.colocationid FROM pg_dist_partition p WHERE p.logicalrelid = 'crm.leads'::regclass));
+        PERFORM create_distributed_function(f::regprocedure, 't', colocate_with => 'crm.leads', force_delegation => true);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION crm.distribute_job_bodies() IS 'Internal to crm.distribute(): distributes the bodies of the batch jobs rescore_leads, refresh_segments, rebuild_account_activity and rebuild_win_model (crm.<job>_tenant) by their tenant argument, colocated with crm.leads, with force_delegation, so that crm.run_job runs each on the tenant''s node; returns how many it distributed now (0 when all were).';
+REVOKE EXECUTE ON FUNCTION crm.distribute_job_bodies() FROM PUBLIC;
+
 CREATE FUNCTION crm.distribute(shard_count integer DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
@@ -100,7 +137,9 @@ BEGIN
     WHERE c.relkind IN ('r', 'p')
       AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = c.oid);
     IF pending IS NULL THEN
-        RETURN jsonb_build_object('reference_tables', 0, 'distributed_tables', 0, 'already_distributed', true);
+        -- (the jobs' bodies too: an install distributed before they were is completed)
+        RETURN jsonb_build_object('reference_tables', 0, 'distributed_tables', 0, 'job_bodies', crm.distribute_job_bodies(),
+                                  'already_distributed', true);
     END IF;
 
     -- The triggers fire on the shards and touch the same tenant's rows only, which are on the same node
@@ -181,9 +220,10 @@ BEGIN
     END IF;
 
     RETURN jsonb_build_object('reference_tables', n_reference, 'distributed_tables', n_distributed,
-                              'already_distributed', false, 'foreign_keys', cardinality(fk_names));
+                              'job_bodies', crm.distribute_job_bodies(), 'already_distributed', false,
+                              'foreign_keys', cardinality(fk_names));
 END
 $$;
-COMMENT ON FUNCTION crm.distribute(integer) IS 'On a Citus coordinator (superuser): makes crm.tenants, crm.teams and crm.users reference tables and distributes every other crm table by tenant_id, colocated (shard_count: Citus''s default unless given), keeping every foreign key; sets citus.propagate_set_commands = local for the database and lets the crm roles log in on the workers. Checks that every node has the same crm.node_key. Idempotent: a second call does nothing and says so. Returns {reference_tables, distributed_tables, already_distributed, foreign_keys}.';
+COMMENT ON FUNCTION crm.distribute(integer) IS 'On a Citus coordinator (superuser): makes crm.tenants, crm.teams and crm.users reference tables and distributes every other crm table by tenant_id, colocated (shard_count: Citus''s default unless given), keeping every foreign key; sets citus.propagate_set_commands = local for the database and lets the crm roles log in on the workers. Distributes the batch jobs'' bodies by their tenant argument (crm.distribute_job_bodies), so they run on the tenant''s node. Checks that every node has the same crm.node_key. Idempotent: a second call does nothing and says so. Returns {reference_tables, distributed_tables, job_bodies, already_distributed, foreign_keys}.';
 
 REVOKE EXECUTE ON FUNCTION crm.distribute(integer) FROM PUBLIC;

@@ -237,23 +237,63 @@ COMMENT ON FUNCTION crm.job_args(text, jsonb) IS 'Internal to crm.run_job: a job
 -- the tenant's run so far (crm.job_runs.details), "next": the cursor of the next batch or null when the
 -- tenant is done, and optionally "progress" (text for pg_stat_activity) and "items" (an array returned
 -- in the run's result). Bodies check their caller (crm.check_job_caller), as they can be called alone.
+-- On Citus crm.distribute() distributes the bodies by their tenant argument (docs/design.md §9), and
+-- each call here is sent to the node that holds the tenant's shards as one command, where the body
+-- runs: Citus delegates a call in a procedure's transaction only when it is the one function of a
+-- query's FROM (not a PL/pgSQL simple expression such as RETURN f(...)), with the tenant a constant
+-- (a variable is, in the plan Citus makes for each call). On a single node the call is the same call.
+-- The settings a body reads (crm.batch_size) and lock_timeout go with it to the worker as SET LOCAL,
+-- the only form Citus carries over (citus.propagate_set_commands = local): a session's own setting
+-- would not reach the worker's session.
 CREATE FUNCTION crm.job_tenant(job text, tenant uuid, args jsonb, cursor jsonb) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp AS
 $$
+DECLARE
+    r jsonb;
 BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') THEN
+        -- (reverted here when this function returns, as it has a SET clause; the worker keeps them to the
+        -- end of the transaction, with the values they have here)
+        EXECUTE format('SET LOCAL crm.batch_size = %s', current_setting('crm.batch_size'));
+        EXECUTE format('SET LOCAL lock_timeout = %L', current_setting('lock_timeout'));
+    END IF;
     CASE job
-        WHEN 'rescore_leads' THEN RETURN crm.rescore_leads_tenant(tenant, args, cursor);
-        WHEN 'refresh_health_scores' THEN RETURN crm.refresh_health_scores_tenant(tenant, args, cursor);
-        WHEN 'refresh_segments' THEN RETURN crm.refresh_segments_tenant(tenant, args, cursor);
-        WHEN 'snapshot_forecast' THEN RETURN crm.snapshot_forecast_tenant(tenant, args, cursor);
-        WHEN 'rebuild_account_activity' THEN RETURN crm.rebuild_account_activity_tenant(tenant, args, cursor);
-        WHEN 'rebuild_win_model' THEN RETURN crm.rebuild_win_model_tenant(tenant, args, cursor);
+        WHEN 'refresh_health_scores' THEN SELECT b INTO r FROM crm.refresh_health_scores_tenant(tenant, args, cursor) b;
+        WHEN 'snapshot_forecast' THEN SELECT b INTO r FROM crm.snapshot_forecast_tenant(tenant, args, cursor) b;
+        WHEN 'rescore_leads', 'refresh_segments', 'rebuild_account_activity', 'rebuild_win_model' THEN r := crm.job_tenant_as_owner(job, tenant, args, cursor);
         ELSE RETURN crm.unknown_job(job);
     END CASE;
+    RETURN r;
 END
 $$;
-COMMENT ON FUNCTION crm.job_tenant(text, uuid, jsonb, jsonb) IS 'Internal to crm.run_job: runs a job''s body crm.<job>_tenant(tenant, args, cursor) for one tenant (or its next batch) and returns {processed, changed, details, next, progress, items}; 22023 for an unknown job.';
+-- The SECURITY DEFINER bodies, called as their owner: on Citus the delegated call then goes over the
+-- owner's connection, the one crm.job_log (SECURITY DEFINER too) wrote the run's log with in the same
+-- transaction; a call over the caller's own connection (a manager's run for its tenant) would be refused
+-- ("cannot perform query on placements that were modified in this transaction by a different user").
+-- The caller is checked here, before the call: on the worker the body's own check sees the owner's
+-- session (the operator), so it is this one that keeps a manager to its own tenant.
+CREATE FUNCTION crm.job_tenant_as_owner(job text, tenant uuid, args jsonb, cursor jsonb) RETURNS jsonb
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    r jsonb;
+BEGIN
+    -- SECURITY DEFINER: for the tenant's managers and admins, or the operator (the request's role, not the owner)
+    PERFORM crm.check_job_caller(tenant);
+    CASE job
+        WHEN 'rescore_leads' THEN SELECT b INTO r FROM crm.rescore_leads_tenant(tenant, args, cursor) b;
+        WHEN 'refresh_segments' THEN SELECT b INTO r FROM crm.refresh_segments_tenant(tenant, args, cursor) b;
+        WHEN 'rebuild_account_activity' THEN SELECT b INTO r FROM crm.rebuild_account_activity_tenant(tenant, args, cursor) b;
+        WHEN 'rebuild_win_model' THEN SELECT b INTO r FROM crm.rebuild_win_model_tenant(tenant, args, cursor) b;
+        ELSE RETURN crm.unknown_job(job);
+    END CASE;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION crm.job_tenant_as_owner(text, uuid, jsonb, jsonb) IS 'Internal to crm.job_tenant: calls the SECURITY DEFINER job bodies (rescore_leads, refresh_segments, rebuild_account_activity, rebuild_win_model) as their owner, so that on Citus their delegated call shares the connection of the run''s log; checks the caller first (crm.check_job_caller: 42501, PT404); 22023 for another job.';
+COMMENT ON FUNCTION crm.job_tenant(text, uuid, jsonb, jsonb) IS 'Internal to crm.run_job: runs a job''s body crm.<job>_tenant(tenant, args, cursor) for one tenant (or its next batch) and returns {processed, changed, details, next, progress, items}; 22023 for an unknown job. On Citus the call is delegated to the node of the tenant''s shards (the bodies crm.distribute() distributed), with crm.batch_size and lock_timeout set there as here.';
 
 -- The state of a run, passed from step to step (small: the tenants are walked in id order, one at a
 -- time): job, args, tenant (NULL: every tenant), atomic (no commits), role and context (the caller's at
@@ -520,7 +560,7 @@ REVOKE EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,boo
     crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,jsonb),
     crm.unknown_job(text), crm.job_args(text,jsonb), crm.job_start(text,uuid,jsonb,boolean), crm.job_step(jsonb),
     crm.job_result(jsonb,jsonb), crm.job_can_commit(), crm.run_job_in_transaction(text,uuid,jsonb), crm.run_job_for_http(text,jsonb), crm.job_tenant(text,uuid,jsonb,jsonb),
-    crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) FROM PUBLIC;
+    crm.job_tenant_as_owner(text,uuid,jsonb,jsonb), crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE crm.run_job(text,uuid,jsonb,jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,boolean), crm.unlock_job(text,uuid),
     crm.job_lock_held(text,uuid), crm.check_job_caller(uuid), crm.job_names(), crm.job_check_args(text,jsonb,jsonb),
@@ -528,5 +568,5 @@ GRANT EXECUTE ON FUNCTION crm.report_progress(text), crm.lock_job(text,uuid,bool
     crm.job_result(jsonb,jsonb), crm.job_can_commit(), crm.run_job_in_transaction(text,uuid,jsonb), crm.run_job_for_http(text,jsonb)
     TO crm_rep;
 GRANT EXECUTE ON PROCEDURE crm.run_job(text,uuid,jsonb,jsonb) TO crm_rep;
-GRANT EXECUTE ON FUNCTION crm.job_tenant(text,uuid,jsonb,jsonb),
+GRANT EXECUTE ON FUNCTION crm.job_tenant(text,uuid,jsonb,jsonb), crm.job_tenant_as_owner(text,uuid,jsonb,jsonb),
     crm.job_log(uuid,uuid,text,timestamptz,text,bigint,bigint,jsonb,integer,text,text) TO crm_manager;

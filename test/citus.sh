@@ -102,6 +102,17 @@ shopt -u nullglob
 echo "== the Citus suite: test/citus/*.sql"
 prove "${files[@]}"
 
+# --- batch jobs on the tenants' nodes, and pg_cron on the coordinator (test/citus/jobs.sh) ---
+echo "== batch jobs and pg_cron on Citus (test/citus/jobs.sh)"
+jobs_log=$(test/citus/jobs.sh "${PORTS[0]}" "$DB" 2>&1)
+printf '%s\n' "$jobs_log"
+jobs_ok=$(printf '%s\n' "$jobs_log" | grep -c '^jobs: ok')
+jobs_bad=$(printf '%s\n' "$jobs_log" | grep -c '^jobs: FAIL')
+[ $((jobs_ok + jobs_bad)) -lt 9 ] && jobs_bad=$((9 - jobs_ok))   # nine checks
+passed=$((passed + jobs_ok))
+failed=$((failed + jobs_bad))
+# --- end of the batch jobs block ---
+
 # The demo data (test/demo/data.sql) loads through the coordinator, and the demo report runs there: the
 # whole write path, the actions and the jobs on distributed tables. A job that fails for a tenant is
 # logged and the load goes on (failure isolation): the failures, if any, are printed.
@@ -173,5 +184,5 @@ router_bad=$(printf '%s\n' "$router_log" | grep -c '^router: [^o]')
 passed=$((passed + router_ok))
 failed=$((failed + router_bad))
 
-echo "== citus summary: $passed passed, $failed failed (${#suites[@]} single-node suites, ${#files[@]} pgTAP files, the demo, the router checks$([ "${COMPARE:-0}" = 1 ] && echo ', the single-node comparison'))"
+echo "== citus summary: $passed passed, $failed failed (${#suites[@]} single-node suites, ${#files[@]} pgTAP files, the jobs and pg_cron checks, the demo, the router checks$([ "${COMPARE:-0}" = 1 ] && echo ', the single-node comparison'))"
 [ "$failed" -eq 0 ]

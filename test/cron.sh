@@ -18,10 +18,12 @@ SELECT crm.create_tenant('Cron', id => '$tenant') \g /dev/null
 INSERT INTO crm.users (tenant_id, id, email, name) VALUES ('$tenant', 'c1000000-0000-7000-8000-0000000000c1', 'ops@cron.test', 'Ops');
 INSERT INTO crm.accounts (tenant_id, name, employee_count, owner_id) VALUES
     ('$tenant', 'Big Co', 5000, 'c1000000-0000-7000-8000-0000000000c1'), ('$tenant', 'Small Co', 20, 'c1000000-0000-7000-8000-0000000000c1');
-SET session_replication_role = replica;
+-- unscored leads, for the rescoring to score (SET LOCAL: on Citus, test/citus/jobs.sh, it reaches the workers too)
+BEGIN;
+SET LOCAL session_replication_role = replica;
 INSERT INTO crm.leads (tenant_id, first_name, employee_count, owner_id)
 SELECT '$tenant', 'Lead ' || i, 100 * i, 'c1000000-0000-7000-8000-0000000000c1' FROM generate_series(1, 3) i;
-RESET session_replication_role;
+COMMIT;
 ALTER DATABASE $PGDATABASE SET crm.batch_size = 1;
 SELECT crm.schedule_maintenance(segments_cron => '* * * * *', scoring_cron => '* * * * *') \g /dev/null
 SQL

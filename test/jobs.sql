@@ -8,7 +8,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(38);
+SELECT plan(40);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 SET LOCAL client_min_messages = warning;
@@ -60,6 +60,11 @@ SELECT throws_ok($$CALL crm.run_job('rescore_leads', NULL)$$, '42501', 'permissi
     '    nor for every tenant');
 SELECT is(pg_temp.run('rescore_leads', crm.current_tenant()) - 'processed' - 'changed',
     '{"tenants": 1, "failed": 0, "failures": []}'::jsonb, 'a manager runs one for its own tenant (the default)');
+-- (the dispatch to the SECURITY DEFINER bodies, granted to managers, checks them before it calls one)
+SELECT throws_ok($$SELECT crm.job_tenant_as_owner('refresh_segments', 'b0000000-0000-7000-8000-00000000000b', '{}', NULL)$$, '42501',
+    'permission denied: a request acts for its own tenant only', 'a manager may not call a definer body for another tenant');
+SELECT is(crm.job_tenant_as_owner('rebuild_win_model', crm.current_tenant(), '{}', NULL)->'next', 'null'::jsonb,
+    '    but for its own');
 SELECT pg_temp.become('crm_manager', NULL, NULL, 'none');
 SELECT throws_ok($$CALL crm.run_job('rescore_leads', NULL)$$, '42501', 'permission denied: without a tenant context only the operator acts',
     'without a context, only the operator runs a job');
