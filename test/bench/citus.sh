@@ -61,7 +61,7 @@ on() { # on SIDE psql-args...
 # 1. the clusters
 if [ "${CITUS_REUSE:-0}" != 1 ]; then
 	echo "== bench-citus: starting the Citus cluster (test/citus.sh, KEEP=1: its test suite runs first)"
-	KEEP=1 CITUS_PORT=$BASE TEST_DB=$DB test/citus.sh >"$work/citus.log" 2>&1
+	KEEP=1 COMPARE=0 CITUS_PORT=$BASE TEST_DB=$DB test/citus.sh >"$work/citus.log" 2>&1
 	tail -3 "$work/citus.log"
 	on citus -c 'SELECT 1' >/dev/null 2>&1 || { echo "bench-citus: the Citus cluster is not up:" >&2; tail -30 "$work/citus.log" >&2; exit 1; }
 	test/cluster.sh stop $((BASE + 3))   # test/citus.sh's own single node: not ours to measure
