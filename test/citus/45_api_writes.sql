@@ -19,7 +19,7 @@
 \set f3 '''f0000000-0000-7000-8000-0000000000f3'''
 
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 \o /dev/null
 DELETE FROM crm.tenants WHERE id IN (:E, :F);
 SELECT crm.create_tenant('API writes E', '{}', :E);
@@ -35,6 +35,20 @@ INSERT INTO crm.leads (tenant_id, id, company, owner_id) VALUES
 INSERT INTO crm.accounts (tenant_id, id, name, owner_id) VALUES (:F, 'f0000000-0000-7000-8000-000000000fc3', 'F Account', :f3);
 INSERT INTO crm.tasks (tenant_id, id, title, assignee_id) VALUES (:E, 'e0000000-0000-7000-8000-000000000e51', 'Call back', :e3);
 COMMIT;
+
+-- The view's own privileges are still checked when the planner hook hands Citus the table's statement
+-- (the executor checks every entry of the range table, the view's too): with UPDATE on crm_api.leads
+-- narrowed to its status column, for this transaction only, a rep's update of the company through the view
+-- is refused, while the same update of crm.leads, whose privileges are unchanged, goes through.
+BEGIN;
+REVOKE UPDATE ON crm_api.leads FROM crm_rep;
+GRANT UPDATE (status) ON crm_api.leads TO crm_rep;
+SELECT pg_temp.become('crm_rep', :E, :e3, 'guc');
+SELECT throws_ok($q$UPDATE crm_api.leads SET company = 'Renamed' WHERE company = 'Other Rep Co'$q$, '42501', NULL,
+    'the view''s column privileges are checked on Citus: a rep may not update a column of crm_api.leads it was not granted');
+SELECT lives_ok($q$UPDATE crm.leads SET company = 'Renamed' WHERE company = 'Other Rep Co'$q$,
+    '    while the table''s privileges let the same statement on crm.leads run (no row of the other rep changes)');
+ROLLBACK;
 
 -- A rep of E, through PostgREST's claims
 BEGIN;
