@@ -85,6 +85,8 @@ extern Oid	crm_table_of(Oid relid);
 extern void crm_distribute_init(void);
 struct pg_uuid_t;
 extern void crm_tenant_changed(const struct pg_uuid_t *tenant);
+struct Node;
+extern bool crm_query_calls(struct Node *node, Oid fn);
 
 /* scoring.c, for the planner hook of distribute.c: crm.lead_score(l) as crm.lead_score_fields(columns) */
 struct Query;

@@ -185,6 +185,13 @@ calls_fn_walker(Node *node, Oid *fn)
 	return expression_tree_walker(node, calls_fn_walker, fn);
 }
 
+/* Whether the query (or expression) calls the function fn anywhere, its subqueries included. */
+bool
+crm_query_calls(Node *node, Oid fn)
+{
+	return OidIsValid(fn) && calls_fn_walker(node, &fn);
+}
+
 static Node *
 route_mutator(Node *node, RouteContext *cx)
 {
@@ -384,7 +391,7 @@ crm_planner(Query *parse, const char *query_string, int cursorOptions, ParamList
 		Oid			fn = LookupFuncName(list_make2(makeString("crm"), makeString("current_tenant")), 0, NULL, true);
 		RouteContext cx;
 
-		bool		reads_tenant = OidIsValid(fn) && calls_fn_walker((Node *) parse, &fn);
+		bool		reads_tenant = crm_query_calls((Node *) parse, fn);
 
 		/* a bound login that switched role needs its user signed for the workers (context.c) */
 		if (reads_tenant)

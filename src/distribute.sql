@@ -46,14 +46,10 @@ REVOKE EXECUTE ON FUNCTION crm.tenant_shards_here(oid, uuid) FROM PUBLIC;
 -- argument t, colocated with the tables, with force_delegation (crm.run_job calls them inside its
 -- transaction, a procedure's, where Citus delegates only such functions), so crm.job_tenant's call of a
 -- body is sent to the tenant's node as one command and every statement of the body runs there, on that
--- tenant's shards only (Citus refuses anything else in a delegated call). Two bodies stay driven from
--- the coordinator, statement by statement, as Citus refused them delegated (13.2.2):
---   snapshot_forecast: its forecast (crm.forecast_of) is one query of CTEs that Citus plans in parts:
---     "queries must filter by the distribution argument in the same colocation group when using the
---     forced function pushdown";
---   refresh_health_scores: it gathers its inputs into a temporary table, which on the worker makes a
---     transaction that spans nodes (a run for every tenant in one transaction) fail at its commit:
---     "cannot PREPARE a transaction that has operated on temporary objects".
+-- tenant's shards only (Citus refuses anything else in a delegated call). A body's statements therefore
+-- read only tables distributed by tenant, plus reference tables in statements of their own (Citus
+-- refuses a delegated statement that joins one to a distributed table; crm.forecast_of reads the
+-- tenant's users first).
 -- Returns how many it distributed now (0: all were already).
 CREATE FUNCTION crm.distribute_job_bodies() RETURNS integer
     LANGUAGE plpgsql VOLATILE
@@ -61,7 +57,8 @@ CREATE FUNCTION crm.distribute_job_bodies() RETURNS integer
 $$
 DECLARE
     bodies constant text[] := ARRAY['crm.rebuild_account_activity_tenant(uuid,jsonb,jsonb)', 'crm.rebuild_win_model_tenant(uuid,jsonb,jsonb)',
-                                    'crm.refresh_segments_tenant(uuid,jsonb,jsonb)', 'crm.rescore_leads_tenant(uuid,jsonb,jsonb)'];
+                                    'crm.refresh_health_scores_tenant(uuid,jsonb,jsonb)', 'crm.refresh_segments_tenant(uuid,jsonb,jsonb)',
+                                    'crm.rescore_leads_tenant(uuid,jsonb,jsonb)', 'crm.snapshot_forecast_tenant(uuid,jsonb,jsonb)'];
     f text;
     n integer := 0;
 BEGIN
@@ -76,7 +73,7 @@ BEGIN
     RETURN n;
 END
 $$;
-COMMENT ON FUNCTION crm.distribute_job_bodies() IS 'Internal to crm.distribute(): distributes the bodies of the batch jobs rescore_leads, refresh_segments, rebuild_account_activity and rebuild_win_model (crm.<job>_tenant) by their tenant argument, colocated with crm.leads, with force_delegation, so that crm.run_job runs each on the tenant''s node; returns how many it distributed now (0 when all were).';
+COMMENT ON FUNCTION crm.distribute_job_bodies() IS 'Internal to crm.distribute(): distributes the bodies of the six batch jobs (crm.<job>_tenant) by their tenant argument, colocated with crm.leads, with force_delegation, so that crm.run_job runs each on the tenant''s node; returns how many it distributed now (0 when all were).';
 REVOKE EXECUTE ON FUNCTION crm.distribute_job_bodies() FROM PUBLIC;
 
 CREATE FUNCTION crm.distribute(shard_count integer DEFAULT NULL) RETURNS jsonb

@@ -19,10 +19,10 @@
 
 #include "crm.h"
 
-/* the inputs, in the order of crm.health_inputs() in src/health.sql */
+/* the inputs, in the order crm.refresh_health_scores_tenant() in src/health.sql gathers them */
 enum
 {
-	IN_ACTIVITIES,				/* any activity up to the day: 0 = none (crm.health_inputs gives 0 or 1) */
+	IN_ACTIVITIES,				/* any activity up to the day: 0 = none (the refresh gives 0 or 1) */
 	IN_LAST_30,					/* activities in the last 30 days */
 	IN_LAST_90,					/* ... in the last 90 days */
 	IN_DAYS_SINCE_LAST,			/* days since the last activity (NULL: none) */

@@ -8,7 +8,7 @@
 CREATE FUNCTION crm.health_measures(inputs double precision[]) RETURNS double precision[]
     AS 'MODULE_PATHNAME', 'crm_health_measures'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION crm.health_measures(double precision[]) IS 'Internal: an account''s four health measures {engagement, activity, satisfaction, commercial} on 0-100 (NULL where it has no data) from the inputs crm.health_inputs gathers, in their order.';
+COMMENT ON FUNCTION crm.health_measures(double precision[]) IS 'Internal: an account''s four health measures {engagement, activity, satisfaction, commercial} on 0-100 (NULL where it has no data) from the inputs crm.refresh_health_scores_tenant gathers, in their order.';
 
 CREATE FUNCTION crm.health_score(measures double precision[], weights double precision[]) RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_health_score'
@@ -52,63 +52,6 @@ $$
 $$;
 COMMENT ON FUNCTION crm.health_trend(integer, integer) IS 'improving or declining when the score moved by more than 3 points since the previous snapshot, else stable (also without a previous one).';
 
--- The inputs of every account of a tenant, as of on_date (ref: the end of that day, or now for
--- today): one pass over each source for the whole tenant, grouped by account (hashed), rather than an
--- index probe per account. Activities come from their rollup per account and day
--- (crm.account_activity_days, src/account_activity.sql): the windows are whole UTC days, the 30 and 90
--- ending with on_date. Only the rollup's rows of those 90 days are read (an account's days go back
--- years): the latest activity of an account without any there is probed by index.
-CREATE FUNCTION crm.health_inputs(t uuid, on_date date, ref timestamptz)
-    RETURNS TABLE (account_id uuid, inputs double precision[])
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp AS
-$$
--- (PL/pgSQL: Citus plans no SQL function whose parameter names the tenant of a distributed table)
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    WITH b AS MATERIALIZED (SELECT ref - interval '180 days' AS d180, ref - interval '360 days' AS d360, ref - interval '7 days' AS d7,
-                                   ref - interval '365 days' AS d365),
-    -- only the 90 days' rows: an account without one there is probed for its latest older day below
-    a AS (SELECT d.account_id AS acc_id, sum(d.activities) FILTER (WHERE d.day > on_date - 30) AS n30, sum(d.activities) AS n90,
-                 max(d.last_at) AS last_at, sum(d.positive) AS pos, sum(d.negative) AS neg, sum(d.rated) AS rated
-            FROM crm.account_activity_days d
-           WHERE d.tenant_id = t AND d.day > on_date - 90 AND d.day <= on_date
-           GROUP BY d.account_id),
-    o AS (SELECT o.account_id AS acc_id,
-                 count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
-                 count(*) FILTER (WHERE o.closed_at <= ref) AS closed,
-                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d180 AND o.closed_at <= ref), 0) AS won_recent,
-                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d360 AND o.closed_at <= b.d180), 0) AS won_before,
-                 count(*) FILTER (WHERE s.is_lost AND o.closed_at > b.d180 AND o.closed_at <= ref) AS lost_recent
-            FROM crm.opportunities o JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id CROSS JOIN b
-           WHERE o.tenant_id = t AND o.account_id IS NOT NULL
-           GROUP BY o.account_id),
-    k AS (SELECT c.account_id AS acc_id, avg(c.satisfaction) AS csat, count(*) AS cases,
-                 count(*) FILTER (WHERE c.status IN ('open', 'pending')) AS open_cases,
-                 count(*) FILTER (WHERE c.status IN ('open', 'pending') AND c.opened_at < b.d7) AS overdue
-            FROM crm.cases c CROSS JOIN b WHERE c.tenant_id = t AND c.account_id IS NOT NULL AND c.opened_at <= ref
-           GROUP BY c.account_id),
-    n AS (SELECT r.account_id AS acc_id, avg(r.score) AS nps
-            FROM crm.nps_responses r CROSS JOIN b
-           WHERE r.tenant_id = t AND r.account_id IS NOT NULL AND r.responded_at > b.d365 AND r.responded_at <= ref
-           GROUP BY r.account_id)
-    SELECT acc.id,
-           -- (an activity later on_date than ref, logged ahead, makes the last one 0 days ago)
-           ARRAY[(l.at IS NOT NULL)::integer, coalesce(a.n30, 0), coalesce(a.n90, 0), greatest(extract(epoch FROM ref - l.at) / 86400, 0),
-                 coalesce(a.pos, 0), coalesce(a.neg, 0), coalesce(a.rated, 0), coalesce(o.open_opps, 0), k.csat, n.nps,
-                 coalesce(k.cases, 0), coalesce(k.open_cases, 0), coalesce(k.overdue, 0), coalesce(o.closed, 0),
-                 coalesce(o.won_recent, 0), coalesce(o.won_before, 0), coalesce(o.lost_recent, 0)]::double precision[]
-      FROM crm.accounts acc LEFT JOIN a ON a.acc_id = acc.id LEFT JOIN o ON o.acc_id = acc.id
-      LEFT JOIN k ON k.acc_id = acc.id LEFT JOIN n ON n.acc_id = acc.id
-      -- the latest activity: of the 90 days, else of the latest day before them (probed only then)
-      CROSS JOIN LATERAL (SELECT coalesce(a.last_at, (SELECT d.last_at FROM crm.account_activity_days d
-                                                       WHERE d.tenant_id = t AND d.account_id = acc.id AND d.day <= on_date - 90
-                                                       ORDER BY d.day DESC LIMIT 1)) AS at) l
-     WHERE acc.tenant_id = t;
-END
-$$;
-COMMENT ON FUNCTION crm.health_inputs(uuid, date, timestamptz) IS 'Internal to crm.refresh_health_scores: per account of the tenant, as of on_date (ref: its end, or now), the inputs of crm.health_measures: whether there is any activity up to on_date (1 or 0), how many in the 30 and 90 days ending with it, days since the last, positive, negative and rated ones (90 days), open opportunities, mean CSAT, mean NPS (a year), cases, open and overdue (7 days) cases, closed opportunities, won amount in the last 180 days and the 180 before, deals lost in the last 180 days.';
 
 -- Plain-words advice from the inputs and the measures (in C: a refresh writes it for every account).
 CREATE FUNCTION crm.health_recommendations(inputs double precision[], measures double precision[]) RETURNS text[]
@@ -214,12 +157,16 @@ END
 $$;
 COMMENT ON FUNCTION crm.refresh_health_scores_args(jsonb) IS 'The arguments of the job refresh_health_scores (crm.run_job): {"on_date": a day up to today (default today''s UTC date)}; 22023 for a later day, NULL or another argument.';
 
--- The job's body (src/jobs.sql, crm.job_tenant): one batch of a tenant's accounts. The first call gathers
--- the inputs of every account in one pass per source, into a temporary table that lasts the tenant's run
--- (across its commits; dropped after its last batch, or by the next run when a run fails), and the
--- batches' bounds, every batch-th account in order; each call then judges and writes the next batch.
+-- The job's body (src/jobs.sql, crm.job_tenant): one batch of a tenant's accounts. The first call finds
+-- the batches' bounds, every batch-th account in order; each call then gathers the inputs of the next
+-- batch's accounts (one pass per source over their range), judges and writes them.
+-- Nothing lasts between calls but the cursor: on Citus each call runs on the tenant's node, in a
+-- transaction of its own under CALL crm.run_job (and a temporary table there would keep a transaction
+-- that spans nodes from committing: "cannot PREPARE a transaction that has operated on temporary objects").
+-- (Custom plans: the planner sees each batch's bounds, which decide between the sources' indexes and a
+-- scan of the tenant.)
 CREATE FUNCTION crm.refresh_health_scores_tenant(t uuid, args jsonb, cursor jsonb) RETURNS jsonb
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
     LANGUAGE plpgsql AS
 $$
 DECLARE
@@ -234,6 +181,16 @@ DECLARE
     n bigint;
     red uuid[];
     reds bigint := 0;
+    bounds uuid[];
+    -- the batch's snapshots, judged (in the same order in each array)
+    ids uuid[];
+    scores integer[];
+    bands text[];
+    risks text[];
+    trends text[];
+    factors jsonb[];
+    advice jsonb[];
+    latest date[];
     r record;
     -- whether the writes below may skip their per-row foreign-key checks (see below): this runs as
     -- the extension's owner, a superuser unless a DBA changed that
@@ -248,24 +205,10 @@ BEGIN
     weights := crm.health_weights((SELECT x.settings->'health_weights' FROM crm.tenants x WHERE x.id = t));
     IF c IS NULL THEN
         batch := coalesce(nullif(current_setting('crm.batch_size', true), '')::integer, 10000);
-        -- A fresh table each time: one the caller made under this name (with triggers of its own, say)
-        -- is dropped, never written by this SECURITY DEFINER function.
-        IF to_regclass('pg_temp.crm_health_inputs') IS NOT NULL THEN
-            DROP TABLE pg_temp.crm_health_inputs;
-        END IF;
-        CREATE TEMP TABLE crm_health_inputs (account_id uuid PRIMARY KEY, inputs double precision[]);
-        INSERT INTO pg_temp.crm_health_inputs SELECT i.account_id, i.inputs FROM crm.health_inputs(t, on_date, ref) i;
-        ANALYZE pg_temp.crm_health_inputs;
-        c := jsonb_build_object(
-            'inputs', 'pg_temp.crm_health_inputs'::regclass::oid, 'batch', batch, 'nb', 0, 'done', 0, 'turned_red', 0,
-            'total', (SELECT count(*) FROM pg_temp.crm_health_inputs),
-            'bounds', to_jsonb(ARRAY(SELECT b.account_id FROM (SELECT i.account_id, row_number() OVER (ORDER BY i.account_id) AS k
-                                                                 FROM pg_temp.crm_health_inputs i) b
-                                     WHERE b.k % batch = 0 ORDER BY b.account_id)),
-            'lo', '00000000-0000-0000-0000-000000000000');
-    ELSIF to_regclass('pg_temp.crm_health_inputs') IS DISTINCT FROM (c->>'inputs')::oid::regclass THEN
-        RAISE EXCEPTION 'the inputs of this health refresh are gone' USING ERRCODE = '55000',
-            HINT = 'A refresh''s batches run in the session that started it: start a new refresh.';
+        SELECT count(*), coalesce(array_agg(b.id ORDER BY b.id) FILTER (WHERE b.k % batch = 0), '{}') INTO n, bounds
+          FROM (SELECT a.id, row_number() OVER (ORDER BY a.id) AS k FROM crm.accounts a WHERE a.tenant_id = t) b;
+        c := jsonb_build_object('batch', batch, 'nb', 0, 'done', 0, 'turned_red', 0, 'total', n, 'bounds', to_jsonb(bounds),
+                                'lo', '00000000-0000-0000-0000-000000000000');
     END IF;
     lo := (c->>'lo')::uuid;
     hi := coalesce((c->'bounds'->>((c->>'nb')::integer))::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
@@ -281,11 +224,56 @@ BEGIN
     END IF;
     WITH locked AS (
         SELECT a.id FROM crm.accounts a WHERE a.tenant_id = t AND a.id > lo AND a.id <= hi FOR KEY SHARE OF a),
+    -- The batch's inputs, as of on_date (ref: the end of that day, or now for today): one pass over
+    -- each source for the batch's range of accounts (through each source's index on the tenant and
+    -- account), grouped by account (hashed), rather than an index probe per account. Activities come
+    -- from their rollup per account and day (crm.account_activity_days, src/account_activity.sql): the
+    -- windows are whole UTC days, the 30 and 90 ending with on_date; only the rollup's rows of those
+    -- 90 days are read (an account's days go back years): the latest activity of an account without
+    -- any there is probed by index. (In this one statement: on Citus a function that queries shards,
+    -- called in a query over them, cannot run there.)
+    b AS MATERIALIZED (SELECT ref - interval '180 days' AS d180, ref - interval '360 days' AS d360, ref - interval '7 days' AS d7,
+                              ref - interval '365 days' AS d365),
+    -- only the 90 days' rows: an account without one there is probed for its latest older day below
+    act AS (SELECT d.account_id AS acc_id, sum(d.activities) FILTER (WHERE d.day > on_date - 30) AS n30, sum(d.activities) AS n90,
+                 max(d.last_at) AS last_at, sum(d.positive) AS pos, sum(d.negative) AS neg, sum(d.rated) AS rated
+            FROM crm.account_activity_days d
+           WHERE d.tenant_id = t AND d.account_id > lo AND d.account_id <= hi AND d.day > on_date - 90 AND d.day <= on_date
+           GROUP BY d.account_id),
+    opp AS (SELECT o.account_id AS acc_id,
+                 count(*) FILTER (WHERE o.closed_at IS NULL) AS open_opps,
+                 count(*) FILTER (WHERE o.closed_at <= ref) AS closed,
+                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d180 AND o.closed_at <= ref), 0) AS won_recent,
+                 coalesce(sum(o.amount) FILTER (WHERE s.is_won AND o.closed_at > b.d360 AND o.closed_at <= b.d180), 0) AS won_before,
+                 count(*) FILTER (WHERE s.is_lost AND o.closed_at > b.d180 AND o.closed_at <= ref) AS lost_recent
+            FROM crm.opportunities o JOIN crm.pipeline_stages s ON s.tenant_id = t AND s.id = o.stage_id CROSS JOIN b
+           WHERE o.tenant_id = t AND o.account_id > lo AND o.account_id <= hi
+           GROUP BY o.account_id),
+    cas AS (SELECT cs.account_id AS acc_id, avg(cs.satisfaction) AS csat, count(*) AS cases,
+                 count(*) FILTER (WHERE cs.status IN ('open', 'pending')) AS open_cases,
+                 count(*) FILTER (WHERE cs.status IN ('open', 'pending') AND cs.opened_at < b.d7) AS overdue
+            FROM crm.cases cs CROSS JOIN b WHERE cs.tenant_id = t AND cs.account_id > lo AND cs.account_id <= hi AND cs.opened_at <= ref
+           GROUP BY cs.account_id),
+    nps AS (SELECT nr.account_id AS acc_id, avg(nr.score) AS nps
+            FROM crm.nps_responses nr CROSS JOIN b
+           WHERE nr.tenant_id = t AND nr.account_id > lo AND nr.account_id <= hi AND nr.responded_at > b.d365 AND nr.responded_at <= ref
+           GROUP BY nr.account_id),
+    inputs AS (
+        SELECT acc.id AS account_id,
+           -- (an activity later on_date than ref, logged ahead, makes the last one 0 days ago)
+           ARRAY[(l.at IS NOT NULL)::integer, coalesce(a.n30, 0), coalesce(a.n90, 0), greatest(extract(epoch FROM ref - l.at) / 86400, 0),
+                 coalesce(a.pos, 0), coalesce(a.neg, 0), coalesce(a.rated, 0), coalesce(o.open_opps, 0), k.csat, np.nps,
+                 coalesce(k.cases, 0), coalesce(k.open_cases, 0), coalesce(k.overdue, 0), coalesce(o.closed, 0),
+                 coalesce(o.won_recent, 0), coalesce(o.won_before, 0), coalesce(o.lost_recent, 0)]::double precision[] AS inputs
+      FROM locked acc LEFT JOIN act a ON a.acc_id = acc.id LEFT JOIN opp o ON o.acc_id = acc.id
+      LEFT JOIN cas k ON k.acc_id = acc.id LEFT JOIN nps np ON np.acc_id = acc.id
+      -- the latest activity: of the 90 days, else of the latest day before them (probed only then)
+      CROSS JOIN LATERAL (SELECT coalesce(a.last_at, (SELECT d.last_at FROM crm.account_activity_days d
+                                                       WHERE d.tenant_id = t AND d.account_id = acc.id AND d.day <= on_date - 90
+                                                       ORDER BY d.day DESC LIMIT 1)) AS at) l),
     fresh AS (
         SELECT i.account_id, i.inputs, m.measures, crm.health_score(m.measures, weights) AS score
-          FROM crm_health_inputs i JOIN locked a ON a.id = i.account_id,
-               LATERAL (SELECT crm.health_measures(i.inputs) AS measures) m
-         WHERE i.account_id > lo AND i.account_id <= hi),
+          FROM inputs i, LATERAL (SELECT crm.health_measures(i.inputs) AS measures) m),
     judged AS (
         SELECT f.*, crm.health_band(f.score) AS band, crm.health_risk_level(f.score) AS risk_level,
                crm.health_trend(f.score, CASE WHEN l.scored_on < on_date THEN l.score ELSE p.score END) AS trend,
@@ -302,49 +290,48 @@ BEGIN
                               ORDER BY h.scored_on DESC LIMIT 1) p ON true
           LEFT JOIN LATERAL (SELECT x.band FROM crm.account_health x
                               WHERE l.scored_on > on_date AND x.tenant_id = t AND x.account_id = f.account_id AND x.scored_on = on_date
-                              LIMIT 1) s ON true),
-    -- where the latest snapshot is older than on_date (a day's first run), there is none of
-    -- on_date to replace: a plain insert (no conflict check, no speculative insertion)
-    added AS (
-        INSERT INTO crm.account_health (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
-        SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
-               crm.health_factors(j.inputs, j.measures, weights),
-               crm.health_recommendations(j.inputs, j.measures)
-          FROM judged j
-         WHERE j.latest_on < on_date),
+                              LIMIT 1) s ON true)
+    -- judged into arrays (in one order): on Citus the writes below go to the shards each on its own (a
+    -- statement that reads some tables and writes others, modifying CTEs, is planned in parts, through
+    -- the coordinator, which a call delegated to the tenant's node cannot do)
+    SELECT count(*), array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
+                                                     AND j.same_day_band IS DISTINCT FROM 'red'),
+           array_agg(j.account_id), array_agg(j.score), array_agg(j.band), array_agg(j.risk_level), array_agg(j.trend),
+           array_agg(crm.health_factors(j.inputs, j.measures, weights)), array_agg(to_jsonb(crm.health_recommendations(j.inputs, j.measures))),
+           array_agg(j.latest_on)
+      INTO n, red, ids, scores, bands, risks, trends, factors, advice, latest
+      FROM judged j;
+    -- where the latest snapshot is older than on_date (a day's first run), there is none of on_date to
+    -- replace: a plain insert (no conflict check, no speculative insertion)
+    INSERT INTO crm.account_health (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
+    SELECT t, u.account_id, on_date, u.score, u.band, u.risk_level, u.trend, u.factors, ARRAY(SELECT jsonb_array_elements_text(u.advice))
+      FROM unnest(ids, scores, bands, risks, trends, factors, advice, latest) u (account_id, score, band, risk_level, trend, factors, advice, latest_on)
+     WHERE u.latest_on < on_date;
     -- again on a day, a past day or an account's first: replaced where it comes out different
-    replaced AS (
-        INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
-        SELECT t, j.account_id, on_date, j.score, j.band, j.risk_level, j.trend,
-               crm.health_factors(j.inputs, j.measures, weights),
-               crm.health_recommendations(j.inputs, j.measures)
-          FROM judged j
-         WHERE j.latest_on IS NULL OR j.latest_on >= on_date
-        ON CONFLICT (tenant_id, account_id, scored_on) DO UPDATE
-           SET score = excluded.score, band = excluded.band, risk_level = excluded.risk_level, trend = excluded.trend,
-               factors = excluded.factors, recommendations = excluded.recommendations, computed_at = excluded.computed_at
-         -- a snapshot that comes out the same is left as it is
-         WHERE (h.score, h.band, h.risk_level, h.trend, h.factors, h.recommendations)
-               IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations)),
-    -- each account's latest: moved to on_date unless a later snapshot exists; unchanged rows
-    -- left as they are (an update of the row judged read, by its key, not an upsert: it is known to be
-    -- there; by key rather than ctid, which Citus cannot send to a shard)
-    moved AS (
-        UPDATE crm.account_health_latest l
-           SET scored_on = on_date, score = j.score, band = j.band, trend = j.trend
-          FROM judged j
-         WHERE l.tenant_id = t AND l.account_id = j.account_id AND j.latest_on <= on_date
-           AND (l.scored_on, l.score, l.band, l.trend) IS DISTINCT FROM (on_date, j.score, j.band, j.trend)),
-    first_latest AS (
-        INSERT INTO crm.account_health_latest AS l (tenant_id, account_id, scored_on, score, band, trend)
-        SELECT t, j.account_id, on_date, j.score, j.band, j.trend FROM judged j
-         WHERE j.latest_on IS NULL
-        ON CONFLICT (tenant_id, account_id) DO UPDATE
-           SET scored_on = excluded.scored_on, score = excluded.score, band = excluded.band, trend = excluded.trend)
-    SELECT count(*),
-           array_agg(j.account_id) FILTER (WHERE j.band = 'red' AND j.previous_band IS DISTINCT FROM 'red'
-                                           AND j.same_day_band IS DISTINCT FROM 'red')
-      INTO n, red FROM judged j;
+    INSERT INTO crm.account_health AS h (tenant_id, account_id, scored_on, score, band, risk_level, trend, factors, recommendations)
+    SELECT t, u.account_id, on_date, u.score, u.band, u.risk_level, u.trend, u.factors, ARRAY(SELECT jsonb_array_elements_text(u.advice))
+      FROM unnest(ids, scores, bands, risks, trends, factors, advice, latest) u (account_id, score, band, risk_level, trend, factors, advice, latest_on)
+     WHERE u.latest_on IS NULL OR u.latest_on >= on_date
+    ON CONFLICT (tenant_id, account_id, scored_on) DO UPDATE
+       SET score = excluded.score, band = excluded.band, risk_level = excluded.risk_level, trend = excluded.trend,
+           factors = excluded.factors, recommendations = excluded.recommendations, computed_at = excluded.computed_at
+     -- a snapshot that comes out the same is left as it is
+     WHERE (h.score, h.band, h.risk_level, h.trend, h.factors, h.recommendations)
+           IS DISTINCT FROM (excluded.score, excluded.band, excluded.risk_level, excluded.trend, excluded.factors, excluded.recommendations);
+    -- each account's latest: moved to on_date unless a later snapshot exists; unchanged rows left as they
+    -- are (an update of the row judged read, by its key, not an upsert: it is known to be there; by key
+    -- rather than ctid, which Citus cannot send to a shard)
+    UPDATE crm.account_health_latest l
+       SET scored_on = on_date, score = u.score, band = u.band, trend = u.trend
+      FROM unnest(ids, scores, bands, trends, latest) u (account_id, score, band, trend, latest_on)
+     WHERE l.tenant_id = t AND l.account_id = u.account_id AND u.latest_on <= on_date
+       AND (l.scored_on, l.score, l.band, l.trend) IS DISTINCT FROM (on_date, u.score, u.band, u.trend);
+    INSERT INTO crm.account_health_latest AS l (tenant_id, account_id, scored_on, score, band, trend)
+    SELECT t, u.account_id, on_date, u.score, u.band, u.trend
+      FROM unnest(ids, scores, bands, trends, latest) u (account_id, score, band, trend, latest_on)
+     WHERE u.latest_on IS NULL
+    ON CONFLICT (tenant_id, account_id) DO UPDATE
+       SET scored_on = excluded.scored_on, score = excluded.score, band = excluded.band, trend = excluded.trend;
     IF skip_row_checks THEN
         PERFORM pg_catalog.set_config('session_replication_role', 'origin', true);
     END IF;
@@ -367,16 +354,16 @@ BEGIN
              WHERE a.tenant_id = t AND a.id = ANY (red)
             RETURNING id
         LOOP
-            -- announced as crm.emit_event announces every event: on the tenant's own channel
-            PERFORM pg_notify((SELECT x.events_channel FROM crm.tenants x WHERE x.id = t), r.id::text);
+            -- announced as crm.emit_event announces every event: on the tenant's own channel, but not
+            -- on a Citus worker (no listener there, and NOTIFY forbids the two-phase commit)
+            IF pg_catalog.current_setting('application_name') NOT LIKE 'citus_internal%' THEN
+                PERFORM pg_notify((SELECT x.events_channel FROM crm.tenants x WHERE x.id = t), r.id::text);
+            END IF;
             reds := reds + 1;
         END LOOP;
     END IF;
     c := c || jsonb_build_object('nb', (c->>'nb')::integer + 1, 'lo', hi, 'done', (c->>'done')::bigint + n,
                                  'turned_red', (c->>'turned_red')::bigint + reds);
-    IF hi = 'ffffffff-ffff-ffff-ffff-ffffffffffff' THEN
-        DROP TABLE pg_temp.crm_health_inputs;
-    END IF;
     RETURN jsonb_build_object(
         'processed', n, 'changed', n,
         'details', jsonb_build_object('on_date', on_date, 'turned_red', (c->>'turned_red')::bigint, 'batch_size', (c->>'batch')::integer),
@@ -384,7 +371,7 @@ BEGIN
         'progress', format('crm.refresh_health_scores: tenant %s: %s of %s accounts scored', t, c->>'done', c->>'total'));
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_health_scores_tenant(uuid, jsonb, jsonb) IS 'The body of the job refresh_health_scores (crm.run_job): for the first call (cursor NULL) gathers a tenant''s health inputs as of on_date in one pass per source (into a temporary table that lasts the tenant''s run); each call judges and writes the next batch of crm.batch_size accounts (locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the batch commits), emits account.at_risk and gives a task to the owner of each account turning red, and returns {processed, changed: snapshots written, details: {on_date, turned_red, batch_size}, next, progress}. For managers and admins of the tenant, or the operator.';
+COMMENT ON FUNCTION crm.refresh_health_scores_tenant(uuid, jsonb, jsonb) IS 'The body of the job refresh_health_scores (crm.run_job): the first call (cursor NULL) finds the bounds of a tenant''s batches of crm.batch_size accounts; each call gathers the health inputs of the next batch as of on_date (one pass per source over the batch''s accounts), judges and writes them (locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the batch commits), emits account.at_risk and gives a task to the owner of each account turning red, and returns {processed, changed: snapshots written, details: {on_date, turned_red, batch_size}, next, progress}. For managers and admins of the tenant, or the operator.';
 
 -- The job as a function, as it always was: it runs in the caller's transaction (CALL crm.run_job
 -- outside a transaction block commits batch by batch instead).
@@ -394,7 +381,7 @@ CREATE FUNCTION crm.refresh_health_scores(on_date date DEFAULT (pg_catalog.now()
 $$
     SELECT crm.run_job_in_transaction('refresh_health_scores', crm.current_tenant(), jsonb_build_object('on_date', on_date))
 $$;
-COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today''s UTC date, as the activity days are UTC days; again on the same day replaces it) and returns {"tenants", "failed", "processed" and "changed": the snapshots written, "failures": [...]}: the tenant of the request context (its managers and admins), or every tenant for the operator without a context; the job refresh_health_scores of crm.run_job, in the caller''s transaction (CALL crm.run_job(''refresh_health_scores'') on its own commits batch by batch). The inputs are gathered in one pass per source (into a temporary table), then judged and written in batches of crm.batch_size accounts (each batch''s accounts locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the transaction ends), one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
+COMMENT ON FUNCTION crm.refresh_health_scores(date) IS 'Writes one health snapshot per account for on_date (default today''s UTC date, as the activity days are UTC days; again on the same day replaces it) and returns {"tenants", "failed", "processed" and "changed": the snapshots written, "failures": [...]}: the tenant of the request context (its managers and admins), or every tenant for the operator without a context; the job refresh_health_scores of crm.run_job, in the caller''s transaction (CALL crm.run_job(''refresh_health_scores'') on its own commits batch by batch). The accounts are taken in batches of crm.batch_size, each batch''s inputs gathered in one pass per source, judged and written (each batch''s accounts locked FOR KEY SHARE, as the snapshots'' foreign keys would lock them, until the transaction ends), one run per tenant at a time (55P03), progress in pg_stat_activity, logged in crm.job_runs. Accounts turning red emit account.at_risk and get a task for their owner, once. In a run for every tenant, a tenant whose refresh fails is undone and logged as failed in crm.job_runs (SQLSTATE and message) and the others are still refreshed; a run for one tenant raises its error.';
 
 CREATE FUNCTION crm.account_health_history(account_id uuid) RETURNS SETOF crm.account_health
     LANGUAGE plpgsql STABLE
@@ -441,13 +428,13 @@ GRANT EXECUTE ON FUNCTION crm_api.account_health_history(uuid), crm_api.refresh_
 -- functions: no one). test/privileges.sql keeps the allowlist.
 REVOKE EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float8[],float8[]),
     crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
-    crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
+    crm.health_trend(integer,integer), 
     crm.health_recommendations(float8[],float8[]), crm.refresh_health_scores(date),
     crm.refresh_health_scores_args(jsonb), crm.refresh_health_scores_tenant(uuid,jsonb,jsonb),
     crm.account_health_history(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.health_measures(float8[]), crm.health_score(float8[],float8[]),
     crm.health_factors(float8[],float8[],float8[]), crm.health_band(integer), crm.health_risk_level(integer),
-    crm.health_trend(integer,integer), crm.health_inputs(uuid,date,timestamptz),
+    crm.health_trend(integer,integer), 
     crm.health_recommendations(float8[],float8[]), crm.account_health_history(uuid) TO crm_rep;
 GRANT EXECUTE ON FUNCTION crm.refresh_health_scores(date), crm.refresh_health_scores_tenant(uuid,jsonb,jsonb) TO crm_manager;
 -- (a job's arguments are checked before its caller: for anyone who may start the driver)

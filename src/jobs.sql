@@ -259,9 +259,8 @@ BEGIN
         EXECUTE format('SET LOCAL lock_timeout = %L', current_setting('lock_timeout'));
     END IF;
     CASE job
-        WHEN 'refresh_health_scores' THEN SELECT b INTO r FROM crm.refresh_health_scores_tenant(tenant, args, cursor) b;
-        WHEN 'snapshot_forecast' THEN SELECT b INTO r FROM crm.snapshot_forecast_tenant(tenant, args, cursor) b;
-        WHEN 'rescore_leads', 'refresh_segments', 'rebuild_account_activity', 'rebuild_win_model' THEN r := crm.job_tenant_as_owner(job, tenant, args, cursor);
+        WHEN 'rescore_leads', 'refresh_segments', 'rebuild_account_activity', 'rebuild_win_model', 'refresh_health_scores',
+             'snapshot_forecast' THEN r := crm.job_tenant_as_owner(job, tenant, args, cursor);
         ELSE RETURN crm.unknown_job(job);
     END CASE;
     RETURN r;
@@ -287,12 +286,14 @@ BEGIN
         WHEN 'refresh_segments' THEN SELECT b INTO r FROM crm.refresh_segments_tenant(tenant, args, cursor) b;
         WHEN 'rebuild_account_activity' THEN SELECT b INTO r FROM crm.rebuild_account_activity_tenant(tenant, args, cursor) b;
         WHEN 'rebuild_win_model' THEN SELECT b INTO r FROM crm.rebuild_win_model_tenant(tenant, args, cursor) b;
+        WHEN 'refresh_health_scores' THEN SELECT b INTO r FROM crm.refresh_health_scores_tenant(tenant, args, cursor) b;
+        WHEN 'snapshot_forecast' THEN SELECT b INTO r FROM crm.snapshot_forecast_tenant(tenant, args, cursor) b;
         ELSE RETURN crm.unknown_job(job);
     END CASE;
     RETURN r;
 END
 $$;
-COMMENT ON FUNCTION crm.job_tenant_as_owner(text, uuid, jsonb, jsonb) IS 'Internal to crm.job_tenant: calls the SECURITY DEFINER job bodies (rescore_leads, refresh_segments, rebuild_account_activity, rebuild_win_model) as their owner, so that on Citus their delegated call shares the connection of the run''s log; checks the caller first (crm.check_job_caller: 42501, PT404); 22023 for another job.';
+COMMENT ON FUNCTION crm.job_tenant_as_owner(text, uuid, jsonb, jsonb) IS 'Internal to crm.job_tenant: calls the job bodies (all SECURITY DEFINER) as their owner, so that on Citus their delegated call shares the connection of the run''s log; checks the caller first (crm.check_job_caller: 42501, PT404); 22023 for another job.';
 COMMENT ON FUNCTION crm.job_tenant(text, uuid, jsonb, jsonb) IS 'Internal to crm.run_job: runs a job''s body crm.<job>_tenant(tenant, args, cursor) for one tenant (or its next batch) and returns {processed, changed, details, next, progress, items}; 22023 for an unknown job. On Citus the call is delegated to the node of the tenant''s shards (the bodies crm.distribute() distributed), with crm.batch_size and lock_timeout set there as here.';
 
 -- The state of a run, passed from step to step (small: the tenants are walked in id order, one at a

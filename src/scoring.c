@@ -1126,18 +1126,6 @@ typedef struct RowsContext
 	List	   *rtable;			/* the range table of the query being walked */
 } RowsContext;
 
-static bool
-calls_lead_score_walker(Node *node, Oid *fn)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == *fn)
-		return true;
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, calls_lead_score_walker, fn, 0);
-	return expression_tree_walker(node, calls_lead_score_walker, fn);
-}
-
 static Node *
 rows_to_columns_mutator(Node *node, RowsContext *cx)
 {
@@ -1175,7 +1163,7 @@ crm_scoring_rows_to_columns(Query *parse)
 		return parse;
 	cx.lead_score_fn = LookupFuncName(list_make2(makeString("crm"), makeString("lead_score")), 1, &rowtype, true);
 	cx.rtable = NIL;
-	if (!OidIsValid(cx.lead_score_fn) || !calls_lead_score_walker((Node *) parse, &cx.lead_score_fn))
+	if (!crm_query_calls((Node *) parse, cx.lead_score_fn))
 		return parse;
 	return (Query *) rows_to_columns_mutator((Node *) parse, &cx);
 }

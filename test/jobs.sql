@@ -8,7 +8,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 SET LOCAL client_min_messages = warning;
@@ -175,9 +175,32 @@ SELECT is(pg_temp.batches('a0000000-0000-7000-8000-00000000000a'),
     'crm.rescore_leads_tenant with crm.batch_size 1: a call per lead, and one that finds the end');
 SELECT is((SELECT count(*) FROM crm.leads WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a' AND score IS NULL), 0::bigint,
     '    every lead scored');
-SELECT throws_ok($$SELECT crm.refresh_health_scores_tenant('a0000000-0000-7000-8000-00000000000a', '{"on_date": "2020-01-01"}',
-                                                          '{"inputs": 1, "nb": 0, "lo": "00000000-0000-0000-0000-000000000000", "bounds": []}')$$,
-    '55000', 'the inputs of this health refresh are gone', 'a health batch without the inputs its first batch gathered: 55000');
+-- health in batches of one account: a call per account and one for the range after the last, each
+-- gathering its own batch's inputs; every account gets its snapshot
+CREATE FUNCTION pg_temp.health_batches(t uuid) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c jsonb;
+    r jsonb;
+    calls integer := 0;
+    processed bigint := 0;
+BEGIN
+    LOOP
+        r := crm.refresh_health_scores_tenant(t, jsonb_build_object('on_date', (now() AT TIME ZONE 'UTC')::date), c);
+        calls := calls + 1;
+        processed := processed + (r->>'processed')::bigint;
+        c := r->'next';
+        EXIT WHEN jsonb_typeof(c) IS DISTINCT FROM 'object' OR calls > 100;
+    END LOOP;
+    RETURN jsonb_build_object('calls', calls, 'processed', processed);
+END $$;
+SELECT is(pg_temp.health_batches('a0000000-0000-7000-8000-00000000000a'),
+    jsonb_build_object('calls', (SELECT count(*) + 1 FROM crm.accounts WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a'),
+                       'processed', (SELECT count(*) FROM crm.accounts WHERE tenant_id = 'a0000000-0000-7000-8000-00000000000a')),
+    'crm.refresh_health_scores_tenant with crm.batch_size 1: a call per account, and one after the last');
+SELECT is((SELECT count(*) FROM crm.accounts a WHERE a.tenant_id = 'a0000000-0000-7000-8000-00000000000a'
+             AND NOT EXISTS (SELECT 1 FROM crm.account_health h WHERE h.tenant_id = a.tenant_id AND h.account_id = a.id
+                                AND h.scored_on = (now() AT TIME ZONE 'UTC')::date)), 0::bigint,
+    '    every account has its snapshot of the day');
 
 SELECT * FROM finish();
 ROLLBACK;

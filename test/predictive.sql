@@ -30,15 +30,7 @@ SELECT pg_temp.become('crm_admin', 'c0000000-0000-7000-8000-00000000000c', 'c000
 INSERT INTO crm.leads (first_name, company, source, is_decision_maker) VALUES
     ('W1', 'W1 Co', 'referral', true), ('W2', 'W2 Co', 'referral', false), ('W3', 'W3 Co', 'website', true),
     ('L1', 'L1 Co', 'website', false), ('L2', 'L2 Co', 'website', false), ('L3', 'L3 Co', 'referral', false);
--- (PL/pgSQL: Citus plans no parameterized LANGUAGE sql function over its tables)
-CREATE FUNCTION pg_temp.lead(first text) RETURNS crm.leads LANGUAGE plpgsql AS $$
-DECLARE
-    r crm.leads;
-BEGIN
-    SELECT l.* INTO r FROM crm.leads l WHERE l.first_name = lead.first;
-    RETURN r;
-END
-$$;
+\ir lib/leads.psql
 -- (the leads read first, then each converted or closed: Citus would send an action called in a query
 -- over crm.leads to the shard, where the action cannot query the shards)
 CREATE TEMP TABLE past_leads AS SELECT l.id, l.first_name FROM crm.leads l;

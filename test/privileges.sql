@@ -82,7 +82,6 @@ INSERT INTO allowlist VALUES
     ('crm.forecast_of(uuid,text,date,integer,text)', 'rep'),
     ('crm.health_band(integer)', 'rep'),
     ('crm.health_factors(double precision[],double precision[],double precision[])', 'rep'),
-    ('crm.health_inputs(uuid,date,timestamp with time zone)', 'rep'),
     ('crm.health_measures(double precision[])', 'rep'),
     ('crm.health_recommendations(double precision[],double precision[])', 'rep'),
     ('crm.health_risk_level(integer)', 'rep'),

@@ -8,15 +8,7 @@ SELECT plan(44);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
--- (PL/pgSQL: Citus plans no parameterized LANGUAGE sql function over its tables)
-CREATE FUNCTION pg_temp.lead(first text) RETURNS crm.leads LANGUAGE plpgsql AS $$
-DECLARE
-    r crm.leads;
-BEGIN
-    SELECT l.* INTO r FROM crm.leads l WHERE l.first_name = lead.first;
-    RETURN r;
-END
-$$;
+\ir lib/leads.psql
 CREATE FUNCTION pg_temp.tasks_of(first text) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
     n bigint;

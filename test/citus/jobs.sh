@@ -3,10 +3,12 @@
 # calls them (committing batch by batch and tenant by tenant), for two tenants of their own on the two
 # workers. Usage: jobs.sh PORT DB (the coordinator). Prints one "jobs: ok, ..." line per check passed
 # and "jobs: FAIL ..." for each that failed; exits non-zero on a failure.
-#   1. each delegated job (rescore_leads, refresh_segments, rebuild_account_activity, rebuild_win_model):
+#   1. each job (rescore_leads, refresh_segments, rebuild_account_activity, rebuild_win_model,
+#      refresh_health_scores, snapshot_forecast):
 #      with citus.log_remote_commands, the coordinator sends each tenant's body call as one command, to
 #      the tenant's node, and nothing of the body's own work (only the run's log, crm.job_runs);
-#   2. crm.batch_size reaches the worker: three leads, batch size 1: three batches, each committed;
+#   2. crm.batch_size reaches the worker: three leads, batch size 1: three batches, each committed; two
+#      accounts' health: three batches (the last finds no account after the second);
 #   3. a tenant failing on its node is logged failed, the other tenant's run goes on and is committed;
 #   4. a tenant whose job lock another session holds is skipped at once (55P03), the other is run;
 #   5. a tenant whose rows another transaction holds locked fails after the caller's lock_timeout,
@@ -67,7 +69,7 @@ last_run() { # last_run JOB TENANT: status processed changed commits sqlstate of
 
 # 1 and 2: each delegated job, its commands watched
 unscore
-for job in rescore_leads refresh_segments rebuild_account_activity rebuild_win_model; do
+for job in rescore_leads refresh_segments rebuild_account_activity rebuild_win_model refresh_health_scores snapshot_forecast; do
 	log=$(PGOPTIONS="$PGOPTIONS -c crm.batch_size=1 -c citus.log_remote_commands=on -c client_min_messages=notice" \
 		psql -X -q -At -v ON_ERROR_STOP=1 -c "CALL crm.run_job('$job', NULL)" 2>&1)
 	if printf '%s\n' "$log" | grep -q '^ERROR'; then
@@ -93,6 +95,9 @@ done
 [ "$(last_run rescore_leads "$J1")" = "succeeded 3 3 3" ] && [ "$(last_run rescore_leads "$J2")" = "succeeded 3 3 3" ] &&
 	ok "crm.batch_size 1 reached the workers: each tenant's three leads rescored in three committed batches" ||
 	bad "rescore_leads with crm.batch_size 1: expected 'succeeded 3 3 3' for both tenants, got '$(last_run rescore_leads "$J1")' and '$(last_run rescore_leads "$J2")'"
+[ "$(last_run refresh_health_scores "$J1")" = "succeeded 2 2 2" ] && [ "$(last_run refresh_health_scores "$J2")" = "succeeded 2 2 2" ] &&
+	ok "the health refresh in batches of 1 on the workers: each tenant's two accounts scored in two committed batches (and a third that found none)" ||
+	bad "refresh_health_scores with crm.batch_size 1: expected 'succeeded 2 2 2' for both tenants, got '$(last_run refresh_health_scores "$J1")' and '$(last_run refresh_health_scores "$J2")'"
 
 # 3. J1 fails on its node (a segment's criteria the refresh cannot use, written past its check)
 q -c "BEGIN" -c "SET LOCAL session_replication_role = replica" \
@@ -111,6 +116,22 @@ fi
 q -c "BEGIN" -c "SET LOCAL session_replication_role = replica" \
 	-c "UPDATE crm.segments SET criteria = '{\"field\": \"employee_count\", \"op\": \"<\", \"value\": 200}' WHERE tenant_id = '$J1' AND name = 'SMB'" -c "COMMIT" >/dev/null
 
+# 4 and 5: every tenant rescored (CALL, PGOPTIONS plus $1) while a holder session keeps something of
+# J1's; then the holder is stopped. Sets result and took (seconds).
+rescore_while_held() {
+	start=$SECONDS
+	result=$(PGOPTIONS="$PGOPTIONS $1" q -c "CALL crm.run_job('rescore_leads', NULL)" 2>/dev/null)
+	took=$((SECONDS - start))
+	q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'crm jobs.sh holder'" >/dev/null
+	wait "$holder" 2>/dev/null
+	holder=""
+}
+# whether J1 failed with 55P03 in good time and J2 was rescored
+j1_locked_out() {
+	[ "$(q -c "SELECT ('$result'::jsonb)->'failures'->0->>'sqlstate', ('$result'::jsonb)->'failures'->0->>'tenant'")" = "55P03|$J1" ] &&
+		[ "$(last_run rescore_leads "$J2")" = "succeeded 3 3 0" ] && [ "$took" -lt 20 ]
+}
+
 # 4. another session holds J1's rescoring lock: J1 is skipped at once, J2 is rescored
 unscore
 PGAPPNAME='crm jobs.sh holder' psql -X -q -At -c "SELECT crm.lock_job('rescore_leads', '$J1', true)" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
@@ -119,14 +140,8 @@ for _ in $(seq 50); do
 	[ "$(q -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'crm jobs.sh holder' AND l.locktype = 'advisory'")" = 1 ] && break
 	sleep 0.2
 done
-start=$SECONDS
-result=$(q -c "CALL crm.run_job('rescore_leads', NULL)" 2>/dev/null)
-took=$((SECONDS - start))
-q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'crm jobs.sh holder'" >/dev/null
-wait "$holder" 2>/dev/null
-holder=""
-if [ "$(q -c "SELECT ('$result'::jsonb)->'failures'->0->>'sqlstate', ('$result'::jsonb)->'failures'->0->>'tenant'")" = "55P03|$J1" ] &&
-	[ "$(last_run rescore_leads "$J2")" = "succeeded 3 3 0" ] && [ "$took" -lt 20 ]; then
+rescore_while_held ""
+if j1_locked_out; then
 	ok "a tenant whose job lock another session holds is skipped at once (55P03); the other was rescored (${took}s)"
 else
 	bad "a locked job: result $result; J2 '$(last_run rescore_leads "$J2")', ${took}s"
@@ -139,14 +154,8 @@ PGAPPNAME='crm jobs.sh holder' psql -X -q -At -c "BEGIN" -c "SELECT count(*) FRO
 	-c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1 &
 holder=$!
 sleep 2
-start=$SECONDS
-result=$(PGOPTIONS="$PGOPTIONS -c lock_timeout=2s" q -c "CALL crm.run_job('rescore_leads', NULL)" 2>/dev/null)
-took=$((SECONDS - start))
-q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'crm jobs.sh holder'" >/dev/null
-wait "$holder" 2>/dev/null
-holder=""
-if [ "$(q -c "SELECT ('$result'::jsonb)->'failures'->0->>'sqlstate', ('$result'::jsonb)->'failures'->0->>'tenant'")" = "55P03|$J1" ] &&
-	[ "$(last_run rescore_leads "$J2")" = "succeeded 3 3 0" ] && [ "$took" -lt 20 ]; then
+rescore_while_held "-c lock_timeout=2s"
+if j1_locked_out; then
 	ok "a tenant whose rows another transaction locks fails after lock_timeout 2s on its node (55P03); the other was rescored (${took}s)"
 else
 	bad "locked rows: result $result; J1 '$(last_run rescore_leads "$J1")', J2 '$(last_run rescore_leads "$J2")', ${took}s"
