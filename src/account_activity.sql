@@ -138,6 +138,8 @@ BEGIN
                        count(*) FILTER (WHERE a.sentiment = 'negative')::integer AS negative,
                        count(a.sentiment)::integer AS rated, max(a.occurred_at) AS last_at
                   FROM added a
+                 -- (an activity of a lead only counts for no account: no statement for it)
+                 WHERE a.account_id IS NOT NULL OR a.contact_id IS NOT NULL OR a.opportunity_id IS NOT NULL
                  GROUP BY 1, 2, 3, 4, 5) v
          GROUP BY v.tenant_id
          ORDER BY v.tenant_id

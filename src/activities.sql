@@ -61,33 +61,61 @@ COMMENT ON COLUMN crm.activities.owner_id IS 'The user who logged it; defaults t
 COMMENT ON COLUMN crm.activities.created_at IS 'When it was logged.';
 COMMENT ON COLUMN crm.activities.updated_at IS 'When it was last changed.';
 
--- Side effects of logging an activity. SECURITY DEFINER: a rep logs a call with a contact another rep
--- owns, and the contact is reached all the same; only rows of NEW's tenant are touched.
-CREATE FUNCTION crm.activities_after_insert() RETURNS trigger
+-- What an activity's row does to other rows, in one place: the leads' and the contacts' (the days of
+-- the accounts are rolled up per statement, src/account_activity.sql). SECURITY DEFINER: a rep logs a
+-- call on a lead or a contact another rep owns, and it counts all the same; only rows of the activity's
+-- own tenant are touched. Each row is written once, and only when it changes (a statement that changes
+-- nothing would still run the table's statement triggers):
+--   the lead(s) it concerns (before and after a change): their engagement summary, which rescores them
+--     (crm.lead_engagement, src/qualification.sql), and, for a new activity other than a note, status
+--     contacted for a new lead; one UPDATE per lead, none when both are already so;
+--   a new activity's contact: last_contacted_at moves forward to it, never back.
+CREATE FUNCTION crm.activities_after_write() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     LANGUAGE plpgsql AS
 $$
+DECLARE
+    tenant uuid;
+    lead uuid;
+    contacts boolean;
+    summary jsonb;
+    cur record;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
-        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_after_insert()', TG_RELID::regclass USING ERRCODE = '42501';
+        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_after_write()', TG_RELID::regclass USING ERRCODE = '42501';
     END IF;
-    IF NEW.contact_id IS NOT NULL THEN
+    tenant := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
+    FOR lead IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.lead_id END,
+                                                    CASE WHEN TG_OP <> 'DELETE' THEN NEW.lead_id END]) x
+                WHERE x IS NOT NULL LOOP
+        SELECT l.status, l.engagement INTO cur FROM crm.leads l WHERE l.tenant_id = tenant AND l.id = lead;
+        CONTINUE WHEN NOT FOUND;
+        summary := crm.lead_engagement(tenant, lead);
+        contacts := TG_OP = 'INSERT' AND lead = NEW.lead_id AND NEW.type <> 'note' AND cur.status = 'new';
+        -- (status set only when it changes: an UPDATE naming it runs the triggers on status)
+        IF contacts THEN
+            UPDATE crm.leads l SET engagement = summary, status = 'contacted' WHERE l.tenant_id = tenant AND l.id = lead AND l.status = 'new';
+            contacts := FOUND;
+        END IF;
+        IF NOT contacts AND cur.engagement IS DISTINCT FROM summary THEN
+            UPDATE crm.leads l SET engagement = summary WHERE l.tenant_id = tenant AND l.id = lead;
+        END IF;
+    END LOOP;
+    IF TG_OP = 'INSERT' AND NEW.contact_id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM crm.contacts c WHERE c.tenant_id = NEW.tenant_id AND c.id = NEW.contact_id
+                      AND (c.last_contacted_at IS NULL OR c.last_contacted_at < NEW.occurred_at)) THEN
         UPDATE crm.contacts SET last_contacted_at = NEW.occurred_at
          WHERE tenant_id = NEW.tenant_id AND id = NEW.contact_id
            AND (last_contacted_at IS NULL OR last_contacted_at < NEW.occurred_at);
     END IF;
-    IF NEW.lead_id IS NOT NULL AND NEW.type <> 'note' THEN
-        UPDATE crm.leads SET status = 'contacted'
-         WHERE tenant_id = NEW.tenant_id AND id = NEW.lead_id AND status = 'new';
-    END IF;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION crm.activities_after_insert() IS 'Trigger: a logged activity sets the contact''s last_contacted_at and moves a new lead to contacted (a note does not count as contact).';
-CREATE TRIGGER activities_after_insert AFTER INSERT ON crm.activities
-    FOR EACH ROW EXECUTE FUNCTION crm.activities_after_insert();
-COMMENT ON TRIGGER activities_after_insert ON crm.activities IS 'src/activities.sql: sets the contact''s last_contacted_at and moves a new lead to contacted (a note does not count).';
+COMMENT ON FUNCTION crm.activities_after_write() IS 'Trigger: an activity inserted, changed or deleted refreshes the engagement summary of the lead(s) it concerns (which rescores them); a new one other than a note moves a new lead to contacted and the contact''s last_contacted_at forward. Each lead and contact is updated once, and only when something changes.';
+CREATE TRIGGER activities_after_write AFTER INSERT OR DELETE OR UPDATE OF type, outcome, occurred_at, lead_id ON crm.activities
+    FOR EACH ROW EXECUTE FUNCTION crm.activities_after_write();
+COMMENT ON TRIGGER activities_after_write ON crm.activities IS 'src/activities.sql: refreshes the engagement of the lead(s) an activity concerns (which rescores them); a new activity moves a new lead to contacted (a note does not count) and the contact''s last_contacted_at forward; each row written once, only when it changes.';
 
 ALTER TABLE crm.activities ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.activities FORCE ROW LEVEL SECURITY;
@@ -103,4 +131,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON crm_api.activities TO crm_rep;
 
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
-REVOKE EXECUTE ON FUNCTION crm.activities_after_insert() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION crm.activities_after_write() FROM PUBLIC;

@@ -240,6 +240,7 @@ DECLARE
     ids uuid[];
     olds jsonb[];
     news jsonb[];
+    changed refcursor;
 BEGIN
     -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
     IF crm.table_of(TG_RELID) <> ALL ('{crm.accounts,crm.activities,crm.cases,crm.contacts,crm.leads,crm.notes,crm.opportunities,
@@ -260,28 +261,44 @@ BEGIN
             SELECT t, TG_ARGV[0], u.id, 'delete', u.old_values, who, db_role_ FROM unnest(ids, olds) u (id, old_values);
         END LOOP;
     ELSE
-        -- Rows whose only changes are derived ones (a rescoring, a touched updated_at) are dropped first,
-        -- by a plain comparison of the other columns: only the rest pay for building JSON. The column
-        -- names come from the catalog and are quoted with %I.
-        SELECT string_agg(format('n.%1$I IS NOT DISTINCT FROM o.%1$I', a.attname), ' AND ' ORDER BY a.attnum)
-          INTO same
-          FROM pg_attribute a
-         WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attname = ANY (derived);
-        FOR t, ids, olds, news IN EXECUTE format($q$
-            SELECT n.tenant_id, array_agg(n.id), array_agg(d.old_values), array_agg(d.new_values)
-              FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
-                   -- each row turned into JSON once: the changed keys with their old and new values
-                   LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
-                              FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
-                             WHERE NOT nv.key = ANY ($1) AND nv.value IS DISTINCT FROM ov.value) d
-             WHERE NOT (%s) AND d.new_values IS NOT NULL
-             GROUP BY n.tenant_id$q$, same) USING derived
+        -- The changed keys of each row, with their old and new values; rows whose only changes are
+        -- derived ones (a rescoring, a touched updated_at) log nothing. A small statement (a request's
+        -- write) turns its rows into JSON at once, a query planned once per session. A large one (a
+        -- rescoring batch) first drops the rows whose other columns are all the same, by a plain
+        -- comparison, so that only the rest pay for building JSON: the column names come from the
+        -- catalog and are quoted with %I, and the query is planned for each statement.
+        IF (SELECT count(*) FROM new_rows) <= 64 THEN
+            OPEN changed FOR
+                SELECT n.tenant_id, array_agg(n.id), array_agg(d.old_values), array_agg(d.new_values)
+                  FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
+                       LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
+                                  FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
+                                 WHERE NOT nv.key = ANY (derived) AND nv.value IS DISTINCT FROM ov.value) d
+                 WHERE d.new_values IS NOT NULL
+                 GROUP BY n.tenant_id;
+        ELSE
+            SELECT string_agg(format('n.%1$I IS NOT DISTINCT FROM o.%1$I', a.attname), ' AND ' ORDER BY a.attnum)
+              INTO same
+              FROM pg_attribute a
+             WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attname = ANY (derived);
+            OPEN changed FOR EXECUTE format($q$
+                SELECT n.tenant_id, array_agg(n.id), array_agg(d.old_values), array_agg(d.new_values)
+                  FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.id = n.id,
+                       LATERAL (SELECT jsonb_object_agg(nv.key, ov.value) AS old_values, jsonb_object_agg(nv.key, nv.value) AS new_values
+                                  FROM jsonb_each(to_jsonb(n)) nv JOIN jsonb_each(to_jsonb(o)) ov ON ov.key = nv.key
+                                 WHERE NOT nv.key = ANY ($1) AND nv.value IS DISTINCT FROM ov.value) d
+                 WHERE NOT (%s) AND d.new_values IS NOT NULL
+                 GROUP BY n.tenant_id$q$, same) USING derived;
+        END IF;
         LOOP
+            FETCH changed INTO t, ids, olds, news;
+            EXIT WHEN NOT FOUND;
             CONTINUE WHEN NOT crm.tenant_shards_here(TG_RELID, t);
             INSERT INTO crm.audit_log (tenant_id, table_name, row_id, action, old_values, new_values, changed_by, db_role)
             SELECT t, TG_ARGV[0], u.id, 'update', u.old_values, u.new_values, who, db_role_
               FROM unnest(ids, olds, news) u (id, old_values, new_values);
         END LOOP;
+        CLOSE changed;
     END IF;
     RETURN NULL;
 END

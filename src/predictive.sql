@@ -169,10 +169,15 @@ COMMENT ON FUNCTION crm.leads_count_outcome() IS 'Trigger: keeps crm.lead_win_co
 CREATE TRIGGER leads_count_outcome_insert AFTER INSERT ON crm.leads
     FOR EACH ROW WHEN (NEW.status IN ('lost', 'converted')) EXECUTE FUNCTION crm.leads_count_outcome();
 COMMENT ON TRIGGER leads_count_outcome_insert ON crm.leads IS 'src/predictive.sql: counts the values of a lead inserted lost or converted in crm.lead_win_counts.';
-CREATE TRIGGER leads_count_outcome AFTER DELETE OR UPDATE OF status, converted_opportunity_id, source, industry, country,
+-- (only a lead that is or was lost or converted has an outcome: the others' edits, a budget, say, fire nothing)
+CREATE TRIGGER leads_count_outcome AFTER UPDATE OF status, converted_opportunity_id, source, industry, country,
     purchase_timeline, is_decision_maker, employee_count, budget ON crm.leads
-    FOR EACH ROW EXECUTE FUNCTION crm.leads_count_outcome();
-COMMENT ON TRIGGER leads_count_outcome ON crm.leads IS 'src/predictive.sql: moves a lead''s values between the won and lost counts as its outcome or values change, or it is deleted.';
+    FOR EACH ROW WHEN (OLD.status IN ('lost', 'converted') OR NEW.status IN ('lost', 'converted'))
+    EXECUTE FUNCTION crm.leads_count_outcome();
+COMMENT ON TRIGGER leads_count_outcome ON crm.leads IS 'src/predictive.sql: moves a lead''s values between the won and lost counts as its outcome or values change (only a lead that is or was lost or converted).';
+CREATE TRIGGER leads_count_outcome_delete AFTER DELETE ON crm.leads
+    FOR EACH ROW WHEN (OLD.status IN ('lost', 'converted')) EXECUTE FUNCTION crm.leads_count_outcome();
+COMMENT ON TRIGGER leads_count_outcome_delete ON crm.leads IS 'src/predictive.sql: takes a deleted lost or converted lead''s values out of the won and lost counts.';
 
 -- An opportunity's outcome is its converted leads' outcome: a stage change moves them between the
 -- counts. (Deleting an opportunity clears its leads' converted_opportunity_id, crm.opportunities_null_references

@@ -39,36 +39,6 @@ END
 $$;
 COMMENT ON FUNCTION crm.lead_engagement(uuid, uuid) IS 'A lead''s engagement summary as crm.leads.engagement keeps it: {"<type>": {"<outcome, or empty>": [epoch seconds of the latest 50, newest first]}}; NULL without activities.';
 
--- SECURITY DEFINER: a rep logs a call on a lead another rep owns, and the lead is rescored all the same;
--- only the lead of the activity's own tenant is touched.
-CREATE FUNCTION crm.activities_refresh_engagement() RETURNS trigger
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-    LANGUAGE plpgsql AS
-$$
-DECLARE
-    tenant uuid;
-    lead uuid;
-BEGIN
-    -- SECURITY DEFINER: it runs for its own tables only, never for a table of the caller's
-    IF crm.table_of(TG_RELID) <> 'crm.activities'::regclass THEN
-        RAISE EXCEPTION 'permission denied: % is not a table of trigger function crm.activities_refresh_engagement()', TG_RELID::regclass USING ERRCODE = '42501';
-    END IF;
-    tenant := CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END;
-    FOR lead IN SELECT DISTINCT x FROM unnest(ARRAY[CASE WHEN TG_OP <> 'INSERT' THEN OLD.lead_id END,
-                                                    CASE WHEN TG_OP <> 'DELETE' THEN NEW.lead_id END]) x
-                WHERE x IS NOT NULL LOOP
-        UPDATE crm.leads l SET engagement = e.summary
-          FROM (SELECT crm.lead_engagement(tenant, lead) AS summary) e
-         WHERE l.tenant_id = tenant AND l.id = lead AND l.engagement IS DISTINCT FROM e.summary;
-    END LOOP;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION crm.activities_refresh_engagement() IS 'Trigger: keeps the engagement summary of the lead(s) an inserted, changed or deleted activity concerns, which rescores them.';
-CREATE TRIGGER activities_refresh_engagement AFTER INSERT OR DELETE OR UPDATE OF type, outcome, occurred_at, lead_id ON crm.activities
-    FOR EACH ROW EXECUTE FUNCTION crm.activities_refresh_engagement();
-COMMENT ON TRIGGER activities_refresh_engagement ON crm.activities IS 'src/qualification.sql: refreshes the engagement summary of the lead(s) an activity concerns, which rescores them.';
-
 -- The summary is the database's, but the table is writable: a summary written by hand is checked as it
 -- is saved, by crm.leads_score below (src/scoring.c reads it for every score: one it could not read would break every write of
 -- the lead and the tenant's rescoring).
@@ -465,7 +435,7 @@ GRANT SELECT ON crm_api.lead_score_history TO crm_rep;
 
 -- Privileges: this file's functions are closed to PUBLIC; each role is granted what it calls (trigger
 -- functions: no one). test/privileges.sql keeps the allowlist.
-REVOKE EXECUTE ON FUNCTION crm.lead_engagement(uuid,uuid), crm.activities_refresh_engagement(),
+REVOKE EXECUTE ON FUNCTION crm.lead_engagement(uuid,uuid),
     crm.qualification_threshold(uuid), crm.leads_score(), crm.leads_after_scoring(),
     crm.lead_needs_rescoring(integer,integer,crm.lead_status,timestamptz,integer), crm.score_lead(uuid),
     crm.scoring_state(uuid), crm.rescore_batch(uuid,uuid,integer,boolean,integer,bigint,bigint,bigint),

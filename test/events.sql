@@ -3,7 +3,7 @@
 \ir lib/preamble.psql
 
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 \ir lib/two_tenants.psql
 \ir lib/become.psql
 
@@ -35,6 +35,17 @@ SELECT ok((SELECT bool_and(id > lag) FROM (SELECT id, lag(id) OVER (ORDER BY cre
 UPDATE crm.contacts SET title = title WHERE id = 'a0000000-0000-7000-8000-000000000ad2';
 SELECT is((SELECT count(*) FROM crm.audit_log WHERE row_id = 'a0000000-0000-7000-8000-000000000ad2' AND action = 'update'), 0::bigint,
     'an update that changes nothing (but updated_at) logs nothing');
+-- a statement of many rows (a batch, an import's update) takes the other way (rows whose other columns
+-- are all the same dropped first, by a plain comparison): the same log, one row per row changed
+INSERT INTO crm.leads (company, budget) SELECT 'Bulk ' || i, i FROM generate_series(1, 70) i;
+UPDATE crm.leads SET company = CASE WHEN budget = 70 THEN company ELSE company || ' Inc' END WHERE company LIKE 'Bulk %';
+SELECT is((SELECT count(*) FILTER (WHERE a.old_values = jsonb_build_object('company', l.company_before)
+                                     AND a.new_values = jsonb_build_object('company', l.company_before || ' Inc'))
+                || ' of ' || count(*)
+             FROM crm.audit_log a JOIN (SELECT id, 'Bulk ' || budget::integer AS company_before FROM crm.leads WHERE company LIKE 'Bulk %') l
+               ON l.id = a.row_id
+            WHERE a.table_name = 'leads' AND a.action = 'update'),
+    '69 of 69', 'an update of 70 rows in one statement logs the 69 whose company changed, the company alone');
 
 SELECT pg_temp.become('crm_admin', 'a0000000-0000-7000-8000-00000000000a', 'a0000000-0000-7000-8000-0000000000a1', 'guc');
 SELECT throws_ok($$INSERT INTO crm.audit_log (table_name, row_id, action) VALUES ('leads', gen_random_uuid(), 'insert')$$, '42501', NULL,
